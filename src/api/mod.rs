@@ -1,0 +1,3 @@
+//! The JSON API under `/api/v1`, authenticated by bearer tokens.
+
+pub mod me;

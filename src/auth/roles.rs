@@ -1,0 +1,143 @@
+//! Roles: two built in, the rest created by administrators and granted by webhooks.
+
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{roles, user_roles, users};
+use crate::error::{Error, FieldErrors, Result};
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = roles)]
+pub struct Role {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub builtin: bool,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RoleInput {
+    pub name: String,
+    pub description: String,
+}
+
+fn validate(input: &RoleInput) -> FieldErrors {
+    let mut errs = FieldErrors::new();
+    let name = input.name.trim();
+    if name.is_empty() {
+        errs.add("name", "is required");
+    } else if name.chars().count() > 60 {
+        errs.add("name", "must be at most 60 characters");
+    }
+    if input.description.chars().count() > 500 {
+        errs.add("description", "must be at most 500 characters");
+    }
+    errs
+}
+
+impl Role {
+    pub fn list(conn: &mut DbConn) -> Result<Vec<(Role, i64)>> {
+        let all: Vec<Role> = roles::table
+            .order((roles::builtin.desc(), roles::name.asc()))
+            .select(Role::as_select())
+            .load(conn)?;
+        let mut out = Vec::with_capacity(all.len());
+        for r in all {
+            let n = Role::member_count(conn, r.id)?;
+            out.push((r, n));
+        }
+        Ok(out)
+    }
+
+    pub fn get(conn: &mut DbConn, id: i64) -> Result<Role> {
+        roles::table
+            .find(id)
+            .select(Role::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound("role".into()))
+    }
+
+    pub fn member_count(conn: &mut DbConn, id: i64) -> Result<i64> {
+        Ok(user_roles::table
+            .filter(user_roles::role_id.eq(id))
+            .count()
+            .get_result(conn)?)
+    }
+
+    fn name_taken(conn: &mut DbConn, name: &str, except: Option<i64>) -> Result<bool> {
+        let mut q = roles::table.filter(roles::name.eq(name)).into_boxed();
+        if let Some(id) = except {
+            q = q.filter(roles::id.ne(id));
+        }
+        Ok(q.count().get_result::<i64>(conn)? > 0)
+    }
+
+    pub fn create(conn: &mut DbConn, input: &RoleInput) -> Result<Role> {
+        let mut errs = validate(input);
+        let name = input.name.trim();
+        if errs.is_empty() && Role::name_taken(conn, name, None)? {
+            errs.add("name", "is already taken");
+        }
+        errs.into_result()?;
+        diesel::insert_into(roles::table)
+            .values((
+                roles::name.eq(name),
+                roles::description.eq(input.description.trim()),
+                roles::builtin.eq(false),
+            ))
+            .execute(conn)?;
+        Ok(roles::table
+            .filter(roles::name.eq(name))
+            .select(Role::as_select())
+            .first(conn)?)
+    }
+
+    /// Renames and re-describes. Built-in roles keep their names.
+    pub fn update(conn: &mut DbConn, id: i64, input: &RoleInput) -> Result<Role> {
+        let role = Role::get(conn, id)?;
+        let mut errs = validate(input);
+        let name = input.name.trim();
+        if role.builtin && name != role.name {
+            errs.add("name", "a built-in role cannot be renamed");
+        }
+        if errs.is_empty() && Role::name_taken(conn, name, Some(id))? {
+            errs.add("name", "is already taken");
+        }
+        errs.into_result()?;
+        diesel::update(roles::table.find(id))
+            .set((
+                roles::name.eq(name),
+                roles::description.eq(input.description.trim()),
+            ))
+            .execute(conn)?;
+        Role::get(conn, id)
+    }
+
+    /// Deletes an unused custom role. A role held by users is refused with their names.
+    pub fn delete(conn: &mut DbConn, id: i64) -> Result<Role> {
+        let role = Role::get(conn, id)?;
+        if role.builtin {
+            return Err(Error::Conflict(format!(
+                "`{}` is built in and cannot be deleted",
+                role.name
+            )));
+        }
+        let holders: Vec<String> = user_roles::table
+            .inner_join(users::table)
+            .filter(user_roles::role_id.eq(id))
+            .select(users::username)
+            .order(users::username.asc())
+            .load(conn)?;
+        if !holders.is_empty() {
+            return Err(Error::Conflict(format!(
+                "role `{}` is held by {} user(s): {}. Remove it from them first.",
+                role.name,
+                holders.len(),
+                holders.join(", ")
+            )));
+        }
+        diesel::delete(roles::table.find(id)).execute(conn)?;
+        Ok(role)
+    }
+}

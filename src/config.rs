@@ -1,0 +1,274 @@
+//! Settings: defaults here, then `hookdesk.toml` (if present), then environment variables
+//! and command-line flags. The resulting `Config` is a value handed to whoever needs it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Every setting with its default. The README's configuration table mirrors this.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the web console listens on.
+    pub listen: String,
+    /// `sqlite://PATH`, a plain file path, or `postgres://…`.
+    pub database_url: String,
+    /// Maximum pooled database connections.
+    pub db_pool_size: u32,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: i64,
+    /// A session ends this many minutes after login, active or not.
+    pub session_absolute_minutes: i64,
+    /// Mark cookies `Secure` (turn on behind HTTPS).
+    pub secure_cookies: bool,
+    /// Failed logins for one account, within the window, that lock it.
+    pub login_max_failures: i32,
+    /// The window in which failures are counted, in minutes.
+    pub login_failure_window_minutes: i64,
+    /// How long a locked account stays locked, in minutes.
+    pub login_lockout_minutes: i64,
+    /// Password of the `admin` user created on first start (environment only; when
+    /// unset a password is generated and printed once).
+    #[serde(skip)]
+    pub admin_password: Option<Secret>,
+}
+
+/// A value that must never reach a log: `Debug` prints it redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://hookdesk.db".into(),
+            db_pool_size: 16,
+            log_format: LogFormat::Text,
+            session_idle_minutes: 120,
+            session_absolute_minutes: 12 * 60,
+            secure_cookies: false,
+            login_max_failures: 5,
+            login_failure_window_minutes: 15,
+            login_lockout_minutes: 15,
+            admin_password: None,
+        }
+    }
+}
+
+/// Overrides from flags and the environment (clap reads both); `None` keeps the file's
+/// or the default value.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// Configuration file (TOML). Read when present; the default file may be absent.
+    #[arg(long, env = "HOOKDESK_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen address [default: 127.0.0.1:8080]
+    #[arg(long, env = "HOOKDESK_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Database URL: sqlite://PATH, a file path, or postgres://… [default: sqlite://hookdesk.db]
+    #[arg(long, env = "DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Maximum pooled database connections [default: 16]
+    #[arg(long, env = "HOOKDESK_DB_POOL_SIZE", global = true, value_name = "N")]
+    pub db_pool_size: Option<u32>,
+    /// Log format [default: text]
+    #[arg(long, env = "HOOKDESK_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Minutes of inactivity that end a session [default: 120]
+    #[arg(
+        long,
+        env = "HOOKDESK_SESSION_IDLE_MINUTES",
+        global = true,
+        value_name = "MIN"
+    )]
+    pub session_idle_minutes: Option<i64>,
+    /// Minutes after login that end a session regardless of activity [default: 720]
+    #[arg(
+        long,
+        env = "HOOKDESK_SESSION_ABSOLUTE_MINUTES",
+        global = true,
+        value_name = "MIN"
+    )]
+    pub session_absolute_minutes: Option<i64>,
+    /// Mark cookies Secure; turn on when served over HTTPS [default: false]
+    #[arg(
+        long,
+        env = "HOOKDESK_SECURE_COOKIES",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub secure_cookies: Option<bool>,
+    /// Failed logins within the window that lock an account [default: 5]
+    #[arg(
+        long,
+        env = "HOOKDESK_LOGIN_MAX_FAILURES",
+        global = true,
+        value_name = "N"
+    )]
+    pub login_max_failures: Option<i32>,
+    /// Minutes over which failed logins are counted [default: 15]
+    #[arg(
+        long,
+        env = "HOOKDESK_LOGIN_FAILURE_WINDOW_MINUTES",
+        global = true,
+        value_name = "MIN"
+    )]
+    pub login_failure_window_minutes: Option<i64>,
+    /// Minutes an account stays locked [default: 15]
+    #[arg(
+        long,
+        env = "HOOKDESK_LOGIN_LOCKOUT_MINUTES",
+        global = true,
+        value_name = "MIN"
+    )]
+    pub login_lockout_minutes: Option<i64>,
+    /// Password for the `admin` user created on first start [default: generated, printed once]
+    #[arg(
+        long,
+        env = "HOOKDESK_ADMIN_PASSWORD",
+        global = true,
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid setting {0}")]
+    Invalid(String),
+}
+
+const DEFAULT_FILE: &str = "hookdesk.toml";
+
+impl Config {
+    /// File (explicit, or `hookdesk.toml` when it exists), then overrides.
+    pub fn load(args: &ConfigArgs) -> Result<Self, ConfigError> {
+        let mut cfg = match &args.config {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new(DEFAULT_FILE).exists() => Self::from_file(Path::new(DEFAULT_FILE))?,
+            None => Self::default(),
+        };
+        cfg.apply(args);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    fn apply(&mut self, a: &ConfigArgs) {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &a.$f { self.$f = v.clone(); } )* };
+        }
+        set!(
+            listen,
+            database_url,
+            db_pool_size,
+            log_format,
+            session_idle_minutes,
+            session_absolute_minutes,
+            secure_cookies,
+            login_max_failures,
+            login_failure_window_minutes,
+            login_lockout_minutes
+        );
+        if let Some(p) = &a.admin_password {
+            self.admin_password = Some(Secret(p.clone()));
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("session_idle_minutes", self.session_idle_minutes),
+            ("session_absolute_minutes", self.session_absolute_minutes),
+            (
+                "login_failure_window_minutes",
+                self.login_failure_window_minutes,
+            ),
+            ("login_lockout_minutes", self.login_lockout_minutes),
+            ("login_max_failures", i64::from(self.login_max_failures)),
+            ("db_pool_size", i64::from(self.db_pool_size)),
+        ];
+        for (name, v) in positive {
+            if v <= 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: must be greater than 0"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nsecure_cookies = true\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(path),
+            secure_cookies: Some(false),
+            ..Default::default()
+        };
+        let cfg = Config::load(&args).unwrap();
+        assert_eq!(cfg.listen, "0.0.0.0:9000");
+        assert!(!cfg.secure_cookies);
+        assert_eq!(cfg.database_url, "sqlite://hookdesk.db");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        std::fs::write(&path, "listn = \"x\"\n").unwrap();
+        let err = Config::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn zero_lifetime_refused() {
+        let cfg = Config {
+            session_idle_minutes: 0,
+            ..Config::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! Database access: one connection type over SQLite and PostgreSQL, the r2d2 pool, the
+//! per-connection SQLite pragmas and the embedded migrations of both backends.
+//!
+//! The backend is chosen from the URL scheme, never guessed: diesel's `MultiConnection`
+//! tries every backend and hides why the real one failed, so we open one concrete
+//! connection first and only then build the pool.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<DbConn>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+
+/// Which database a URL points at, decided by its scheme alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A file path (or `:memory:`), as SQLite wants it.
+    Sqlite(String),
+    /// The URL exactly as given, for libpq.
+    Postgres(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error(
+        "unsupported database URL scheme `{0}`: use sqlite://PATH, a file path, or postgres://…"
+    )]
+    UnsupportedScheme(String),
+    #[error("database URL is empty")]
+    Empty,
+    #[error("cannot open the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(String),
+    #[error("database error during setup: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, DbSetupError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(DbSetupError::Empty);
+        }
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            return Ok(Backend::Sqlite(rest.to_string()));
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            return Ok(Backend::Sqlite(rest.to_string()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Backend::Postgres(url.to_string()));
+        }
+        // Anything with a scheme we don't know is refused rather than taken for a file name.
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(DbSetupError::UnsupportedScheme(scheme.to_string()));
+        }
+        if let Some((scheme, _)) = url.split_once(':')
+            && !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+            && scheme.len() > 1
+        {
+            return Err(DbSetupError::UnsupportedScheme(scheme.to_string()));
+        }
+        Ok(Backend::Sqlite(url.to_string()))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Backend::Sqlite(_))
+    }
+
+    fn connection_string(&self) -> &str {
+        match self {
+            Backend::Sqlite(p) | Backend::Postgres(p) => p,
+        }
+    }
+}
+
+/// Applied to every SQLite connection the pool opens. `busy_timeout` must come before
+/// `journal_mode=WAL`, or opening several connections at once can fail with "locked".
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            c.batch_execute(SQLITE_PRAGMAS)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// Opens the pool after proving one direct connection works, so a bad URL or a
+/// server that is down fails at once with the driver's own message.
+pub fn connect(url: &str, max_size: u32) -> Result<DbPool, DbSetupError> {
+    let backend = Backend::from_url(url)?;
+    let conn_str = backend.connection_string().to_string();
+    match &backend {
+        Backend::Sqlite(_) => {
+            let mut c = SqliteConnection::establish(&conn_str)?;
+            c.batch_execute(SQLITE_PRAGMAS)?;
+        }
+        Backend::Postgres(_) => {
+            PgConnection::establish(&conn_str)?;
+        }
+    }
+    let manager = ConnectionManager::<DbConn>::new(conn_str);
+    let pool = Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(manager)?;
+    Ok(pool)
+}
+
+/// Applies every pending migration of the connection's backend.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, DbSetupError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Postgres(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    applied.map_err(|e| DbSetupError::Migrate(e.to_string()))
+}
+
+/// Reverts every migration (used by the up → down → up test and by nothing else).
+pub fn revert_all_migrations(conn: &mut DbConn) -> Result<(), DbSetupError> {
+    let res = match conn {
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Postgres(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    res.map_err(|e| DbSetupError::Migrate(e.to_string()))
+}
+
+/// Table name → sorted column names, as the database itself reports them. The test
+/// that keeps the two migration trees in step compares these.
+pub fn describe_schema(
+    conn: &mut DbConn,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbSetupError> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::Text;
+
+    #[derive(diesel::QueryableByName)]
+    struct Col {
+        #[diesel(sql_type = Text)]
+        table_name: String,
+        #[diesel(sql_type = Text)]
+        column_name: String,
+    }
+
+    let cols: Vec<Col> = match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "SELECT m.name AS table_name, p.name AS column_name \
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+             AND m.name <> '__diesel_schema_migrations'",
+        )
+        .load(c)?,
+        DbConn::Postgres(c) => diesel::sql_query(
+            "SELECT table_name::text AS table_name, column_name::text AS column_name \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name <> '__diesel_schema_migrations'",
+        )
+        .load(c)?,
+    };
+    let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for c in cols {
+        out.entry(c.table_name).or_default().push(c.column_name);
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    Ok(out)
+}
+
+/// Runs diesel work on the blocking thread pool, never on the async executor.
+pub async fn run<T, F>(pool: &DbPool, f: F) -> crate::error::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> crate::error::Result<T> + Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| crate::error::Error::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// Current time as stored in the database (UTC, naive).
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// Small named values the application keeps in the database (e.g. the cookie key),
+/// so every web node sharing the database agrees on them.
+pub mod settings {
+    use diesel::prelude::*;
+
+    use super::DbConn;
+    use super::schema::settings;
+    use crate::error::Result;
+
+    pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<String>> {
+        Ok(settings::table
+            .find(name)
+            .select(settings::value)
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Returns the stored value, storing `init()` first if there is none. Two nodes
+    /// racing here both end up with the value that won the insert.
+    pub fn get_or_init(
+        conn: &mut DbConn,
+        name: &str,
+        init: impl FnOnce() -> String,
+    ) -> Result<String> {
+        if let Some(v) = get(conn, name)? {
+            return Ok(v);
+        }
+        let v = init();
+        let inserted = diesel::insert_into(settings::table)
+            .values((settings::name.eq(name), settings::value.eq(&v)))
+            .execute(conn);
+        match inserted {
+            Ok(_) => Ok(v),
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => get(conn, name)?
+                .ok_or_else(|| crate::error::Error::Internal(format!("setting {name} vanished"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Hookdesk: a self-hosted service-desk webhook integration console.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,190 @@
+//! The `hookdesk` command line.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hookdesk::auth::tokens::ApiToken;
+use hookdesk::auth::users::NewUserInput;
+use hookdesk::auth::{User, password};
+use hookdesk::config::{Config, ConfigArgs};
+use hookdesk::{audit, db, startup, telemetry};
+
+/// Hookdesk: a self-hosted service-desk webhook integration console.
+///
+/// Every option can also be set in hookdesk.toml or by the environment variable shown.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web console (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Without --password-stdin a password is generated and printed.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Role to grant; repeat for several (e.g. --role Technician --role Administrator).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Display name [default: the username]
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Mark as an integration user (its changes can be ignored by trigger rules).
+        #[arg(long)]
+        integration: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password, read from standard input, and end their sessions.
+    SetPassword { username: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (it is shown only this once).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn read_password_line() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("Password: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&cli.config)?;
+    telemetry::init(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => {
+            let pool = db::connect(&config.database_url, 1)?;
+            let mut conn = pool.get()?;
+            let n = db::run_migrations(&mut conn)?;
+            println!("{n} migration(s) applied");
+            Ok(())
+        }
+        Command::User(cmd) => user_command(&config, cmd),
+        Command::Token(TokenCommand::Create { user, name }) => {
+            let (pool, _) = startup::prepare_database(&config)?;
+            let mut conn = pool.get()?;
+            let u = User::find_by_username(&mut conn, &user)?
+                .with_context(|| format!("no user named {user}"))?;
+            let (tok, secret) = ApiToken::create(&mut conn, u.id, &name)?;
+            audit::record(
+                &mut conn,
+                &audit::Actor::system("cli"),
+                "token.create",
+                &format!("token {} ({}) of {}", tok.name, tok.prefix, u.username),
+                audit::SUCCESS,
+                "",
+            )?;
+            println!("{secret}");
+            Ok(())
+        }
+    }
+}
+
+fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let (pool, _) = startup::prepare_database(config)?;
+    let mut conn = pool.get()?;
+    match cmd {
+        UserCommand::Create {
+            username,
+            roles,
+            display_name,
+            email,
+            integration,
+            password_stdin,
+        } => {
+            let (pw, generated) = if password_stdin {
+                (read_password_line()?, false)
+            } else {
+                (password::generate(), true)
+            };
+            let u = User::create(
+                &mut conn,
+                &NewUserInput {
+                    display_name: display_name.unwrap_or_else(|| username.clone()),
+                    username,
+                    email,
+                    password: pw.clone(),
+                    integration,
+                    roles: roles.clone(),
+                },
+            )?;
+            audit::record(
+                &mut conn,
+                &audit::Actor::system("cli"),
+                "user.create",
+                &u.username,
+                audit::SUCCESS,
+                &format!("roles: {}", roles.join(", ")),
+            )?;
+            if generated {
+                println!("Created user {} with password: {pw}", u.username);
+            } else {
+                println!("Created user {}", u.username);
+            }
+        }
+        UserCommand::SetPassword { username } => {
+            let u = User::find_by_username(&mut conn, &username)?
+                .with_context(|| format!("no user named {username}"))?;
+            let pw = read_password_line()?;
+            User::set_password(&mut conn, u.id, &pw, None)?;
+            audit::record(
+                &mut conn,
+                &audit::Actor::system("cli"),
+                "user.password_reset",
+                &u.username,
+                audit::SUCCESS,
+                "",
+            )?;
+            println!(
+                "Password of {} changed; their sessions were ended.",
+                u.username
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen.clone();
+    let app = startup::Application::build(config).await?;
+    tracing::info!(%listen, port = app.port(), "Hookdesk is listening");
+    println!("Hookdesk is listening on http://{listen}");
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Builds the application: pool, migrations, first administrator, HTTP server.
+//! `Application::build` binds the listener and reports the port, so tests can ask for
+//! port 0 and learn which one they got.
+
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use base64::Engine;
+
+use crate::auth::{password, sessions, users};
+use crate::config::Config;
+use crate::db::{self, DbPool};
+use crate::web::{csrf, error, routes, security, session_store::DbSessionStore};
+
+/// Shared by every handler through `web::Data`.
+pub struct AppState {
+    pub pool: DbPool,
+    pub config: Config,
+    /// Verified against when a login names an unknown user (see `auth::login`).
+    pub dummy_hash: String,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Opens the database and brings it up to date. Returns the pool and, on a first start
+/// without a configured password, the generated administrator password.
+pub fn prepare_database(config: &Config) -> anyhow::Result<(DbPool, Option<String>)> {
+    let pool = db::connect(&config.database_url, config.db_pool_size)?;
+    let mut conn = pool.get()?;
+    let applied = db::run_migrations(&mut conn)?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    let generated = users::ensure_first_admin(
+        &mut conn,
+        config.admin_password.as_ref().map(|s| s.0.as_str()),
+    )?;
+    Ok((pool, generated))
+}
+
+/// The cookie-signing key, created once and kept in the database so every web node and
+/// every restart agrees on it.
+fn cookie_key(pool: &DbPool) -> anyhow::Result<Key> {
+    let mut conn = pool.get()?;
+    let b64 = db::settings::get_or_init(&mut conn, "cookie_key", || {
+        use rand::RngCore;
+        let mut k = [0u8; 64];
+        rand::rng().fill_bytes(&mut k);
+        base64::engine::general_purpose::STANDARD.encode(k)
+    })?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64)?;
+    anyhow::ensure!(bytes.len() >= 64, "stored cookie key is too short");
+    Ok(Key::from(&bytes))
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let cfg = config.clone();
+        let (pool, generated) =
+            tokio::task::spawn_blocking(move || prepare_database(&cfg)).await??;
+        if let Some(pw) = generated {
+            // Printed once, to stdout, never logged.
+            println!("Created administrator `admin` with password: {pw}");
+            println!("Sign in and change it under My account.");
+        }
+        let p = pool.clone();
+        let key = tokio::task::spawn_blocking(move || cookie_key(&p)).await??;
+        let dummy_hash = tokio::task::spawn_blocking(password::dummy_hash).await??;
+        let listener = TcpListener::bind(&config.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        spawn_session_purger(pool.clone());
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            config: config.clone(),
+            dummy_hash,
+        });
+        let server = HttpServer::new(move || {
+            let session =
+                SessionMiddleware::builder(DbSessionStore::new(pool.clone()), key.clone())
+                    .cookie_name("hookdesk_session".into())
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Strict)
+                    .cookie_secure(config.secure_cookies)
+                    .cookie_content_security(CookieContentSecurity::Signed)
+                    .session_lifecycle(
+                        BrowserSession::default()
+                            .state_ttl(actix_web::cookie::time::Duration::minutes(
+                                config.session_idle_minutes,
+                            ))
+                            .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                    )
+                    .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(web::JsonConfig::default().limit(1024 * 1024))
+                .configure(routes::configure)
+                .default_service(web::to(error::not_found))
+                .wrap(from_fn(csrf::guard))
+                .wrap(session)
+                .wrap(from_fn(error::render_errors))
+                .wrap(Compress::default())
+                .wrap(security::headers())
+                .wrap(tracing_actix_web::TracingLogger::default())
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Expired session rows are useless; remove them every few minutes.
+fn spawn_session_purger(pool: DbPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(e) = db::run(&pool, |c| sessions::purge_expired(c, db::now())).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+}

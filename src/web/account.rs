@@ -1,0 +1,226 @@
+//! "My account": change one's own password, manage one's API tokens.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::extract::{Authenticated, client_ip, state};
+use super::page::{PageCtx, flash, redirect};
+use crate::audit::{self, Actor};
+use crate::auth::tokens::ApiToken;
+use crate::auth::{User, password};
+use crate::db;
+use crate::error::{Error, FieldErrors};
+
+#[derive(Template)]
+#[template(path = "account/page.html", blocks = ["content"])]
+struct AccountPage {
+    ctx: PageCtx,
+    user: User,
+    roles: Vec<String>,
+    tokens: Vec<ApiToken>,
+    new_token: Option<String>,
+    errors: FieldErrors,
+}
+
+async fn page(
+    req: &HttpRequest,
+    session: &Session,
+    auth: &Authenticated,
+    new_token: Option<String>,
+    errors: FieldErrors,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, Error> {
+    let st = state(req)?;
+    let uid = auth.principal.user.id;
+    let tokens = db::run(&st.pool, move |c| ApiToken::list_for_user(c, uid)).await?;
+    let tpl = AccountPage {
+        ctx: PageCtx::new(auth, session, "account"),
+        user: auth.principal.user.clone(),
+        roles: auth.principal.roles.clone(),
+        tokens,
+        new_token,
+        errors,
+    };
+    let mut resp = crate::page_or_fragment!(req, tpl)?;
+    *resp.status_mut() = status;
+    // A page that may show a new token once must not be kept by any cache.
+    resp.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+pub async fn account_show(
+    req: HttpRequest,
+    session: Session,
+    auth: Authenticated,
+) -> Result<HttpResponse, Error> {
+    page(
+        &req,
+        &session,
+        &auth,
+        None,
+        FieldErrors::new(),
+        actix_web::http::StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+pub async fn account_password(
+    req: HttpRequest,
+    session: Session,
+    auth: Authenticated,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let f = form.into_inner();
+    let mut errs = FieldErrors::new();
+    let hash = auth.principal.user.password_hash.clone();
+    let current = f.current_password.clone();
+    let current_ok = web::block(move || password::verify(&current, &hash))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if !current_ok {
+        errs.add("current_password", "is not your current password");
+    }
+    if f.new_password != f.confirm_password {
+        errs.add("confirm_password", "does not match the new password");
+    }
+    if let Err(Error::Validation(p)) = password::validate(&f.new_password) {
+        for e in p.0 {
+            errs.add("new_password", e.message);
+        }
+    }
+    if !errs.is_empty() {
+        return page(
+            &req,
+            &session,
+            &auth,
+            None,
+            errs,
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let uid = auth.principal.user.id;
+    let login = auth.login_id.clone();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    db::run(&st.pool, move |c| {
+        User::set_password(c, uid, &f.new_password, Some(&login))?;
+        audit::record(
+            c,
+            &actor,
+            "user.password_change",
+            &actor.name.clone(),
+            audit::SUCCESS,
+            "own password",
+        )
+    })
+    .await?;
+    session.renew();
+    flash(
+        &session,
+        "success",
+        "Password changed. Your other sessions have been signed out.",
+    );
+    Ok(redirect(&req, "/account"))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn token_create(
+    req: HttpRequest,
+    session: Session,
+    auth: Authenticated,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let uid = auth.principal.user.id;
+    let name = form.into_inner().name;
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let created = db::run(&st.pool, move |c| {
+        let (tok, secret) = ApiToken::create(c, uid, &name)?;
+        audit::record(
+            c,
+            &actor,
+            "token.create",
+            &format!("token {} ({})", tok.name, tok.prefix),
+            audit::SUCCESS,
+            "",
+        )?;
+        Ok(secret)
+    })
+    .await;
+    match created {
+        Ok(secret) => {
+            page(
+                &req,
+                &session,
+                &auth,
+                Some(secret),
+                FieldErrors::new(),
+                actix_web::http::StatusCode::OK,
+            )
+            .await
+        }
+        Err(Error::Validation(errs)) => {
+            page(
+                &req,
+                &session,
+                &auth,
+                None,
+                errs,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn token_revoke(
+    req: HttpRequest,
+    session: Session,
+    auth: Authenticated,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let uid = auth.principal.user.id;
+    let id = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let tok = db::run(&st.pool, move |c| {
+        let tok = ApiToken::revoke(c, uid, id)?;
+        audit::record(
+            c,
+            &actor,
+            "token.revoke",
+            &format!("token {} ({})", tok.name, tok.prefix),
+            audit::SUCCESS,
+            "",
+        )?;
+        Ok(tok)
+    })
+    .await?;
+    flash(
+        &session,
+        "success",
+        format!("Token “{}” revoked.", tok.name),
+    );
+    Ok(redirect(&req, "/account"))
+}

@@ -1,0 +1,59 @@
+//! The audit log page, filterable, newest first.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::extract::{AdminUser, state};
+use super::page::{PageCtx, html};
+use crate::audit::{self, AuditEntry, AuditFilter};
+use crate::db;
+use crate::error::Error;
+
+#[derive(Template)]
+#[template(path = "audit/list.html", blocks = ["content", "results"])]
+struct AuditPage {
+    ctx: PageCtx,
+    filter: AuditFilter,
+    entries: Vec<AuditEntry>,
+    next_url: Option<String>,
+}
+
+pub async fn audit_list(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    q: web::Query<AuditFilter>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let filter = q.into_inner();
+    let f = filter.clone();
+    let (entries, next) = db::run(&st.pool, move |c| audit::list(c, &f)).await?;
+    let next_url = next.map(|before| {
+        let mut f = filter.clone();
+        f.before = Some(before);
+        format!(
+            "/admin/audit?{}",
+            serde_html_form::to_string(&f).unwrap_or_default()
+        )
+    });
+    let page = AuditPage {
+        ctx: PageCtx::new(&auth, &session, "audit"),
+        filter,
+        entries,
+        next_url,
+    };
+    if super::htmx::is_htmx(&req) {
+        // Filters re-render only the table, and the URL keeps them for reloads.
+        let mut resp = html(page.as_results().render())?;
+        if let Some(url) = req.uri().path_and_query() {
+            resp.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("hx-push-url"),
+                actix_web::http::header::HeaderValue::from_str(url.as_str())
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            );
+        }
+        return Ok(resp);
+    }
+    html(page.render())
+}

@@ -1,0 +1,223 @@
+//! The one conversion from errors to responses: a JSON body for `/api/`, a toast for
+//! htmx requests, a page otherwise. The policy on what users see is in `crate::error`.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::error::Error;
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Forbidden(_) | Error::Csrf(_) => StatusCode::FORBIDDEN,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Database(_) | Error::Pool(_) | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// Only a fallback: `render_errors` replaces it with the right shape for the request.
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(api_body(
+            self.code(),
+            &self.public_message(),
+            None,
+        ))
+    }
+}
+
+fn api_body(
+    code: &str,
+    message: &str,
+    fields: Option<&crate::error::FieldErrors>,
+) -> serde_json::Value {
+    let mut err = serde_json::json!({ "code": code, "message": message });
+    if let Some(f) = fields {
+        err["fields"] = serde_json::to_value(&f.0).unwrap_or_default();
+    }
+    serde_json::json!({ "error": err })
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// What kind of client made the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    Api,
+    Htmx,
+    Page,
+}
+
+/// What error rendering needs to know of the request. Taken before the request goes
+/// down the chain, because holding a clone of the `HttpRequest` would stop the router
+/// from filling in its path parameters.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub kind: ClientKind,
+    pub path: String,
+    pub is_get: bool,
+    pub path_and_query: String,
+}
+
+impl RequestInfo {
+    pub fn of(req: &HttpRequest) -> Self {
+        let kind = if req.path().starts_with("/api/") {
+            ClientKind::Api
+        } else if req.headers().contains_key("hx-request") {
+            ClientKind::Htmx
+        } else {
+            ClientKind::Page
+        };
+        Self {
+            kind,
+            path: req.path().to_string(),
+            is_get: req.method() == actix_web::http::Method::GET,
+            path_and_query: req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into()),
+        }
+    }
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation_failed",
+        s if s >= 500 => "internal",
+        _ => "error",
+    }
+}
+
+/// Builds the response for `err` as `req`'s client expects it.
+pub fn render(req: &RequestInfo, err: &actix_web::Error) -> HttpResponse {
+    let kind = req.kind;
+    let (status, code, message, fields) = match err.as_error::<Error>() {
+        Some(app) => {
+            if app.is_internal() {
+                tracing::error!(path = %req.path, error = %app, "request failed");
+            }
+            let fields = match app {
+                Error::Validation(f) => Some(f.clone()),
+                _ => None,
+            };
+            (app.status_code(), app.code(), app.public_message(), fields)
+        }
+        None => {
+            let status = err.as_response_error().status_code();
+            let message = if status.is_server_error() {
+                tracing::error!(path = %req.path, error = %err, "request failed");
+                Error::Internal(String::new()).public_message()
+            } else {
+                err.to_string()
+            };
+            (status, code_for(status), message, None)
+        }
+    };
+
+    if status == StatusCode::UNAUTHORIZED && kind != ClientKind::Api {
+        let next = if req.is_get {
+            req.path_and_query.as_str()
+        } else {
+            "/"
+        };
+        let location = format!("/login?next={}", urlencode(next));
+        return match kind {
+            ClientKind::Htmx => HttpResponse::Ok()
+                .insert_header(("HX-Redirect", location))
+                .finish(),
+            _ => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish(),
+        };
+    }
+
+    match kind {
+        ClientKind::Api => {
+            let mut b = HttpResponse::build(status);
+            if status == StatusCode::UNAUTHORIZED {
+                b.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            b.json(api_body(code, &message, fields.as_ref()))
+        }
+        ClientKind::Htmx => {
+            let toast = super::htmx::toast_header("error", &message);
+            HttpResponse::build(status)
+                .insert_header(("HX-Trigger", toast))
+                .insert_header(("HX-Reswap", "none"))
+                .content_type("text/plain; charset=utf-8")
+                .body(message)
+        }
+        ClientKind::Page => {
+            let title = status.canonical_reason().unwrap_or("Error");
+            let page = ErrorPage {
+                status: status.as_u16(),
+                title,
+                message: &message,
+            };
+            match page.render() {
+                Ok(html) => HttpResponse::build(status)
+                    .content_type("text/html; charset=utf-8")
+                    .body(html),
+                Err(_) => HttpResponse::build(status).body(message),
+            }
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Outermost middleware: every error, from a handler or a middleware, leaves here in
+/// the shape its client expects.
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let info = RequestInfo::of(req.request());
+    match next.call(req).await {
+        Ok(res) => {
+            if let Some(err) = res.response().error() {
+                let resp = render(&info, err);
+                Ok(res.into_response(resp))
+            } else {
+                Ok(res.map_into_boxed_body())
+            }
+        }
+        Err(err) => {
+            // A middleware failed before a response existed: hand the rendered page to
+            // the server as the error's response.
+            let resp = render(&info, &err);
+            Err(actix_web::error::InternalError::from_response(err.to_string(), resp).into())
+        }
+    }
+}
+
+/// The default service: unknown paths are a 404 in the client's shape.
+pub async fn not_found() -> Result<HttpResponse, Error> {
+    Err(Error::NotFound("page".into()))
+}

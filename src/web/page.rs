@@ -1,0 +1,106 @@
+//! What every page needs from the request (signed-in user, CSRF token, flash messages)
+//! and the helpers that turn a template into a response.
+
+use actix_session::Session;
+use actix_web::HttpResponse;
+
+use super::csrf;
+use super::extract::Authenticated;
+use crate::error::Error;
+
+const FLASH_KEY: &str = "flash";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Flash {
+    pub level: String,
+    pub message: String,
+}
+
+/// Queues a message for the next page this session renders.
+pub fn flash(session: &Session, level: &str, message: impl Into<String>) {
+    let mut all: Vec<Flash> = session.get(FLASH_KEY).ok().flatten().unwrap_or_default();
+    all.push(Flash {
+        level: level.into(),
+        message: message.into(),
+    });
+    let _ = session.insert(FLASH_KEY, all);
+}
+
+/// The base template's data.
+#[derive(Debug, Clone, Default)]
+pub struct PageCtx {
+    pub username: Option<String>,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub is_technician: bool,
+    pub csrf: String,
+    pub flashes: Vec<Flash>,
+    /// Which navigation entry is current.
+    pub nav: &'static str,
+}
+
+impl PageCtx {
+    pub fn new(auth: &Authenticated, session: &Session, nav: &'static str) -> Self {
+        let p = &auth.principal;
+        Self {
+            username: Some(p.user.username.clone()),
+            display_name: p.user.display_name.clone(),
+            is_admin: p.is_admin(),
+            is_technician: p.is_technician(),
+            csrf: csrf::token(session),
+            flashes: take_flashes(session),
+            nav,
+        }
+    }
+
+    /// For pages shown before login.
+    pub fn anonymous(session: &Session) -> Self {
+        Self {
+            csrf: csrf::token(session),
+            flashes: take_flashes(session),
+            ..Default::default()
+        }
+    }
+}
+
+fn take_flashes(session: &Session) -> Vec<Flash> {
+    session
+        .remove_as::<Vec<Flash>>(FLASH_KEY)
+        .and_then(Result::ok)
+        .unwrap_or_default()
+}
+
+/// An HTML response from a rendered template.
+pub fn html(rendered: askama::Result<String>) -> Result<HttpResponse, Error> {
+    let body = rendered.map_err(|e| Error::Internal(format!("template: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// A 303 to `location`, the answer to a successful form post (or `HX-Redirect` for htmx).
+pub fn redirect(req: &actix_web::HttpRequest, location: &str) -> HttpResponse {
+    if super::htmx::is_htmx(req) {
+        HttpResponse::Ok()
+            .insert_header(("HX-Redirect", location))
+            .finish()
+    } else {
+        HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, location))
+            .finish()
+    }
+}
+
+/// Renders the full page, or only its `content` block for htmx requests: one handler,
+/// both shapes, so deep links and reloads always work.
+#[macro_export]
+macro_rules! page_or_fragment {
+    ($req:expr, $tpl:expr) => {{
+        let tpl = $tpl;
+        if $crate::web::htmx::is_htmx($req) {
+            $crate::web::page::html(askama::Template::render(&tpl.as_content()))
+        } else {
+            $crate::web::page::html(askama::Template::render(&tpl))
+        }
+    }};
+}

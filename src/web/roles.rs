@@ -1,0 +1,222 @@
+//! Administration of roles.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::extract::{AdminUser, Authenticated, client_ip, state};
+use super::form::HtmlForm;
+use super::page::{PageCtx, flash, redirect};
+use crate::audit::{self, Actor};
+use crate::auth::roles::{Role, RoleInput};
+use crate::db;
+use crate::error::{Error, FieldErrors};
+
+#[derive(Template)]
+#[template(path = "roles/list.html", blocks = ["content"])]
+struct RolesList {
+    ctx: PageCtx,
+    roles: Vec<(Role, i64)>,
+    form: RoleInput,
+    errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "roles/edit.html", blocks = ["content"])]
+struct RoleEdit {
+    ctx: PageCtx,
+    role: Role,
+    members: i64,
+    form: RoleInput,
+    errors: FieldErrors,
+}
+
+async fn list_page(
+    req: &HttpRequest,
+    session: &Session,
+    auth: &Authenticated,
+    form: RoleInput,
+    errors: FieldErrors,
+) -> Result<HttpResponse, Error> {
+    let st = state(req)?;
+    let roles = db::run(&st.pool, Role::list).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut resp = crate::page_or_fragment!(
+        req,
+        RolesList {
+            ctx: PageCtx::new(auth, session, "roles"),
+            roles,
+            form,
+            errors,
+        }
+    )?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+pub async fn roles_list(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+) -> Result<HttpResponse, Error> {
+    list_page(
+        &req,
+        &session,
+        &auth,
+        RoleInput::default(),
+        FieldErrors::new(),
+    )
+    .await
+}
+
+pub async fn roles_create(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    form: HtmlForm<RoleInput>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let input = form.into_inner();
+    let i = input.clone();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        let r = Role::create(c, &i)?;
+        audit::record(c, &actor, "role.create", &r.name, audit::SUCCESS, "")?;
+        Ok(r)
+    })
+    .await;
+    match res {
+        Ok(r) => {
+            flash(&session, "success", format!("Role {} created.", r.name));
+            Ok(redirect(&req, "/admin/roles"))
+        }
+        Err(Error::Validation(errs)) => list_page(&req, &session, &auth, input, errs).await,
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn roles_edit(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let (role, members) = db::run(&st.pool, move |c| {
+        Ok((Role::get(c, id)?, Role::member_count(c, id)?))
+    })
+    .await?;
+    let form = RoleInput {
+        name: role.name.clone(),
+        description: role.description.clone(),
+    };
+    crate::page_or_fragment!(
+        &req,
+        RoleEdit {
+            ctx: PageCtx::new(&auth, &session, "roles"),
+            role,
+            members,
+            form,
+            errors: FieldErrors::new(),
+        }
+    )
+}
+
+pub async fn roles_update(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+    form: HtmlForm<RoleInput>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let input = form.into_inner();
+    let i = input.clone();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        let before = Role::get(c, id)?;
+        let r = Role::update(c, id, &i)?;
+        let detail = if before.name != r.name {
+            format!("renamed from {}", before.name)
+        } else {
+            String::new()
+        };
+        audit::record(c, &actor, "role.update", &r.name, audit::SUCCESS, &detail)?;
+        Ok(r)
+    })
+    .await;
+    match res {
+        Ok(r) => {
+            flash(&session, "success", format!("Role {} saved.", r.name));
+            Ok(redirect(&req, "/admin/roles"))
+        }
+        Err(Error::Validation(errors)) => {
+            let (role, members) = db::run(&st.pool, move |c| {
+                Ok((Role::get(c, id)?, Role::member_count(c, id)?))
+            })
+            .await?;
+            let mut resp = crate::page_or_fragment!(
+                &req,
+                RoleEdit {
+                    ctx: PageCtx::new(&auth, &session, "roles"),
+                    role,
+                    members,
+                    form: input,
+                    errors,
+                }
+            )?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn roles_delete(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        let r = Role::delete(c, id)?;
+        audit::record(c, &actor, "role.delete", &r.name, audit::SUCCESS, "")?;
+        Ok(r)
+    })
+    .await;
+    match res {
+        Ok(r) => {
+            flash(&session, "success", format!("Role {} deleted.", r.name));
+            Ok(redirect(&req, "/admin/roles"))
+        }
+        Err(Error::Conflict(msg)) => {
+            // Refusals are worth a record too: someone tried.
+            let actor = Actor::user(&auth.principal, client_ip(&req));
+            let m = msg.clone();
+            db::run(&st.pool, move |c| {
+                audit::record(
+                    c,
+                    &actor,
+                    "role.delete",
+                    &format!("role #{id}"),
+                    audit::FAILURE,
+                    &m,
+                )
+            })
+            .await?;
+            flash(&session, "error", msg);
+            Ok(redirect(&req, "/admin/roles"))
+        }
+        Err(e) => Err(e),
+    }
+}
