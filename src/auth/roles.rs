@@ -16,6 +16,7 @@ pub struct Role {
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct RoleInput {
     pub name: String,
     pub description: String,

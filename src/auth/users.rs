@@ -43,6 +43,7 @@ impl std::fmt::Debug for User {
 
 /// What an administrator (or the CLI) gives to create a user.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct NewUserInput {
     pub username: String,
     pub display_name: String,
@@ -54,6 +55,7 @@ pub struct NewUserInput {
 
 /// Editable profile fields.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct UserChanges {
     pub display_name: String,
     pub email: String,

@@ -1,9 +1,18 @@
-//! The one route table. Every route is registered here with the access it requires;
-//! the handler's extractor enforces it, and the route-table test walks this list to
-//! prove it (CSRF, foreign origins, anonymous users, technicians on admin routes).
+//! The one route table. Every route is registered here with the access it requires.
+//! Access is enforced twice: by a guard this table wraps around each resource (so it
+//! runs before any extractor reads the body), and by the handler's typed extractor
+//! (`AdminUser`, …), so neither can be forgotten alone. The route-table test walks this
+//! list to prove it (CSRF, foreign origins, anonymous users, technicians on admin
+//! routes).
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, Handler, Responder, Route, web};
+
+use super::extract::{ApiUser, Authenticated};
+use crate::error::Error;
 
 use super::{account, assets, audit, health, home, login, roles, users};
 use crate::api;
@@ -78,20 +87,93 @@ impl RouteTable {
     /// Registers one resource per path holding all its methods, in table order, so a
     /// POST is never shadowed by a GET-only resource of the same path.
     pub fn register(self, cfg: &mut web::ServiceConfig) {
-        let mut by_path: Vec<(&'static str, Vec<Route>)> = Vec::new();
+        type Group = (&'static str, Vec<(Method, Access)>, Vec<Route>);
+        let mut by_path: Vec<Group> = Vec::new();
         for (info, route) in self.entries {
-            match by_path.iter_mut().find(|(p, _)| *p == info.path) {
-                Some((_, routes)) => routes.push(route),
-                None => by_path.push((info.path, vec![route])),
+            match by_path.iter_mut().find(|(p, _, _)| *p == info.path) {
+                Some((_, acc, routes)) => {
+                    acc.push((info.method, info.access));
+                    routes.push(route);
+                }
+                None => by_path.push((info.path, vec![(info.method, info.access)], vec![route])),
             }
         }
-        for (path, routes) in by_path {
+        for (path, accesses, routes) in by_path {
             let mut res = web::resource(path);
             for r in routes {
                 res = res.route(r);
             }
-            cfg.service(res);
+            let accesses = std::rc::Rc::new(accesses);
+            cfg.service(res.wrap(from_fn(move |req, next| {
+                let accesses = accesses.clone();
+                async move { guard(req, next, &accesses).await }
+            })));
         }
+    }
+}
+
+/// Authenticates and authorises by the table before the handler runs. The loaded user
+/// is cached in the request, so the handler's extractor does not load it again.
+async fn guard<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+    accesses: &[(Method, Access)],
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    // A method not in the table falls through to the resource's 405.
+    let access = accesses
+        .iter()
+        .find(|(m, _)| m == req.method())
+        .map(|(_, a)| *a)
+        .unwrap_or(Access::Public);
+    if let Err(e) = check(&req, access).await {
+        return Ok(req.error_response(e).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+async fn check(req: &ServiceRequest, access: Access) -> Result<(), Error> {
+    let http = req.request().clone();
+    match access {
+        Access::Public => Ok(()),
+        Access::User => Authenticated::extract(&http)
+            .await
+            .map(|_| ())
+            .map_err(to_app),
+        Access::Technician => {
+            let a = Authenticated::extract(&http).await.map_err(to_app)?;
+            if a.principal.is_technician() {
+                Ok(())
+            } else {
+                Err(Error::Forbidden("This page is for technicians.".into()))
+            }
+        }
+        Access::Admin => {
+            let a = Authenticated::extract(&http).await.map_err(to_app)?;
+            if a.principal.is_admin() {
+                Ok(())
+            } else {
+                Err(Error::Forbidden("This page is for administrators.".into()))
+            }
+        }
+        Access::Api => ApiUser::extract(&http).await.map(|_| ()).map_err(to_app),
+        Access::ApiAdmin => {
+            let ApiUser(p) = ApiUser::extract(&http).await.map_err(to_app)?;
+            if p.is_admin() {
+                Ok(())
+            } else {
+                Err(Error::Forbidden("administrator role required".into()))
+            }
+        }
+    }
+}
+
+/// Our extractors only ever fail with `crate::Error`; keep it typed for rendering.
+fn to_app(e: actix_web::Error) -> Error {
+    match e.as_error::<Error>() {
+        Some(Error::Unauthenticated) => Error::Unauthenticated,
+        Some(Error::Forbidden(m)) => Error::Forbidden(m.clone()),
+        Some(other) => Error::Internal(other.to_string()),
+        None => Error::Internal(e.to_string()),
     }
 }
 

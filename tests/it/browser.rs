@@ -1,0 +1,216 @@
+//! Headless Chromium against the real server: pages render under the strict CSP, forms
+//! post with their CSRF token, and htmx (vendored, no eval) drives the filters.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+
+use crate::helpers::{ADMIN_PASSWORD, Backend, TestApp, spawn_app};
+
+/// Chromedriver on a free loopback port, killed when dropped.
+pub struct Driver {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver_path() -> Option<String> {
+    let p =
+        std::env::var("HOOKDESK_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    if std::path::Path::new(&p).exists() {
+        Some(p)
+    } else if std::env::var("CI").is_ok() {
+        panic!("chromedriver not found at {p}: CI must install chromium and chromium-driver");
+    } else {
+        None
+    }
+}
+
+pub async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
+    let path = chromedriver_path()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let profile = tempfile::tempdir().unwrap().keep();
+    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("HOOKDESK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic",
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    }))
+    .unwrap();
+    // Chromedriver needs a moment to listen; retry the session until it answers.
+    let mut last = None;
+    for _ in 0..100 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&driver.url)
+            .await
+        {
+            Ok(c) => return Some((driver, c)),
+            Err(e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("cannot start a browser session: {last:?}");
+}
+
+pub async fn browser_login(app: &TestApp, b: &fantoccini::Client, user: &str, password: &str) {
+    b.goto(&app.url("/login")).await.unwrap();
+    b.find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    b.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    b.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("form[action='/logout']"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_signs_in_creates_a_role_and_filters_the_audit_log_in_chromium() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some((_driver, b)) = start_browser().await else {
+        eprintln!("skipped: chromedriver not installed");
+        return;
+    };
+    browser_login(&app, &b, "admin", ADMIN_PASSWORD).await;
+    assert!(b.source().await.unwrap().contains("Welcome, Administrator"));
+
+    // htmx loaded from the binary, under the CSP.
+    let htmx_version = b
+        .execute("return window.htmx ? htmx.version : null", vec![])
+        .await
+        .unwrap();
+    assert_eq!(htmx_version, serde_json::json!("2.0.11"));
+
+    // A plain form post carries its CSRF token.
+    b.goto(&app.url("/admin/roles")).await.unwrap();
+    b.find(Locator::Css("#name"))
+        .await
+        .unwrap()
+        .send_keys("Field engineers")
+        .await
+        .unwrap();
+    b.find(Locator::Css("#description"))
+        .await
+        .unwrap()
+        .send_keys("On-site work")
+        .await
+        .unwrap();
+    b.find(Locator::XPath("//button[text()='Create role']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = b
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+    assert_eq!(flash.text().await.unwrap(), "Role Field engineers created.");
+
+    // An invalid form shows the error beside the field.
+    b.find(Locator::Css("#name"))
+        .await
+        .unwrap()
+        .send_keys("Field engineers")
+        .await
+        .unwrap();
+    b.find(Locator::XPath("//button[text()='Create role']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let err = b
+        .wait()
+        .for_element(Locator::Css("#name-error"))
+        .await
+        .unwrap();
+    assert_eq!(err.text().await.unwrap(), "is already taken");
+
+    // The audit log filters live: typing replaces only the table and updates the URL.
+    b.goto(&app.url("/admin/audit")).await.unwrap();
+    let before = b
+        .find_all(Locator::Css("#audit-results tbody tr"))
+        .await
+        .unwrap()
+        .len();
+    assert!(before >= 2, "login and role creation are listed");
+    b.find(Locator::Css("#f-action"))
+        .await
+        .unwrap()
+        .send_keys("role.create")
+        .await
+        .unwrap();
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_url(
+            &url::Url::parse(&app.url("/admin/audit?action=role.create&actor=&outcome=&from=&to="))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let rows = b
+        .find_all(Locator::Css("#audit-results tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].text().await.unwrap().contains("Field engineers"));
+
+    // Sign out through the header form.
+    b.find(Locator::Css("form[action='/logout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("#username"))
+        .await
+        .unwrap();
+    b.close().await.unwrap();
+}

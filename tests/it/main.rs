@@ -1,0 +1,16 @@
+//! The one integration-test binary: real server, real database, real HTTP.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test set-up panics on failure, which fails the test as it should"
+)]
+
+mod helpers;
+
+mod accounts;
+mod auth;
+mod browser;
+mod cli;
+mod database;
+mod route_table;
