@@ -82,6 +82,16 @@ pub async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
     panic!("cannot start a browser session: {last:?}");
 }
 
+/// Saves a PNG of the current page when `HOOKDESK_SCREENSHOT_DIR` is set (used to make
+/// the README's screenshots); does nothing otherwise.
+pub async fn screenshot(b: &fantoccini::Client, name: &str) {
+    if let Ok(dir) = std::env::var("HOOKDESK_SCREENSHOT_DIR") {
+        let png = b.screenshot().await.unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
 pub async fn browser_login(app: &TestApp, b: &fantoccini::Client, user: &str, password: &str) {
     b.goto(&app.url("/login")).await.unwrap();
     b.find(Locator::Css("#username"))
@@ -151,6 +161,7 @@ async fn admin_signs_in_creates_a_role_and_filters_the_audit_log_in_chromium() {
         .await
         .unwrap();
     assert_eq!(flash.text().await.unwrap(), "Role Field engineers created.");
+    screenshot(&b, "roles").await;
 
     // An invalid form shows the error beside the field.
     b.find(Locator::Css("#name"))
@@ -200,6 +211,7 @@ async fn admin_signs_in_creates_a_role_and_filters_the_audit_log_in_chromium() {
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].text().await.unwrap().contains("Field engineers"));
+    screenshot(&b, "audit-log").await;
 
     // Sign out through the header form.
     b.find(Locator::Css("form[action='/logout'] button"))

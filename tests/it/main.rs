@@ -13,4 +13,5 @@ mod auth;
 mod browser;
 mod cli;
 mod database;
+mod pages;
 mod route_table;
