@@ -12,5 +12,7 @@ mod accounts;
 mod auth;
 mod browser;
 mod cli;
+mod connections;
+mod connections_secrets;
 mod database;
 mod route_table;
