@@ -12,6 +12,8 @@ mod accounts;
 mod auth;
 mod browser;
 mod cli;
+mod connections;
+mod connections_secrets;
 mod database;
 mod pages;
 mod route_table;
