@@ -9,3 +9,5 @@ pub mod error;
 pub mod startup;
 pub mod telemetry;
 pub mod web;
+pub mod templating;
+pub mod webhooks;
