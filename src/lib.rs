@@ -8,6 +8,6 @@ pub mod db;
 pub mod error;
 pub mod startup;
 pub mod telemetry;
-pub mod web;
 pub mod templating;
+pub mod web;
 pub mod webhooks;
