@@ -10,4 +10,6 @@ pub mod error;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;
+pub mod templating;
 pub mod web;
+pub mod webhooks;

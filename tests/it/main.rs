@@ -17,3 +17,4 @@ mod connections_secrets;
 mod database;
 mod pages;
 mod route_table;
+mod templating;

@@ -1,0 +1,3 @@
+//! Webhook definitions.
+
+pub mod presets;
