@@ -13,4 +13,7 @@ mod auth;
 mod browser;
 mod cli;
 mod database;
+mod receiver;
 mod route_table;
+mod sender;
+mod ssrf;
