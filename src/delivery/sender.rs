@@ -346,6 +346,10 @@ impl Sender {
                 return Ok(first);
             };
             while first.chunk().await?.is_some() {}
+            drop(first);
+            // The connection returns to the pool from a task hyper spawned; let it run
+            // before asking the pool, or a fresh connection may win the race.
+            tokio::task::yield_now().await;
             let answer = auth::ntlm_authenticate_header(&challenge, user, password, domain)
                 .map_err(|m| fail(ErrorClass::Http, m))?;
             let resp = build(Some(answer), req.body.clone()).send().await?;
