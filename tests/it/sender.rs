@@ -441,3 +441,41 @@ async fn the_allow_list_comes_from_configuration() {
     assert!(a.succeeded(), "{:?}", a.error);
     assert_eq!(rx.wait_for(2).await.len(), 2);
 }
+
+#[tokio::test]
+async fn https_to_a_plain_http_port_is_a_tls_failure() {
+    let rx = Receiver::start(Reply::Status(200)).await;
+    let a = loopback_sender()
+        .send(&request(format!("https://127.0.0.1:{}/", rx.addr.port())))
+        .await;
+    assert_eq!(class(&a), Some(ErrorClass::Tls), "{:?}", a.error);
+}
+
+#[tokio::test]
+async fn a_configured_proxy_is_used_and_the_guard_still_applies() {
+    let proxy = Receiver::start(Reply::Status(202)).await;
+    let sender = Sender::new(&SenderConfig {
+        proxy: Some(proxy.url("")),
+        ..SenderConfig::default()
+    })
+    .unwrap();
+    // A public destination goes through the proxy (which answers itself: nothing leaves
+    // the machine).
+    let a = sender
+        .send(&request("http://93.184.216.34/hook".into()))
+        .await;
+    assert_eq!(a.status, Some(202), "{:?}", a.error);
+    let got = proxy.wait_for(1).await;
+    assert_eq!(got[0].path, "http://93.184.216.34/hook");
+    // A private one is refused before the proxy sees it.
+    let a = sender.send(&request("http://10.1.2.3/".into())).await;
+    assert_eq!(class(&a), Some(ErrorClass::RefusedByPolicy));
+    let a = sender.send(&request("http://localhost/".into())).await;
+    assert_eq!(
+        class(&a),
+        Some(ErrorClass::RefusedByPolicy),
+        "{:?}",
+        a.error
+    );
+    assert_eq!(proxy.received().len(), 1);
+}
