@@ -40,6 +40,18 @@ pub struct Config {
     /// Unset: beside the SQLite database file (`<db>.key`), or `hookdesk.key` in the
     /// working directory for PostgreSQL.
     pub secret_key_file: Option<PathBuf>,
+    /// Networks (CIDR) outgoing requests may reach although private, loopback, etc.
+    pub allowed_networks: Vec<String>,
+    /// Waits before each delivery attempt (`0s`, `5s`, `5m`, `2h`, `1d`); its length is
+    /// the number of attempts.
+    pub retry_schedule: Vec<String>,
+    /// Seconds allowed to open a connection to a receiver.
+    pub delivery_connect_timeout_seconds: u64,
+    /// Seconds allowed for one whole request, response body included.
+    pub delivery_timeout_seconds: u64,
+    /// Proxy for outgoing requests (`http://host:port`); proxy environment variables are
+    /// ignored.
+    pub outgoing_proxy: Option<String>,
 }
 
 /// A value that must never reach a log: `Debug` prints it redacted.
@@ -88,6 +100,14 @@ impl Default for Config {
             admin_password: None,
             secret_key: None,
             secret_key_file: None,
+            allowed_networks: Vec::new(),
+            retry_schedule: crate::delivery::retry::DEFAULT_SCHEDULE
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            delivery_connect_timeout_seconds: 10,
+            delivery_timeout_seconds: 30,
+            outgoing_proxy: None,
         }
     }
 }
@@ -185,6 +205,48 @@ pub struct ConfigArgs {
         value_name = "FILE"
     )]
     pub secret_key_file: Option<PathBuf>,
+    /// Comma-separated CIDRs outgoing requests may reach although private [default: none]
+    #[arg(
+        long,
+        env = "HOOKDESK_ALLOWED_NETWORKS",
+        global = true,
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub allowed_networks: Option<Vec<String>>,
+    /// Comma-separated waits before each attempt [default: 0s,5s,5m,30m,2h,5h,10h,10h]
+    #[arg(
+        long,
+        env = "HOOKDESK_RETRY_SCHEDULE",
+        global = true,
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub retry_schedule: Option<Vec<String>>,
+    /// Seconds to open a connection to a receiver [default: 10]
+    #[arg(
+        long,
+        env = "HOOKDESK_DELIVERY_CONNECT_TIMEOUT_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub delivery_connect_timeout_seconds: Option<u64>,
+    /// Seconds for one whole outgoing request, response included [default: 30]
+    #[arg(
+        long,
+        env = "HOOKDESK_DELIVERY_TIMEOUT_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub delivery_timeout_seconds: Option<u64>,
+    /// Proxy for outgoing requests, e.g. http://proxy:3128 [default: none]
+    #[arg(
+        long,
+        env = "HOOKDESK_OUTGOING_PROXY",
+        global = true,
+        value_name = "URL"
+    )]
+    pub outgoing_proxy: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +316,15 @@ impl Config {
         if let Some(f) = &a.secret_key_file {
             self.secret_key_file = Some(f.clone());
         }
+        set!(
+            allowed_networks,
+            retry_schedule,
+            delivery_connect_timeout_seconds,
+            delivery_timeout_seconds
+        );
+        if let Some(p) = &a.outgoing_proxy {
+            self.outgoing_proxy = Some(p.clone()).filter(|p| !p.trim().is_empty());
+        }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -270,6 +341,29 @@ impl Config {
         ];
         for (name, v) in positive {
             if v <= 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: must be greater than 0"
+                )));
+            }
+        }
+        self.validate_delivery()
+    }
+
+    fn validate_delivery(&self) -> Result<(), ConfigError> {
+        for n in &self.allowed_networks {
+            crate::delivery::ssrf::parse_network(n)
+                .map_err(|e| ConfigError::Invalid(format!("allowed_networks: {e}")))?;
+        }
+        crate::delivery::retry::RetryPolicy::parse(&self.retry_schedule)
+            .map_err(ConfigError::Invalid)?;
+        for (name, v) in [
+            (
+                "delivery_connect_timeout_seconds",
+                self.delivery_connect_timeout_seconds,
+            ),
+            ("delivery_timeout_seconds", self.delivery_timeout_seconds),
+        ] {
+            if v == 0 {
                 return Err(ConfigError::Invalid(format!(
                     "{name}: must be greater than 0"
                 )));
@@ -306,6 +400,29 @@ mod tests {
         std::fs::write(&path, "listn = \"x\"\n").unwrap();
         let err = Config::from_file(&path).unwrap_err().to_string();
         assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn delivery_lists_are_comma_separated() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ConfigArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "hookdesk",
+            "--allowed-networks",
+            "127.0.0.1/32,10.0.0.0/8",
+            "--retry-schedule",
+            "0s,1m",
+        ])
+        .unwrap();
+        let mut cfg = Config::default();
+        cfg.apply(&cli.args);
+        assert_eq!(cfg.allowed_networks, vec!["127.0.0.1/32", "10.0.0.0/8"]);
+        assert_eq!(cfg.retry_schedule, vec!["0s", "1m"]);
+        assert!(cfg.validate().is_ok());
+        assert_eq!(Config::default().retry_schedule.len(), 8);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod connections;
 pub mod db;
+pub mod delivery;
 pub mod error;
 pub mod secrets;
 pub mod startup;

@@ -16,5 +16,8 @@ mod connections;
 mod connections_secrets;
 mod database;
 mod pages;
+mod receiver;
 mod route_table;
+mod sender;
+mod ssrf;
 mod templating;
