@@ -18,3 +18,7 @@ pub mod routes;
 pub mod security;
 pub mod session_store;
 pub mod users;
+pub mod form_fields;
+pub mod forms;
+pub mod ticket_rows;
+pub mod tickets;
