@@ -8,5 +8,5 @@ pub mod db;
 pub mod error;
 pub mod startup;
 pub mod telemetry;
-pub mod web;
 pub mod tickets;
+pub mod web;

@@ -130,7 +130,9 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(Error::BadRequest("the body must be a JSON object".into())),
-        Err(e) => Err(Error::BadRequest(format!("the body is not valid JSON: {e}"))),
+        Err(e) => Err(Error::BadRequest(format!(
+            "the body is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -172,10 +174,7 @@ fn read_fields(
     Ok((strings, forms))
 }
 
-async fn ticket_out(
-    req: &HttpRequest,
-    key: String,
-) -> Result<(Ticket, Value), Error> {
+async fn ticket_out(req: &HttpRequest, key: String) -> Result<(Ticket, Value), Error> {
     let st = state(req)?;
     db::run(&st.pool, move |c| {
         let t = Ticket::find(c, &key)?;

@@ -47,6 +47,13 @@ pub struct FormRow {
     pub shown: BTreeMap<String, String>,
 }
 
+impl FormRow {
+    /// Whether this row is the one being edited.
+    pub fn is(&self, editing: &Option<i64>) -> bool {
+        *editing == Some(self.id)
+    }
+}
+
 impl TicketForm {
     pub fn single(&self) -> Option<&FormRow> {
         self.rows.first()
@@ -111,7 +118,10 @@ pub fn ticket_forms(conn: &mut DbConn, ticket_id: i64, t: TicketType) -> Result<
             let mut shown = BTreeMap::new();
             for f in &fields {
                 let key = f.id.to_string();
-                raw.insert(f.normalized_name.clone(), text_of(&typed(f, data.get(&key), true)));
+                raw.insert(
+                    f.normalized_name.clone(),
+                    text_of(&typed(f, data.get(&key), true)),
+                );
                 shown.insert(
                     f.normalized_name.clone(),
                     text_of(&typed(f, data.get(&key), false)),
