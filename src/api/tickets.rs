@@ -136,11 +136,14 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
     }
 }
 
+/// String fields by key; `None` for an explicit `null` (only `assignee` allows it).
+type Strings = BTreeMap<String, Option<String>>;
+
 /// Reads the known keys, naming each bad one, so a caller learns every problem at once.
 fn read_fields(
     m: &Map<String, Value>,
     allowed: &[&str],
-) -> Result<(BTreeMap<String, Option<String>>, BTreeMap<String, Value>), Error> {
+) -> Result<(Strings, BTreeMap<String, Value>), Error> {
     let mut errs = FieldErrors::new();
     let mut strings = BTreeMap::new();
     let mut forms = BTreeMap::new();

@@ -71,15 +71,16 @@ pub fn rows_of(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<StoredRow>> {
 /// A stored value as JSON: select as display value or id, as asked.
 pub fn typed(field: &FormField, v: Option<&Value>, ids: bool) -> Value {
     let v = v.cloned().unwrap_or(Value::Null);
-    if field.kind() == FieldType::Select && !ids {
-        if let Value::String(id) = &v {
-            return field
-                .option_list()
-                .into_iter()
-                .find(|o| &o.id == id)
-                .map(|o| Value::String(o.value))
-                .unwrap_or(v);
-        }
+    if field.kind() == FieldType::Select
+        && !ids
+        && let Value::String(id) = &v
+    {
+        return field
+            .option_list()
+            .into_iter()
+            .find(|o| &o.id == id)
+            .map(|o| Value::String(o.value))
+            .unwrap_or(v);
     }
     v
 }
