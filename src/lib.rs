@@ -12,5 +12,6 @@ pub mod secrets;
 pub mod startup;
 pub mod telemetry;
 pub mod templating;
+pub mod tickets;
 pub mod web;
 pub mod webhooks;

@@ -49,6 +49,8 @@ enum Command {
         )]
         new_key: Option<String>,
     },
+    /// Fill an empty database with sample forms, a technician and tickets with history.
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -136,6 +138,7 @@ fn main() -> anyhow::Result<()> {
             println!("{msg}");
             Ok(())
         }
+        Command::Demo => demo(&config),
         Command::Token(TokenCommand::Create { user, name }) => {
             let (pool, _) = startup::prepare_database(&config)?;
             let mut conn = pool.get()?;
@@ -227,5 +230,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%listen, port = app.port(), "Hookdesk is listening");
     println!("Hookdesk is listening on http://{listen}");
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn demo(config: &Config) -> anyhow::Result<()> {
+    let (pool, _) = startup::prepare_database(config)?;
+    let mut conn = pool.get()?;
+    let s = hookdesk::tickets::demo::fill(&mut conn)?;
+    audit::record(
+        &mut conn,
+        &audit::Actor::system("cli"),
+        "demo.fill",
+        "database",
+        audit::SUCCESS,
+        &format!("{} form(s), {} ticket(s)", s.forms, s.tickets),
+    )?;
+    println!(
+        "Demo data added: {} form(s), {} ticket(s).",
+        s.forms, s.tickets
+    );
+    match s.password {
+        Some(pw) => println!("Technician user {} with password: {pw}", s.technician),
+        None => println!(
+            "Technician user {} already existed; password unchanged.",
+            s.technician
+        ),
+    }
     Ok(())
 }

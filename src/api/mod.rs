@@ -2,3 +2,5 @@
 
 pub mod connections;
 pub mod me;
+pub mod openapi;
+pub mod tickets;

@@ -16,6 +16,7 @@ use crate::error::Error;
 
 use super::connections;
 use super::{account, assets, audit, health, home, login, roles, users};
+use super::{form_fields, forms, ticket_rows, tickets};
 use crate::api;
 
 /// Who may reach a route.
@@ -310,6 +311,92 @@ pub fn table() -> RouteTable {
         "/api/v1/connections/{id:\\d+}/signing-secret",
         ApiAdmin,
         api::connections::connections_signing_secret,
+    );
+
+    t.get("/tickets", Technician, tickets::tickets_list);
+    t.post("/tickets", Technician, tickets::tickets_create);
+    t.get("/tickets/new", Technician, tickets::tickets_new);
+    t.get("/tickets/{id:\\d+}", Technician, tickets::tickets_show);
+    t.post("/tickets/{id:\\d+}", Technician, tickets::tickets_update);
+    t.get("/tickets/{id:\\d+}/edit", Technician, tickets::tickets_edit);
+    t.post(
+        "/tickets/{id:\\d+}/notes",
+        Technician,
+        tickets::tickets_note,
+    );
+    t.post("/tickets/{id:\\d+}/delete", Admin, tickets::tickets_delete);
+    t.post(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows",
+        Technician,
+        ticket_rows::rows_create,
+    );
+    t.get(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}",
+        Technician,
+        ticket_rows::rows_show,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}",
+        Technician,
+        ticket_rows::rows_update,
+    );
+    t.get(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}/edit",
+        Technician,
+        ticket_rows::rows_edit,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}/delete",
+        Technician,
+        ticket_rows::rows_delete,
+    );
+
+    t.get("/admin/forms", Admin, forms::forms_list);
+    t.post("/admin/forms", Admin, forms::forms_create);
+    t.get("/admin/forms/new", Admin, forms::forms_new);
+    t.get("/admin/forms/{id:\\d+}", Admin, forms::forms_edit);
+    t.post("/admin/forms/{id:\\d+}", Admin, forms::forms_update);
+    t.post("/admin/forms/{id:\\d+}/delete", Admin, forms::forms_delete);
+    t.post(
+        "/admin/forms/{id:\\d+}/fields",
+        Admin,
+        form_fields::fields_add,
+    );
+    t.post(
+        "/admin/forms/{id:\\d+}/fields/{field:\\d+}",
+        Admin,
+        form_fields::fields_update,
+    );
+    t.post(
+        "/admin/forms/{id:\\d+}/fields/{field:\\d+}/delete",
+        Admin,
+        form_fields::fields_delete,
+    );
+    t.post(
+        "/admin/forms/{id:\\d+}/fields/{field:\\d+}/move",
+        Admin,
+        form_fields::fields_move,
+    );
+
+    t.get("/api/v1/openapi.json", Public, api::openapi::openapi_json);
+    t.get("/api/v1/tickets", Api, api::tickets::tickets_list);
+    t.post("/api/v1/tickets", Api, api::tickets::tickets_create);
+    t.get("/api/v1/tickets/{key}", Api, api::tickets::tickets_get);
+    t.patch("/api/v1/tickets/{key}", Api, api::tickets::tickets_patch);
+    t.delete(
+        "/api/v1/tickets/{key}",
+        ApiAdmin,
+        api::tickets::tickets_delete,
+    );
+    t.post(
+        "/api/v1/tickets/{key}/notes",
+        Api,
+        api::tickets::tickets_note,
+    );
+    t.get(
+        "/api/v1/tickets/{key}/history",
+        Api,
+        api::tickets::tickets_history,
     );
 
     t

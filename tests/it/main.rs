@@ -21,3 +21,6 @@ mod route_table;
 mod sender;
 mod ssrf;
 mod templating;
+mod ticket_pages;
+mod tickets_api;
+mod tickets_domain;
