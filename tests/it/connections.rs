@@ -63,9 +63,12 @@ fn field_error(html: &str, field: &str) -> String {
         .unwrap_or_else(|| panic!("no error shown for {field}"))
 }
 
+/// An auth kind, the form fields that configure it, and the auth it must resolve to.
+type AuthCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Auth);
+
 async fn create_with_each_auth_kind(app: TestApp) {
     app.login_admin().await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, Auth)> = vec![
+    let cases: Vec<AuthCase> = vec![
         ("none", vec![], Auth::None),
         (
             "basic",
