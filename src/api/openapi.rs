@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::tickets;
+use super::{connections, tickets};
 
 /// `GET /api/v1/me` is the foundation's handler; its description lives here.
 #[utoipa::path(get, path = "/api/v1/me", tag = "account",
@@ -45,6 +45,13 @@ impl Modify for BearerAuth {
         tickets::tickets_delete,
         tickets::tickets_note,
         tickets::tickets_history,
+        connections::connections_index,
+        connections::connections_show,
+        connections::connections_create,
+        connections::connections_update,
+        connections::connections_update_post_doc,
+        connections::connections_delete,
+        connections::connections_signing_secret,
     ),
     components(schemas(
         super::me::Me,
@@ -54,6 +61,12 @@ impl Modify for BearerAuth {
         tickets::TicketPatchBody,
         tickets::PatchResult,
         tickets::NoteBody,
+        connections::ConnectionView,
+        connections::ConnectionBody,
+        connections::HeaderView,
+        connections::HeaderBody,
+        connections::RotateBody,
+        connections::SigningSecretView,
     )),
     modifiers(&BearerAuth)
 )]
