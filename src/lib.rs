@@ -3,9 +3,11 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod conditions;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod startup;
 pub mod telemetry;
 pub mod web;
+// WIP pub mod webhooks;

@@ -18,3 +18,5 @@ pub mod routes;
 pub mod security;
 pub mod session_store;
 pub mod users;
+// WIP pub mod webhooks;
+// WIP pub mod webhooks_form;
