@@ -90,7 +90,7 @@ pub async fn webhooks_api_create(
 #[utoipa::path(put, path = "/api/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = i64, Path, description = "Webhook id")),
     request_body = WebhookInput,
-    responses((status = 200, body = WebhookOut), (status = 404), (status = 422, description = "Validation failed")),
+    responses((status = 200, body = WebhookOut), (status = 404, description = "No such webhook"), (status = 422, description = "Validation failed")),
     security(("bearer" = [])))]
 pub async fn webhooks_api_put(
     req: HttpRequest,
@@ -109,7 +109,7 @@ pub async fn webhooks_api_put(
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = i64, Path, description = "Webhook id")),
     request_body(content = Object, description = "Any subset of the webhook's settings"),
-    responses((status = 200, body = WebhookOut), (status = 404), (status = 422, description = "Validation failed")),
+    responses((status = 200, body = WebhookOut), (status = 404, description = "No such webhook"), (status = 422, description = "Validation failed")),
     security(("bearer" = [])))]
 pub async fn webhooks_api_patch(
     req: HttpRequest,
@@ -144,7 +144,7 @@ pub async fn webhooks_api_patch(
 
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = i64, Path, description = "Webhook id")),
-    responses((status = 204, description = "Deleted"), (status = 404)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such webhook")),
     security(("bearer" = [])))]
 pub async fn webhooks_api_delete(
     req: HttpRequest,

@@ -9,7 +9,7 @@ use askama::Template;
 use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::HtmlForm;
 use super::page::{PageCtx, flash, redirect};
-use super::webhooks_form::{self as wf, RowView, WebhookForm};
+use super::webhooks_form::{self as wf, PresetView, RowView, WebhookForm};
 use crate::audit::Actor;
 use crate::conditions::Operator;
 use crate::db;
@@ -17,25 +17,9 @@ use crate::error::{Error, FieldErrors};
 use crate::tickets::TicketType;
 use crate::webhooks::input::{ticket_names, writable};
 use crate::webhooks::model::*;
-use crate::webhooks::presets::Preset;
+use crate::webhooks::presets::PresetKind;
 use crate::webhooks::request::{self, BuiltRequest, TicketRef, TriggerCtx};
 use crate::webhooks::{WebhookInput, store};
-
-/// A preset and the fields it asks for, for the Preset tab.
-#[derive(Debug, Clone)]
-pub struct PresetView {
-    pub code: &'static str,
-    pub label: &'static str,
-    pub fields: Vec<PresetFieldView>,
-}
-
-#[derive(Debug, Clone)]
-pub struct PresetFieldView {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub hint: &'static str,
-    pub required: bool,
-}
 
 /// The choices the form offers.
 #[derive(Debug, Clone, Default)]
@@ -81,23 +65,7 @@ async fn options(req: &HttpRequest) -> Result<Options, Error> {
             .collect();
         let fields = ticket_names(c, &[])?;
         let writable_fields = fields.iter().filter(|f| writable(f)).cloned().collect();
-        let presets = Preset::ALL
-            .iter()
-            .map(|p| PresetView {
-                code: p.code(),
-                label: p.label(),
-                fields: p
-                    .fields()
-                    .iter()
-                    .map(|f| PresetFieldView {
-                        key: f.key,
-                        label: f.label,
-                        hint: f.hint,
-                        required: f.required,
-                    })
-                    .collect(),
-            })
-            .collect();
+        let presets = wf::preset_views();
         Ok(Options {
             connections,
             roles,
@@ -168,7 +136,7 @@ pub const TABS: [(&str, &str); 11] = [
 fn tab_of(field: &str) -> &'static str {
     let head = field.split('.').next().unwrap_or(field);
     match head {
-        "preset" | "preset_fields" => "preset",
+        "preset" => "preset",
         "parameters" => "parameters",
         "payload_mode" | "body_template" | "send_ids" => "payload",
         "response_fields" => "response-fields",
@@ -228,11 +196,26 @@ impl FormPage {
     fn is_test_conn(&self, id: &i64) -> bool {
         self.input.test_connection_id == Some(*id)
     }
-    fn preset_value(&self, key: &str) -> String {
-        self.input.preset_fields.get(key).cloned().unwrap_or_default()
+    fn preset_is(&self, code: &str) -> bool {
+        self.input.preset.kind().as_str() == code
     }
+    fn preset_value(&self, code: &str, key: &str) -> String {
+        let kind = PresetKind::parse(code).unwrap_or(PresetKind::Generic);
+        match wf::preset_values(&self.input.preset, kind).get(key) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        }
+    }
+    /// The first error about a preset field (`preset.facts[0].title` belongs to `facts`).
     fn preset_err(&self, key: &str) -> Option<&str> {
-        self.errors.get(&format!("preset_fields.{key}"))
+        let exact = format!("preset.{key}");
+        let nested = format!("preset.{key}[");
+        self.errors
+            .0
+            .iter()
+            .find(|e| e.field == exact || e.field.starts_with(&nested))
+            .map(|e| e.message.as_str())
     }
     fn retry_attempts(&self) -> String {
         self.input

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::form::checked;
+use serde_json::Value;
+
 use crate::webhooks::WebhookInput;
+use crate::webhooks::presets::{Preset, PresetKind};
 use crate::webhooks::input::{ConditionInput, ResponseActionInput};
 use crate::webhooks::model::{Parameter, ResponseField};
 
@@ -98,18 +101,7 @@ impl WebhookForm {
             run_rules_after_response: checked(&self.run_rules_after_response),
             action_description: self.action_description.clone(),
             show_as_button: checked(&self.show_as_button),
-            preset: if self.preset.is_empty() { d.preset } else { self.preset.clone() },
-            // Every preset's fields are in the page (keys `<preset>.<field>`); only the
-            // chosen preset's are kept.
-            preset_fields: self
-                .preset_key
-                .iter()
-                .enumerate()
-                .filter_map(|(i, k)| {
-                    let (preset, key) = k.split_once('.')?;
-                    (preset == self.preset).then(|| (key.to_string(), at(&self.preset_value, i)))
-                })
-                .collect::<BTreeMap<_, _>>(),
+            preset: self.preset_input(),
             payload_mode: self.payload_mode.clone(),
             body_template: self.body_template.clone(),
             send_ids: checked(&self.send_ids),
@@ -151,6 +143,36 @@ impl WebhookForm {
                 .collect(),
             roles: self.roles.clone(),
         }
+    }
+
+    /// Every preset's fields are in the page (keys `<preset>.<field>`); only the chosen
+    /// preset's are kept. Teams facts come as `Title: value` lines.
+    fn preset_input(&self) -> Preset {
+        let kind = PresetKind::parse(self.preset.trim()).unwrap_or(PresetKind::Generic);
+        let mut obj = serde_json::Map::new();
+        obj.insert("preset".into(), Value::String(kind.as_str().into()));
+        for (i, k) in self.preset_key.iter().enumerate() {
+            let Some((p, key)) = k.split_once('.') else { continue };
+            if p != kind.as_str() {
+                continue;
+            }
+            let v = at(&self.preset_value, i);
+            let value = if key == "facts" {
+                Value::Array(
+                    v.lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .map(|l| {
+                            let (t, val) = l.split_once(':').unwrap_or((l, ""));
+                            serde_json::json!({"title": t.trim(), "value": val.trim()})
+                        })
+                        .collect(),
+                )
+            } else {
+                Value::String(v)
+            };
+            obj.insert(key.to_string(), value);
+        }
+        serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| Preset::new(kind))
     }
 
     /// Parameter values typed in the preview, by parameter name.
@@ -263,4 +285,142 @@ pub fn action_rows(input: &WebhookInput, errs: &crate::error::FieldErrors) -> Ve
             ..RowView::default()
         })
         .collect()
+}
+
+/// How the page asks for one preset field.
+#[derive(Debug, Clone)]
+pub struct PresetFieldView {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+    /// A textarea rather than a line.
+    pub area: bool,
+    /// A select with these (value, label) choices.
+    pub choices: &'static [(&'static str, &'static str)],
+}
+
+#[derive(Debug, Clone)]
+pub struct PresetView {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub fields: Vec<PresetFieldView>,
+}
+
+const fn line(key: &'static str, label: &'static str, hint: &'static str) -> PresetFieldView {
+    PresetFieldView {
+        key,
+        label,
+        hint,
+        area: false,
+        choices: &[],
+    }
+}
+
+const fn area(key: &'static str, label: &'static str, hint: &'static str) -> PresetFieldView {
+    PresetFieldView {
+        key,
+        label,
+        hint,
+        area: true,
+        choices: &[],
+    }
+}
+
+const URL_HINT: &str = "A link to the ticket, e.g. https://desk.example/tickets/{{ticket.id}}; no button when empty.";
+
+/// The fields each preset asks for, in the order the page shows them.
+pub fn preset_views() -> Vec<PresetView> {
+    PresetKind::ALL
+        .iter()
+        .map(|k| PresetView {
+            code: k.as_str(),
+            label: k.label(),
+            fields: match k {
+                PresetKind::Generic => vec![],
+                PresetKind::Slack => vec![
+                    area("text", "Message", "Slack mrkdwn; also the notification text."),
+                    line("title", "Header", "Optional, above the message."),
+                    line("button_label", "Button label", ""),
+                    line("ticket_url", "Button link", URL_HINT),
+                ],
+                PresetKind::MicrosoftTeams => vec![
+                    line("title", "Title", ""),
+                    area("text", "Text", ""),
+                    PresetFieldView {
+                        key: "colour",
+                        label: "Title colour",
+                        hint: "",
+                        area: false,
+                        choices: &[
+                            ("default", "Default"),
+                            ("accent", "Accent"),
+                            ("good", "Good"),
+                            ("warning", "Warning"),
+                            ("attention", "Attention"),
+                        ],
+                    },
+                    area("facts", "Facts", "One `Title: value` per line."),
+                    line("button_label", "Button label", ""),
+                    line("ticket_url", "Button link", URL_HINT),
+                ],
+                PresetKind::RocketChat => vec![
+                    area("text", "Message", ""),
+                    line("alias", "Alias", "Overrides the integration's display name."),
+                    line("emoji", "Emoji", "Such as :ticket:."),
+                    line("avatar", "Avatar URL", ""),
+                    line("attachment_title", "Attachment title", ""),
+                    area("attachment_text", "Attachment text", ""),
+                    line("ticket_url", "Attachment link", URL_HINT),
+                    line("colour", "Colour", "#rgb or #rrggbb."),
+                ],
+                PresetKind::GoogleChat => vec![area("text", "Message", "Plain text.")],
+                PresetKind::RemoteHookdesk => vec![
+                    PresetFieldView {
+                        key: "mode",
+                        label: "Mode",
+                        hint: "Create: POST /api/v1/tickets. Update: PATCH /api/v1/tickets/{id} (put the remote id in the URL).",
+                        area: false,
+                        choices: &[("create", "Create a ticket"), ("update", "Update a ticket")],
+                    },
+                    line("ticket_type", "Ticket type", "Sent on create."),
+                    line("subject", "Subject", ""),
+                    area("description", "Description", ""),
+                    line("status", "Status", ""),
+                    line("priority", "Priority", "P1 … P4"),
+                    line("category", "Category", ""),
+                    line("requester_name", "Requester name", ""),
+                    line("requester_email", "Requester email", ""),
+                    area("forms", "Forms (JSON template)", "Optional."),
+                ],
+            },
+        })
+        .collect()
+}
+
+/// A preset's field values as the page shows them: the webhook's own when it uses that
+/// preset, else the preset's defaults.
+pub fn preset_values(current: &Preset, kind: PresetKind) -> serde_json::Map<String, Value> {
+    let preset = if current.kind() == kind {
+        current.clone()
+    } else {
+        Preset::new(kind)
+    };
+    let mut obj = match serde_json::to_value(&preset) {
+        Ok(Value::Object(o)) => o,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(Value::Array(facts)) = obj.get("facts") {
+        let lines: Vec<String> = facts
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f["title"].as_str().unwrap_or_default(),
+                    f["value"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        obj.insert("facts".into(), Value::String(lines.join("\n")));
+    }
+    obj
 }

@@ -2,16 +2,16 @@
 //! of it before anything is written. Every problem is reported beside its field: keys
 //! are the input's field names, child rows `parameters.<i>.<field>` and so on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::conditions::{self, Condition, MatchMode, Operator};
 use crate::db::DbConn;
-use crate::error::{FieldErrors, Result};
+use crate::error::{Error, FieldErrors, Result};
 use crate::templating::{Kind, KnownNames, Template, TemplateError};
 use crate::tickets::{TicketType, template_names};
 
 use super::model::*;
-use super::presets::Preset;
+use super::presets::{Preset, PresetKind};
 
 /// A condition row as submitted: the operator is still text, so a bad one becomes a
 /// field error rather than a malformed request.
@@ -56,8 +56,10 @@ pub struct WebhookInput {
     pub run_rules_after_response: bool,
     pub action_description: String,
     pub show_as_button: bool,
-    pub preset: String,
-    pub preset_fields: BTreeMap<String, String>,
+    /// `{"preset": "generic"}`, or a preset with its fields, such as
+    /// `{"preset": "slack", "text": "…", "title": "…", "button_label": "…", "ticket_url": "…"}`.
+    #[schema(value_type = Object)]
+    pub preset: Preset,
     /// custom | ticket | ticket_linked
     pub payload_mode: String,
     pub body_template: String,
@@ -96,8 +98,7 @@ impl Default for WebhookInput {
             run_rules_after_response: false,
             action_description: String::new(),
             show_as_button: false,
-            preset: Preset::Generic.code().into(),
-            preset_fields: BTreeMap::new(),
+            preset: Preset::Generic,
             payload_mode: PayloadMode::Custom.code().into(),
             body_template: String::new(),
             send_ids: false,
@@ -135,7 +136,6 @@ impl WebhookInput {
             action_description: w.action_description.clone(),
             show_as_button: w.show_as_button,
             preset: w.preset.clone(),
-            preset_fields: w.preset_fields.clone(),
             payload_mode: w.payload_mode.code().into(),
             body_template: w.body_template.clone(),
             send_ids: w.send_ids,
@@ -193,7 +193,6 @@ pub struct Valid {
     pub action_description: String,
     pub show_as_button: bool,
     pub preset: Preset,
-    pub preset_fields: BTreeMap<String, String>,
     pub payload_mode: PayloadMode,
     pub body_template: String,
     pub send_ids: bool,
@@ -232,8 +231,7 @@ impl Valid {
             run_rules_after_response: self.run_rules_after_response,
             action_description: self.action_description,
             show_as_button: self.show_as_button,
-            preset: self.preset.code().to_string(),
-            preset_fields: self.preset_fields,
+            preset: self.preset,
             payload_mode: self.payload_mode,
             body_template: self.body_template,
             send_ids: self.send_ids,
@@ -447,7 +445,6 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         PayloadMode::codes(),
         PayloadMode::Custom,
     );
-    let preset = parse_choice(&mut errs, "preset", &input.preset, Preset::parse, Preset::codes(), Preset::Generic);
     let condition_match = parse_choice(
         &mut errs,
         "condition_match",
@@ -530,8 +527,15 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         check_template(&mut errs, "action_description", &input.action_description, Kind::Text, &known);
     }
 
-    let mut preset_fields = BTreeMap::new();
-    if preset == Preset::Generic {
+    if payload_mode != PayloadMode::Custom && request_content_type != RequestType::Json {
+        errs.add(
+            "payload_mode",
+            "the whole ticket is sent as JSON: set the request content type to JSON",
+        );
+    }
+
+    let preset = input.preset.clone();
+    if preset.kind() == PresetKind::Generic {
         if payload_mode == PayloadMode::Custom && method.has_body() {
             if input.body_template.trim().is_empty() && request_content_type != RequestType::Text {
                 errs.add("body_template", "a body template is required for a custom payload");
@@ -540,15 +544,15 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
             }
         }
     } else {
-        for f in preset.fields() {
-            let v = input.preset_fields.get(f.key).cloned().unwrap_or_default();
-            let key = format!("preset_fields.{}", f.key);
-            if f.required && v.trim().is_empty() {
-                errs.add(key, "is required");
-            } else {
-                check_template(&mut errs, &key, &v, Kind::Text, &known);
+        if let Err(e) = preset.validate(&known) {
+            match e {
+                Error::Validation(f) => {
+                    for fe in f.0 {
+                        errs.add(format!("preset.{}", fe.field), fe.message);
+                    }
+                }
+                other => errs.add("preset", other.to_string()),
             }
-            preset_fields.insert(f.key.to_string(), v);
         }
         if request_content_type != RequestType::Json || method != Method::Post {
             errs.add("preset", "presets send JSON with POST: set the method to POST and the content type to JSON");
@@ -655,7 +659,6 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         action_description: input.action_description.clone(),
         show_as_button: input.show_as_button,
         preset,
-        preset_fields,
         payload_mode,
         body_template: input.body_template.clone(),
         send_ids: input.send_ids,

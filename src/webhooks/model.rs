@@ -248,8 +248,8 @@ pub struct Webhook {
     pub run_rules_after_response: bool,
     pub action_description: String,
     pub show_as_button: bool,
-    pub preset: String,
-    pub preset_fields: std::collections::BTreeMap<String, String>,
+    /// The preset with its fields (`Generic`: the body template is sent).
+    pub preset: super::presets::Preset,
     pub payload_mode: PayloadMode,
     pub body_template: String,
     pub send_ids: bool,

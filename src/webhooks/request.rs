@@ -10,7 +10,6 @@ use serde_json::{Map, Value};
 
 use super::input::body_kind;
 use super::model::{Method, PayloadMode, RequestType, Status, Webhook};
-use super::presets::Preset;
 use crate::connections::{Auth, Connection};
 use crate::db::DbConn;
 use crate::error::{Error, Result};
@@ -284,25 +283,30 @@ fn body(
     ctx: &RenderContext,
 ) -> Result<(Vec<u8>, String)> {
     let json_ct = RequestType::Json.mime().to_string();
-    if let Some(preset) = Preset::parse(&w.preset).filter(|p| *p != Preset::Generic) {
-        let v = preset.payload(&w.preset_fields, ctx)?;
+    if let Some(v) = w.preset.payload(ctx)? {
         return Ok((serde_json::to_vec(&v).unwrap_or_default(), json_ct));
     }
-    let whole = |linked: bool| -> Result<Value> {
-        match ticket {
-            TicketRef::Id(id) => ticket_json(conn, id, linked, w.send_ids),
-            TicketRef::Sample => Ok(sample_ticket_json(values, linked, w.send_ids)),
-        }
-    };
+    let json = |v: Value| (serde_json::to_vec(&v).unwrap_or_default(), json_ct.clone());
     match w.payload_mode {
-        PayloadMode::WholeTicket => Ok((serde_json::to_vec(&whole(false)?).unwrap_or_default(), json_ct)),
-        PayloadMode::WholeTicketLinked => {
-            Ok((serde_json::to_vec(&whole(true)?).unwrap_or_default(), json_ct))
-        }
+        PayloadMode::WholeTicket => Ok(json(whole(conn, w, ticket, values, false)?)),
+        PayloadMode::WholeTicketLinked => Ok(json(whole(conn, w, ticket, values, true)?)),
         PayloadMode::Custom => {
             let t = Template::parse(&w.body_template, body_kind(w.request_content_type))?;
             Ok((t.render(ctx)?.into_bytes(), w.request_content_type.mime().to_string()))
         }
+    }
+}
+
+fn whole(
+    conn: &mut DbConn,
+    w: &Webhook,
+    ticket: TicketRef,
+    values: &BTreeMap<String, Value>,
+    linked: bool,
+) -> Result<Value> {
+    match ticket {
+        TicketRef::Id(id) => ticket_json(conn, id, linked, w.send_ids),
+        TicketRef::Sample => Ok(sample_ticket_json(values, linked, w.send_ids)),
     }
 }
 

@@ -2,12 +2,11 @@
 //! row, replaces its child rows and records the audit entry in ONE transaction, so a
 //! failure anywhere leaves the previous definition untouched.
 
-use std::collections::BTreeMap;
-
 use diesel::prelude::*;
 
 use super::input::{Valid, WebhookInput, validate};
 use super::model::*;
+use super::presets::{Preset, PresetKind};
 use crate::audit::{self, Actor};
 use crate::conditions::{Condition, MatchMode, Operator};
 use crate::db::DbConn;
@@ -15,7 +14,7 @@ use crate::db::schema::{
     connections, roles, webhook_conditions, webhook_parameters, webhook_response_actions,
     webhook_response_fields, webhook_roles, webhooks,
 };
-use crate::error::{Error, FieldErrors, Result};
+use crate::error::{Error, Result};
 
 pub fn name_taken(conn: &mut DbConn, name: &str, except: Option<i64>) -> Result<bool> {
     let mut q = webhooks::table.filter(webhooks::name.eq(name)).into_boxed();
@@ -139,8 +138,11 @@ fn assemble(conn: &mut DbConn, r: WebhookRow) -> Result<Webhook> {
         .select(roles::name)
         .order(roles::name.asc())
         .load(conn)?;
-    let preset_fields: BTreeMap<String, String> =
-        serde_json::from_str(&r.preset_fields).unwrap_or_default();
+    // The stored JSON holds the preset's fields; a row that no longer parses (an older
+    // shape) falls back to the preset's defaults rather than failing the whole page.
+    let preset = serde_json::from_str::<Preset>(&r.preset_fields).unwrap_or_else(|_| {
+        Preset::new(PresetKind::parse(&r.preset).unwrap_or(PresetKind::Generic))
+    });
     let retry_schedule = r.retry_schedule.as_deref().and_then(|s| {
         super::input::parse_schedule(s).ok().flatten()
     });
@@ -172,8 +174,7 @@ fn assemble(conn: &mut DbConn, r: WebhookRow) -> Result<Webhook> {
         run_rules_after_response: r.run_rules_after_response,
         action_description: r.action_description,
         show_as_button: r.show_as_button,
-        preset: r.preset,
-        preset_fields,
+        preset,
         body_template: r.body_template,
         send_ids: r.send_ids,
         conditions,
@@ -226,8 +227,8 @@ macro_rules! row_values {
             webhooks::action_description.eq(v.action_description.clone()),
             webhooks::show_as_button.eq(v.show_as_button),
             (
-                webhooks::preset.eq(v.preset.code()),
-                webhooks::preset_fields.eq(serde_json::to_string(&v.preset_fields)
+                webhooks::preset.eq(v.preset.kind().as_str()),
+                webhooks::preset_fields.eq(serde_json::to_string(&v.preset)
                     .unwrap_or_else(|_| "{}".into())),
                 webhooks::payload_mode.eq(v.payload_mode.code()),
                 webhooks::body_template.eq(v.body_template.clone()),
@@ -245,16 +246,27 @@ macro_rules! row_values {
     }};
 }
 
-fn write_children(conn: &mut DbConn, id: i64, v: &Valid) -> Result<()> {
+/// Deleted explicitly, not only by ON DELETE CASCADE: the cascade needs SQLite's
+/// foreign_keys pragma, which a connection opened by hand may lack.
+fn delete_children(conn: &mut DbConn, id: i64) -> Result<()> {
     diesel::delete(webhook_parameters::table.filter(webhook_parameters::webhook_id.eq(id)))
         .execute(conn)?;
-    diesel::delete(webhook_response_fields::table.filter(webhook_response_fields::webhook_id.eq(id)))
-        .execute(conn)?;
-    diesel::delete(webhook_response_actions::table.filter(webhook_response_actions::webhook_id.eq(id)))
-        .execute(conn)?;
+    diesel::delete(
+        webhook_response_fields::table.filter(webhook_response_fields::webhook_id.eq(id)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        webhook_response_actions::table.filter(webhook_response_actions::webhook_id.eq(id)),
+    )
+    .execute(conn)?;
     diesel::delete(webhook_conditions::table.filter(webhook_conditions::webhook_id.eq(id)))
         .execute(conn)?;
     diesel::delete(webhook_roles::table.filter(webhook_roles::webhook_id.eq(id))).execute(conn)?;
+    Ok(())
+}
+
+fn write_children(conn: &mut DbConn, id: i64, v: &Valid) -> Result<()> {
+    delete_children(conn, id)?;
     // One insert per row: MultiConnection cannot batch-insert a Vec.
     for (i, p) in v.parameters.iter().enumerate() {
         diesel::insert_into(webhook_parameters::table)
@@ -314,7 +326,11 @@ fn write_children(conn: &mut DbConn, id: i64, v: &Valid) -> Result<()> {
 
 /// Validates and creates a webhook, with its audit entry.
 pub fn create(conn: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webhook> {
-    crate::tickets::write_tx(conn, |c| {
+    crate::tickets::write_tx(conn, |c| create_in(c, actor, input))
+}
+
+/// `create` inside a transaction the caller holds.
+fn create_in(c: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webhook> {
         let v = validate(c, input, None)?;
         let now = crate::db::now();
         let id: i64 = diesel::insert_into(webhooks::table)
@@ -336,7 +352,6 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<
         );
         audit::record(c, actor, "webhook.create", &v.name, audit::SUCCESS, &detail)?;
         get(c, id)
-    })
 }
 
 /// Validates and replaces a webhook's whole definition, with its audit entry naming the
@@ -379,17 +394,7 @@ fn changed_settings(old: &Webhook, new: &Webhook) -> String {
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Webhook> {
     crate::tickets::write_tx(conn, |c| {
         let w = get(c, id)?;
-        for t in [
-            "webhook_parameters",
-            "webhook_response_fields",
-            "webhook_response_actions",
-            "webhook_conditions",
-            "webhook_roles",
-        ] {
-            // Explicit, not only ON DELETE CASCADE: the cascade needs SQLite's
-            // foreign_keys pragma, which a connection opened by hand may lack.
-            diesel::sql_query(format!("DELETE FROM {t} WHERE webhook_id = {id}")).execute(c)?;
-        }
+        delete_children(c, id)?;
         diesel::delete(webhooks::table.find(id)).execute(c)?;
         audit::record(c, actor, "webhook.delete", &w.name, audit::SUCCESS, "")?;
         Ok(w)
@@ -419,13 +424,13 @@ pub fn clone(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Webhook> {
         let mut input = WebhookInput::from_webhook(&w);
         input.name = copy_name(c, &w.name)?;
         input.status = Status::Disabled.code().into();
-        let copy = create(c, actor, &input).map_err(|e| match e {
+        let copy = create_in(c, actor, &input).map_err(|e| match e {
             // The original no longer validates (e.g. a form field it used was removed):
             // say so rather than pointing at fields of a page the user is not on.
             Error::Validation(f) => Error::Conflict(format!(
                 "`{}` cannot be copied until it is fixed: {}",
                 w.name,
-                FieldErrors(f.0).to_string()
+                f
             )),
             other => other,
         })?;
