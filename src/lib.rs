@@ -11,3 +11,4 @@ pub mod startup;
 pub mod telemetry;
 pub mod web;
 // WIP pub mod webhooks;
+pub mod tickets;

@@ -34,6 +34,8 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Fill an empty database with sample forms, a technician and tickets with history.
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +97,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user_command(&config, cmd),
+        Command::Demo => demo(&config),
         Command::Token(TokenCommand::Create { user, name }) => {
             let (pool, _) = startup::prepare_database(&config)?;
             let mut conn = pool.get()?;
@@ -186,5 +189,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%listen, port = app.port(), "Hookdesk is listening");
     println!("Hookdesk is listening on http://{listen}");
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn demo(config: &Config) -> anyhow::Result<()> {
+    let (pool, _) = startup::prepare_database(config)?;
+    let mut conn = pool.get()?;
+    let s = hookdesk::tickets::demo::fill(&mut conn)?;
+    audit::record(
+        &mut conn,
+        &audit::Actor::system("cli"),
+        "demo.fill",
+        "database",
+        audit::SUCCESS,
+        &format!("{} form(s), {} ticket(s)", s.forms, s.tickets),
+    )?;
+    println!(
+        "Demo data added: {} form(s), {} ticket(s).",
+        s.forms, s.tickets
+    );
+    match s.password {
+        Some(pw) => println!("Technician user {} with password: {pw}", s.technician),
+        None => println!("Technician user {} already existed; password unchanged.", s.technician),
+    }
     Ok(())
 }

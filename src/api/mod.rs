@@ -2,3 +2,5 @@
 
 pub mod me;
 // WIP pub mod webhooks;
+pub mod openapi;
+pub mod tickets;

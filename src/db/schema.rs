@@ -119,6 +119,41 @@ diesel::table! {
         batch_max_items -> Integer,
         retry_max_attempts -> Nullable<Integer>,
         retry_schedule -> Nullable<Text>,
+diesel::table! {
+    ticket_counters (ticket_type) {
+        ticket_type -> Text,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        display_id -> Text,
+        ticket_type -> Text,
+        subject -> Text,
+        description -> Text,
+        status -> Text,
+        priority -> Text,
+        category -> Text,
+        assigned_group -> Text,
+        assignee_id -> Nullable<BigInt>,
+        requester_name -> Text,
+        requester_email -> Text,
+        created_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    forms (id) {
+        id -> BigInt,
+        name -> Text,
+        normalized_name -> Text,
+        multi_line -> Bool,
+        ticket_types -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -134,6 +169,15 @@ diesel::table! {
         default_template -> Text,
         read_only -> Bool,
         multi_line -> Bool,
+    form_fields (id) {
+        id -> BigInt,
+        form_id -> BigInt,
+        name -> Text,
+        normalized_name -> Text,
+        field_type -> Text,
+        required -> Bool,
+        position -> Integer,
+        options -> Text,
     }
 }
 
@@ -144,6 +188,12 @@ diesel::table! {
         position -> Integer,
         path -> Text,
         target -> Text,
+    ticket_form_rows (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        form_id -> BigInt,
+        data -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -155,6 +205,16 @@ diesel::table! {
         kind -> Text,
         target -> Text,
         value_template -> Text,
+    ticket_history (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        actor_id -> Nullable<BigInt>,
+        actor_name -> Text,
+        body -> Text,
+        internal -> Bool,
+        changes -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -191,4 +251,30 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_conditions,
     webhook_roles,
     roles,
+    events (id) {
+        id -> BigInt,
+        event_type -> Text,
+        ticket_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        actor_integration -> Bool,
+        payload -> Text,
+        created_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(form_fields -> forms (form_id));
+diesel::joinable!(ticket_form_rows -> tickets (ticket_id));
+diesel::joinable!(ticket_form_rows -> forms (form_id));
+diesel::joinable!(ticket_history -> tickets (ticket_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    tickets,
+    ticket_counters,
+    forms,
+    form_fields,
+    ticket_form_rows,
+    ticket_history,
+    events,
 );

@@ -20,3 +20,7 @@ pub mod session_store;
 pub mod users;
 // WIP pub mod webhooks;
 // WIP pub mod webhooks_form;
+pub mod form_fields;
+pub mod forms;
+pub mod ticket_rows;
+pub mod tickets;

@@ -15,6 +15,7 @@ use super::extract::{ApiUser, Authenticated};
 use crate::error::Error;
 
 use super::{account, assets, audit, health, home, login, roles, users};
+use super::{form_fields, forms, ticket_rows, tickets};
 use crate::api;
 
 /// Who may reach a route.
@@ -78,6 +79,22 @@ impl RouteTable {
         F::Output: Responder + 'static,
     {
         self.add(Method::POST, path, access, handler);
+    }
+    fn patch<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PATCH, path, access, handler);
+    }
+    fn delete<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::DELETE, path, access, handler);
     }
 
     pub fn infos(&self) -> Vec<RouteInfo> {
@@ -226,6 +243,76 @@ pub fn table() -> RouteTable {
     t.get("/admin/audit", Admin, audit::audit_list);
 
     t.get("/api/v1/me", Api, api::me::me_get);
+
+    t.get("/tickets", Technician, tickets::tickets_list);
+    t.post("/tickets", Technician, tickets::tickets_create);
+    t.get("/tickets/new", Technician, tickets::tickets_new);
+    t.get("/tickets/{id:\\d+}", Technician, tickets::tickets_show);
+    t.post("/tickets/{id:\\d+}", Technician, tickets::tickets_update);
+    t.get("/tickets/{id:\\d+}/edit", Technician, tickets::tickets_edit);
+    t.post("/tickets/{id:\\d+}/notes", Technician, tickets::tickets_note);
+    t.post("/tickets/{id:\\d+}/delete", Admin, tickets::tickets_delete);
+    t.post(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows",
+        Technician,
+        ticket_rows::rows_create,
+    );
+    t.get(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}",
+        Technician,
+        ticket_rows::rows_show,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}",
+        Technician,
+        ticket_rows::rows_update,
+    );
+    t.get(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}/edit",
+        Technician,
+        ticket_rows::rows_edit,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}/delete",
+        Technician,
+        ticket_rows::rows_delete,
+    );
+
+    t.get("/admin/forms", Admin, forms::forms_list);
+    t.post("/admin/forms", Admin, forms::forms_create);
+    t.get("/admin/forms/new", Admin, forms::forms_new);
+    t.get("/admin/forms/{id:\\d+}", Admin, forms::forms_edit);
+    t.post("/admin/forms/{id:\\d+}", Admin, forms::forms_update);
+    t.post("/admin/forms/{id:\\d+}/delete", Admin, forms::forms_delete);
+    t.post("/admin/forms/{id:\\d+}/fields", Admin, form_fields::fields_add);
+    t.post(
+        "/admin/forms/{id:\\d+}/fields/{field:\\d+}",
+        Admin,
+        form_fields::fields_update,
+    );
+    t.post(
+        "/admin/forms/{id:\\d+}/fields/{field:\\d+}/delete",
+        Admin,
+        form_fields::fields_delete,
+    );
+    t.post(
+        "/admin/forms/{id:\\d+}/fields/{field:\\d+}/move",
+        Admin,
+        form_fields::fields_move,
+    );
+
+    t.get("/api/v1/openapi.json", Public, api::openapi::openapi_json);
+    t.get("/api/v1/tickets", Api, api::tickets::tickets_list);
+    t.post("/api/v1/tickets", Api, api::tickets::tickets_create);
+    t.get("/api/v1/tickets/{key}", Api, api::tickets::tickets_get);
+    t.patch("/api/v1/tickets/{key}", Api, api::tickets::tickets_patch);
+    t.delete("/api/v1/tickets/{key}", ApiAdmin, api::tickets::tickets_delete);
+    t.post("/api/v1/tickets/{key}/notes", Api, api::tickets::tickets_note);
+    t.get(
+        "/api/v1/tickets/{key}/history",
+        Api,
+        api::tickets::tickets_history,
+    );
 
     t
 }

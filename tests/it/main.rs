@@ -14,3 +14,6 @@ mod browser;
 mod cli;
 mod database;
 mod route_table;
+mod ticket_pages;
+mod tickets_api;
+mod tickets_domain;

@@ -1,0 +1,60 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 document, generated from the handlers'
+//! annotations, so it cannot drift from the code unnoticed (a test compares it with the
+//! route table).
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::tickets;
+
+/// `GET /api/v1/me` is the foundation's handler; its description lives here.
+#[utoipa::path(get, path = "/api/v1/me", tag = "account",
+    responses((status = 200, body = super::me::Me), (status = 401)), security(("bearer" = [])))]
+#[allow(dead_code)]
+fn me_doc() {}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "This document")))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hookdesk API", description = "Tickets and account of a Hookdesk instance. Send `Authorization: Bearer <token>`; errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`."),
+    paths(
+        me_doc,
+        openapi_json,
+        tickets::tickets_list,
+        tickets::tickets_get,
+        tickets::tickets_create,
+        tickets::tickets_patch,
+        tickets::tickets_delete,
+        tickets::tickets_note,
+        tickets::tickets_history,
+    ),
+    components(schemas(
+        super::me::Me,
+        tickets::TicketPage,
+        tickets::TicketObject,
+        tickets::TicketCreateBody,
+        tickets::TicketPatchBody,
+        tickets::PatchResult,
+        tickets::NoteBody,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;

@@ -1,0 +1,457 @@
+//! Custom forms defined by administrators: a name, the ticket types it applies to,
+//! single or multi-line, and ordered, typed fields. Values live in `values.rs`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{TicketType, normalize_name};
+use crate::db::DbConn;
+use crate::db::schema::{form_fields, forms, ticket_form_rows};
+use crate::error::{Error, FieldErrors, Result};
+
+/// Ticket JSON keys a form may not take, so `ticket.<form>` never shadows a field.
+pub const RESERVED_NAMES: &[&str] = &[
+    "id",
+    "displayid",
+    "type",
+    "subject",
+    "description",
+    "status",
+    "priority",
+    "category",
+    "assignedgroup",
+    "assignee",
+    "assigneeusername",
+    "requestername",
+    "requesteremail",
+    "createdat",
+    "createdby",
+    "updatedat",
+    "updatedby",
+    "forms",
+    "history",
+];
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = forms)]
+pub struct Form {
+    pub id: i64,
+    pub name: String,
+    pub normalized_name: String,
+    pub multi_line: bool,
+    /// Comma-separated type codes (`IN,SR`); empty means none.
+    pub ticket_types: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = form_fields)]
+pub struct FormField {
+    pub id: i64,
+    pub form_id: i64,
+    pub name: String,
+    pub normalized_name: String,
+    pub field_type: String,
+    pub required: bool,
+    pub position: i32,
+    /// JSON array of `SelectOption`.
+    pub options: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    MultilineText,
+    Number,
+    Date,
+    Checkbox,
+    Select,
+}
+
+impl FieldType {
+    pub const ALL: [FieldType; 6] = [
+        FieldType::Text,
+        FieldType::MultilineText,
+        FieldType::Number,
+        FieldType::Date,
+        FieldType::Checkbox,
+        FieldType::Select,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::MultilineText => "textarea",
+            FieldType::Number => "number",
+            FieldType::Date => "date",
+            FieldType::Checkbox => "checkbox",
+            FieldType::Select => "select",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            FieldType::Text => "Text",
+            FieldType::MultilineText => "Multi-line text",
+            FieldType::Number => "Number",
+            FieldType::Date => "Date",
+            FieldType::Checkbox => "Checkbox",
+            FieldType::Select => "Single select",
+        }
+    }
+    pub fn parse(s: &str) -> Option<FieldType> {
+        Self::ALL.into_iter().find(|t| t.code() == s)
+    }
+}
+
+/// One option of a single select: a stable id and what people see.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SelectOption {
+    pub id: String,
+    pub value: String,
+}
+
+impl FormField {
+    pub fn kind(&self) -> FieldType {
+        FieldType::parse(&self.field_type).unwrap_or(FieldType::Text)
+    }
+    pub fn option_list(&self) -> Vec<SelectOption> {
+        serde_json::from_str(&self.options).unwrap_or_default()
+    }
+    /// The options as the admin page edits them: one `id = Display` per line.
+    pub fn options_text(&self) -> String {
+        self.option_list()
+            .iter()
+            .map(|o| format!("{} = {}", o.id, o.value))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Form {
+    pub fn types(&self) -> Vec<TicketType> {
+        self.ticket_types
+            .split(',')
+            .filter_map(TicketType::parse)
+            .collect()
+    }
+    pub fn applies_to(&self, t: TicketType) -> bool {
+        self.types().contains(&t)
+    }
+    pub fn type_names(&self) -> String {
+        self.types()
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// What an administrator gives for a form.
+#[derive(Debug, Clone, Default)]
+pub struct FormInput {
+    pub name: String,
+    pub multi_line: bool,
+    pub ticket_types: Vec<String>,
+}
+
+/// What an administrator gives for a field. `options` is one `id = Display` per line.
+#[derive(Debug, Clone, Default)]
+pub struct FieldInput {
+    pub name: String,
+    pub field_type: String,
+    pub required: bool,
+    pub options: String,
+}
+
+/// Parses `id = Display` lines; a line without `=` uses its text as both.
+pub fn parse_options(text: &str) -> std::result::Result<Vec<SelectOption>, String> {
+    let mut out: Vec<SelectOption> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (id, value) = match line.split_once('=') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (line, line),
+        };
+        if id.is_empty() || value.is_empty() {
+            return Err(format!("option “{line}” needs an id and a display value"));
+        }
+        if out.iter().any(|o| o.id == id) {
+            return Err(format!("option id “{id}” is used twice"));
+        }
+        out.push(SelectOption {
+            id: id.into(),
+            value: value.into(),
+        });
+    }
+    Ok(out)
+}
+
+impl Form {
+    pub fn list(conn: &mut DbConn) -> Result<Vec<Form>> {
+        Ok(forms::table
+            .order(forms::name.asc())
+            .select(Form::as_select())
+            .load(conn)?)
+    }
+
+    pub fn get(conn: &mut DbConn, id: i64) -> Result<Form> {
+        forms::table
+            .find(id)
+            .select(Form::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound("form".into()))
+    }
+
+    pub fn fields(conn: &mut DbConn, form_id: i64) -> Result<Vec<FormField>> {
+        Ok(form_fields::table
+            .filter(form_fields::form_id.eq(form_id))
+            .order((form_fields::position.asc(), form_fields::id.asc()))
+            .select(FormField::as_select())
+            .load(conn)?)
+    }
+
+    /// Every form with its fields, optionally only those applying to `t`.
+    pub fn with_fields(
+        conn: &mut DbConn,
+        t: Option<TicketType>,
+    ) -> Result<Vec<(Form, Vec<FormField>)>> {
+        let mut out = Vec::new();
+        for f in Form::list(conn)? {
+            if t.is_some_and(|t| !f.applies_to(t)) {
+                continue;
+            }
+            let fields = Form::fields(conn, f.id)?;
+            out.push((f, fields));
+        }
+        Ok(out)
+    }
+
+    /// How many tickets hold values of this form (shown before deleting it).
+    pub fn tickets_with_values(conn: &mut DbConn, id: i64) -> Result<i64> {
+        Ok(ticket_form_rows::table
+            .filter(ticket_form_rows::form_id.eq(id))
+            .select(diesel::dsl::count_distinct(ticket_form_rows::ticket_id))
+            .first(conn)?)
+    }
+
+    fn validate(conn: &mut DbConn, id: Option<i64>, input: &FormInput) -> Result<(String, String)> {
+        let mut errs = FieldErrors::new();
+        let name = input.name.trim().to_string();
+        let norm = normalize_name(&name);
+        if name.is_empty() {
+            errs.add("name", "is required");
+        } else if norm.is_empty() {
+            errs.add("name", "must contain at least one letter or digit");
+        } else if name.chars().count() > 80 {
+            errs.add("name", "must be at most 80 characters");
+        } else if RESERVED_NAMES.contains(&norm.as_str()) {
+            errs.add("name", format!("“{norm}” is a ticket field name; choose another"));
+        } else {
+            let clash: Option<i64> = forms::table
+                .filter(forms::normalized_name.eq(&norm))
+                .select(forms::id)
+                .first(conn)
+                .optional()?;
+            if clash.is_some_and(|c| Some(c) != id) {
+                errs.add("name", format!("a form named “{norm}” already exists"));
+            }
+        }
+        let mut codes = Vec::new();
+        for t in &input.ticket_types {
+            match TicketType::parse(t) {
+                Some(t) if !codes.contains(&t.code()) => codes.push(t.code()),
+                Some(_) => {}
+                None => errs.add("ticket_types", format!("unknown ticket type “{t}”")),
+            }
+        }
+        if codes.is_empty() && errs.get("ticket_types").is_none() {
+            errs.add("ticket_types", "choose at least one ticket type");
+        }
+        errs.into_result()?;
+        Ok((norm, codes.join(",")))
+    }
+
+    pub fn create(conn: &mut DbConn, input: &FormInput) -> Result<Form> {
+        conn.transaction(|c| {
+            let (norm, types) = Form::validate(c, None, input)?;
+            let now = crate::db::now();
+            diesel::insert_into(forms::table)
+                .values((
+                    forms::name.eq(input.name.trim()),
+                    forms::normalized_name.eq(&norm),
+                    forms::multi_line.eq(input.multi_line),
+                    forms::ticket_types.eq(types),
+                    forms::created_at.eq(now),
+                    forms::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            Ok(forms::table
+                .filter(forms::normalized_name.eq(&norm))
+                .select(Form::as_select())
+                .first(c)?)
+        })
+    }
+
+    pub fn update(conn: &mut DbConn, id: i64, input: &FormInput) -> Result<Form> {
+        conn.transaction(|c| {
+            let old = Form::get(c, id)?;
+            let (norm, types) = Form::validate(c, Some(id), input)?;
+            if old.multi_line != input.multi_line && Form::tickets_with_values(c, id)? > 0 {
+                return Err(Error::invalid(
+                    "multi_line",
+                    "cannot change between single and multi-line while tickets hold values",
+                ));
+            }
+            diesel::update(forms::table.find(id))
+                .set((
+                    forms::name.eq(input.name.trim()),
+                    forms::normalized_name.eq(&norm),
+                    forms::multi_line.eq(input.multi_line),
+                    forms::ticket_types.eq(types),
+                    forms::updated_at.eq(crate::db::now()),
+                ))
+                .execute(c)?;
+            Form::get(c, id)
+        })
+    }
+
+    /// Deletes the form, its fields and every value tickets hold for it.
+    pub fn delete(conn: &mut DbConn, id: i64) -> Result<Form> {
+        conn.transaction(|c| {
+            let f = Form::get(c, id)?;
+            diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::form_id.eq(id)))
+                .execute(c)?;
+            diesel::delete(form_fields::table.filter(form_fields::form_id.eq(id))).execute(c)?;
+            diesel::delete(forms::table.find(id)).execute(c)?;
+            Ok(f)
+        })
+    }
+}
+
+fn validate_field(
+    conn: &mut DbConn,
+    form_id: i64,
+    id: Option<i64>,
+    input: &FieldInput,
+) -> Result<(String, FieldType, String)> {
+    let mut errs = FieldErrors::new();
+    let name = input.name.trim();
+    let norm = normalize_name(name);
+    if name.is_empty() {
+        errs.add("field_name", "is required");
+    } else if norm.is_empty() {
+        errs.add("field_name", "must contain at least one letter or digit");
+    } else {
+        let clash: Option<i64> = form_fields::table
+            .filter(form_fields::form_id.eq(form_id))
+            .filter(form_fields::normalized_name.eq(&norm))
+            .select(form_fields::id)
+            .first(conn)
+            .optional()?;
+        if clash.is_some_and(|c| Some(c) != id) {
+            errs.add(
+                "field_name",
+                format!("this form already has a field named “{norm}”"),
+            );
+        }
+    }
+    let kind = FieldType::parse(&input.field_type);
+    if kind.is_none() {
+        errs.add("field_type", "choose a field type");
+    }
+    let mut options = Vec::new();
+    if kind == Some(FieldType::Select) {
+        match parse_options(&input.options) {
+            Ok(o) if o.is_empty() => errs.add("options", "a single select needs options"),
+            Ok(o) => options = o,
+            Err(e) => errs.add("options", e),
+        }
+    }
+    errs.into_result()?;
+    let opts = serde_json::to_string(&options).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((norm, kind.unwrap_or(FieldType::Text), opts))
+}
+
+impl FormField {
+    pub fn get(conn: &mut DbConn, id: i64) -> Result<FormField> {
+        form_fields::table
+            .find(id)
+            .select(FormField::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound("field".into()))
+    }
+
+    /// Appends a field at the end of the form.
+    pub fn add(conn: &mut DbConn, form_id: i64, input: &FieldInput) -> Result<FormField> {
+        conn.transaction(|c| {
+            Form::get(c, form_id)?;
+            let (norm, kind, opts) = validate_field(c, form_id, None, input)?;
+            let last: Option<i32> = form_fields::table
+                .filter(form_fields::form_id.eq(form_id))
+                .select(diesel::dsl::max(form_fields::position))
+                .first(c)?;
+            diesel::insert_into(form_fields::table)
+                .values((
+                    form_fields::form_id.eq(form_id),
+                    form_fields::name.eq(input.name.trim()),
+                    form_fields::normalized_name.eq(&norm),
+                    form_fields::field_type.eq(kind.code()),
+                    form_fields::required.eq(input.required),
+                    form_fields::position.eq(last.unwrap_or(0) + 1),
+                    form_fields::options.eq(opts),
+                ))
+                .execute(c)?;
+            Ok(form_fields::table
+                .filter(form_fields::form_id.eq(form_id))
+                .filter(form_fields::normalized_name.eq(&norm))
+                .select(FormField::as_select())
+                .first(c)?)
+        })
+    }
+
+    /// Changing a field's type keeps stored values; values that no longer fit show as
+    /// they were stored until edited.
+    pub fn update(conn: &mut DbConn, id: i64, input: &FieldInput) -> Result<FormField> {
+        conn.transaction(|c| {
+            let f = FormField::get(c, id)?;
+            let (norm, kind, opts) = validate_field(c, f.form_id, Some(id), input)?;
+            diesel::update(form_fields::table.find(id))
+                .set((
+                    form_fields::name.eq(input.name.trim()),
+                    form_fields::normalized_name.eq(&norm),
+                    form_fields::field_type.eq(kind.code()),
+                    form_fields::required.eq(input.required),
+                    form_fields::options.eq(opts),
+                ))
+                .execute(c)?;
+            FormField::get(c, id)
+        })
+    }
+
+    pub fn delete(conn: &mut DbConn, id: i64) -> Result<FormField> {
+        let f = FormField::get(conn, id)?;
+        diesel::delete(form_fields::table.find(id)).execute(conn)?;
+        Ok(f)
+    }
+
+    /// Swaps the field with its neighbour above (`up`) or below, renumbering the form.
+    pub fn reorder(conn: &mut DbConn, id: i64, up: bool) -> Result<FormField> {
+        conn.transaction(|c| {
+            let f = FormField::get(c, id)?;
+            let mut all = Form::fields(c, f.form_id)?;
+            if let Some(i) = all.iter().position(|x| x.id == id) {
+                let j = if up { i.checked_sub(1) } else { Some(i + 1) };
+                if let Some(j) = j.filter(|j| *j < all.len()) {
+                    all.swap(i, j);
+                }
+            }
+            for (pos, x) in all.iter().enumerate() {
+                diesel::update(form_fields::table.find(x.id))
+                    .set(form_fields::position.eq(pos as i32 + 1))
+                    .execute(c)?;
+            }
+            Ok(f)
+        })
+    }
+}

@@ -1,0 +1,150 @@
+//! Tickets: the ticket itself with its per-type display id, administrator-defined custom
+//! forms and their values, the history timeline, and the events every change emits in
+//! its own transaction. Pages and the API both call these functions; nothing here knows
+//! about HTTP.
+
+pub mod demo;
+pub mod display_id;
+pub mod events;
+pub mod forms;
+pub mod history;
+pub mod model;
+pub mod payload;
+pub mod query;
+pub mod validation;
+pub mod values;
+
+pub use forms::{FieldType, Form, FormField, SelectOption};
+pub use model::{Changes, Ticket, TicketInput, TicketPatch};
+pub use payload::{normalize_name, template_names, template_values, ticket_json};
+
+use crate::auth::Principal;
+
+/// The four ticket types; the code is the display id prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+pub enum TicketType {
+    Incident,
+    ServiceRequest,
+    Problem,
+    Change,
+}
+
+impl TicketType {
+    pub const ALL: [TicketType; 4] = [
+        TicketType::Incident,
+        TicketType::ServiceRequest,
+        TicketType::Problem,
+        TicketType::Change,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            TicketType::Incident => "IN",
+            TicketType::ServiceRequest => "SR",
+            TicketType::Problem => "PR",
+            TicketType::Change => "CH",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TicketType::Incident => "Incident",
+            TicketType::ServiceRequest => "Service Request",
+            TicketType::Problem => "Problem",
+            TicketType::Change => "Change",
+        }
+    }
+
+    /// Accepts the code (`SR`) or the name in any case and spacing (`service request`).
+    pub fn parse(s: &str) -> Option<TicketType> {
+        let n = normalize_name(s);
+        Self::ALL
+            .into_iter()
+            .find(|t| n == t.code().to_ascii_lowercase() || n == normalize_name(t.name()))
+    }
+}
+
+pub const STATUSES: [&str; 5] = ["Open", "In Progress", "Pending", "Resolved", "Closed"];
+
+/// Canonical spelling of a status given in any case and spacing.
+pub fn parse_status(s: &str) -> Option<&'static str> {
+    let n = normalize_name(s);
+    STATUSES.into_iter().find(|x| normalize_name(x) == n)
+}
+
+/// Priority: a single select with an id and a display value.
+pub const PRIORITIES: [(&str, &str); 4] = [
+    ("P1", "P1 Critical"),
+    ("P2", "P2 High"),
+    ("P3", "P3 Medium"),
+    ("P4", "P4 Low"),
+];
+
+/// The priority id for an id (`p2`), a display value (`P2 High`) or a bare label (`High`).
+pub fn parse_priority(s: &str) -> Option<&'static str> {
+    let n = normalize_name(s);
+    PRIORITIES.into_iter().find_map(|(id, display)| {
+        let label = display.split_once(' ').map(|x| x.1).unwrap_or(display);
+        (n == normalize_name(id) || n == normalize_name(display) || n == normalize_name(label))
+            .then_some(id)
+    })
+}
+
+pub fn priority_display(id: &str) -> &str {
+    PRIORITIES
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, d)| *d)
+        .unwrap_or(id)
+}
+
+/// Who made a change, as history and events record it.
+#[derive(Debug, Clone)]
+pub struct ChangeActor {
+    pub id: Option<i64>,
+    pub name: String,
+    pub integration: bool,
+}
+
+impl ChangeActor {
+    pub fn user(p: &Principal) -> Self {
+        Self {
+            id: Some(p.user.id),
+            name: p.user.display_name.clone(),
+            integration: p.user.integration,
+        }
+    }
+    /// Changes made by Hookdesk itself (demo data, webhook responses without a user).
+    pub fn system(name: &str) -> Self {
+        Self {
+            id: None,
+            name: name.into(),
+            integration: false,
+        }
+    }
+}
+
+impl From<&Principal> for ChangeActor {
+    fn from(p: &Principal) -> Self {
+        ChangeActor::user(p)
+    }
+}
+
+/// Runs `f` in a transaction that holds the write lock from its first statement. SQLite
+/// in WAL mode refuses (without waiting) to upgrade a read transaction to a write once
+/// another writer has committed, so every ticket change takes the lock up front by a
+/// no-op write; PostgreSQL needs nothing special (row locks order the writers).
+pub fn write_tx<T>(
+    conn: &mut crate::db::DbConn,
+    f: impl FnOnce(&mut crate::db::DbConn) -> crate::error::Result<T>,
+) -> crate::error::Result<T> {
+    use diesel::Connection;
+    use diesel::RunQueryDsl;
+    conn.transaction(|c| {
+        if let crate::db::DbConn::Sqlite(s) = c {
+            diesel::sql_query("UPDATE ticket_counters SET last_number = last_number WHERE ticket_type = ''")
+                .execute(s)?;
+        }
+        f(c)
+    })
+}

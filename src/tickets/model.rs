@@ -1,0 +1,692 @@
+//! The ticket and the one set of functions that change it: create, update (also for
+//! webhook responses), add note, multi-line rows, delete. Each runs in one transaction
+//! that also writes the history entry and the events, so a change and its record
+//! exist together or not at all.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::{Map, Value, json};
+
+use super::values::{self, FormWrite};
+use super::{
+    ChangeActor, TicketType, display_id, events, history, parse_priority, parse_status,
+    priority_display, write_tx,
+};
+use crate::auth::{Principal, User};
+use crate::db::DbConn;
+use crate::db::schema::{ticket_form_rows, ticket_history, tickets, users};
+use crate::error::{Error, FieldErrors, Result};
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = tickets)]
+pub struct Ticket {
+    pub id: i64,
+    pub display_id: String,
+    pub ticket_type: String,
+    pub subject: String,
+    pub description: String,
+    pub status: String,
+    /// Priority id (`P2`); `priority_display()` gives `P2 High`.
+    pub priority: String,
+    pub category: String,
+    pub assigned_group: String,
+    pub assignee_id: Option<i64>,
+    pub requester_name: String,
+    pub requester_email: String,
+    pub created_at: NaiveDateTime,
+    pub created_by: Option<i64>,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: Option<i64>,
+}
+
+impl Ticket {
+    pub fn kind(&self) -> TicketType {
+        TicketType::parse(&self.ticket_type).unwrap_or(TicketType::Incident)
+    }
+    pub fn priority_display(&self) -> &str {
+        priority_display(&self.priority)
+    }
+}
+
+/// A new ticket. `assignee` is a username or user id; `forms` maps a form name to
+/// `{field: value}` (single) or `[{field: value}, …]` (multi-line).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TicketInput {
+    #[serde(rename = "type")]
+    pub ticket_type: String,
+    pub subject: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub category: String,
+    pub assigned_group: String,
+    pub assignee: Option<String>,
+    pub requester_name: String,
+    pub requester_email: String,
+    pub forms: BTreeMap<String, Value>,
+}
+
+/// A partial update: only what is `Some` changes. `assignee: Some(None)` unassigns.
+#[derive(Debug, Clone, Default)]
+pub struct TicketPatch {
+    pub subject: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub category: Option<String>,
+    pub assigned_group: Option<String>,
+    pub assignee: Option<Option<String>>,
+    pub requester_name: Option<String>,
+    pub requester_email: Option<String>,
+    pub forms: BTreeMap<String, Value>,
+}
+
+/// What changed, `{field: {old, new}}` by placeholder name (`status`,
+/// `inventory.serial`, `linkedassets` for a whole multi-line form).
+pub type Changes = BTreeMap<String, Value>;
+
+fn change(old: Value, new: Value) -> Value {
+    json!({ "old": old, "new": new })
+}
+
+/// Core fields after validation.
+#[derive(Debug, Clone)]
+struct Core {
+    subject: String,
+    description: String,
+    status: String,
+    priority: String,
+    category: String,
+    assigned_group: String,
+    assignee: Option<User>,
+    requester_name: String,
+    requester_email: String,
+}
+
+impl Core {
+    /// `(placeholder name, shown value)` pairs, the unit of change tracking.
+    fn shown(&self) -> Vec<(&'static str, Value)> {
+        let s = |x: &str| Value::String(x.to_string());
+        vec![
+            ("subject", s(&self.subject)),
+            ("description", s(&self.description)),
+            ("status", s(&self.status)),
+            ("priority", s(priority_display(&self.priority))),
+            ("category", s(&self.category)),
+            ("assignedgroup", s(&self.assigned_group)),
+            (
+                "assignee",
+                self.assignee
+                    .as_ref()
+                    .map(|u| s(&u.display_name))
+                    .unwrap_or(Value::Null),
+            ),
+            ("requestername", s(&self.requester_name)),
+            ("requesteremail", s(&self.requester_email)),
+        ]
+    }
+}
+
+fn find_assignee(conn: &mut DbConn, who: &str, errs: &mut FieldErrors) -> Result<Option<User>> {
+    let who = who.trim();
+    if who.is_empty() {
+        return Ok(None);
+    }
+    let u = match who.parse::<i64>() {
+        Ok(id) => User::get(conn, id).ok(),
+        Err(_) => User::find_by_username(conn, who)?,
+    };
+    match u {
+        Some(u) if u.active => Ok(Some(u)),
+        _ => {
+            errs.add("assignee", format!("no active user “{who}”"));
+            Ok(None)
+        }
+    }
+}
+
+fn validate_core(c: &mut Core, errs: &mut FieldErrors) {
+    c.subject = c.subject.trim().to_string();
+    if c.subject.is_empty() {
+        errs.add("subject", "is required");
+    } else if c.subject.chars().count() > 200 {
+        errs.add("subject", "must be at most 200 characters");
+    }
+    if c.description.chars().count() > 50_000 {
+        errs.add("description", "must be at most 50000 characters");
+    }
+    match parse_status(&c.status) {
+        Some(s) => c.status = s.into(),
+        None => errs.add("status", format!("“{}” is not a status", c.status)),
+    }
+    match parse_priority(&c.priority) {
+        Some(p) => c.priority = p.into(),
+        None => errs.add("priority", format!("“{}” is not a priority", c.priority)),
+    }
+    for (name, v) in [
+        ("category", &mut c.category),
+        ("assigned_group", &mut c.assigned_group),
+        ("requester_name", &mut c.requester_name),
+    ] {
+        *v = v.trim().to_string();
+        if v.chars().count() > 120 {
+            errs.add(name, "must be at most 120 characters");
+        }
+    }
+    c.requester_email = c.requester_email.trim().to_string();
+    let e = &c.requester_email;
+    if !e.is_empty() && (!e.contains('@') || e.contains(char::is_whitespace) || e.len() > 254) {
+        errs.add("requester_email", "is not an email address");
+    }
+}
+
+impl Ticket {
+    pub fn get(conn: &mut DbConn, id: i64) -> Result<Ticket> {
+        tickets::table
+            .find(id)
+            .select(Ticket::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound("ticket".into()))
+    }
+
+    /// By internal id (`42`) or display id (`IN164`).
+    pub fn find(conn: &mut DbConn, key: &str) -> Result<Ticket> {
+        if let Ok(id) = key.trim().parse::<i64>() {
+            return Ticket::get(conn, id);
+        }
+        tickets::table
+            .filter(tickets::display_id.eq(key.trim().to_ascii_uppercase()))
+            .select(Ticket::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound("ticket".into()))
+    }
+
+    fn core(&self, conn: &mut DbConn) -> Result<Core> {
+        let assignee = match self.assignee_id {
+            Some(id) => User::get(conn, id).ok(),
+            None => None,
+        };
+        Ok(Core {
+            subject: self.subject.clone(),
+            description: self.description.clone(),
+            status: self.status.clone(),
+            priority: self.priority.clone(),
+            category: self.category.clone(),
+            assigned_group: self.assigned_group.clone(),
+            assignee,
+            requester_name: self.requester_name.clone(),
+            requester_email: self.requester_email.clone(),
+        })
+    }
+
+    /// Validates everything, then inserts the ticket, its form values, a history entry
+    /// and a `ticket.created` event in one transaction.
+    pub fn create(conn: &mut DbConn, actor: &Principal, input: &TicketInput) -> Result<Ticket> {
+        Ticket::create_as(conn, &ChangeActor::user(actor), input)
+    }
+
+    pub fn create_as(conn: &mut DbConn, actor: &ChangeActor, input: &TicketInput) -> Result<Ticket> {
+        write_tx(conn, |c| {
+            let mut errs = FieldErrors::new();
+            let t = TicketType::parse(&input.ticket_type);
+            if input.ticket_type.trim().is_empty() {
+                errs.add("type", "is required");
+            } else if t.is_none() {
+                errs.add(
+                    "type",
+                    format!(
+                        "“{}” is not a ticket type (Incident, Service Request, Problem, Change)",
+                        input.ticket_type
+                    ),
+                );
+            }
+            let or = |s: &str, d: &str| if s.trim().is_empty() { d.to_string() } else { s.to_string() };
+            let assignee = match &input.assignee {
+                Some(a) => find_assignee(c, a, &mut errs)?,
+                None => None,
+            };
+            let mut core = Core {
+                subject: input.subject.clone(),
+                description: input.description.clone(),
+                status: or(&input.status, "Open"),
+                priority: or(&input.priority, "P3"),
+                category: input.category.clone(),
+                assigned_group: input.assigned_group.clone(),
+                assignee,
+                requester_name: input.requester_name.clone(),
+                requester_email: input.requester_email.clone(),
+            };
+            validate_core(&mut core, &mut errs);
+            let writes = match t {
+                Some(t) => values::validate_forms(c, t, &input.forms, &[], &mut errs)?,
+                None => Vec::new(),
+            };
+            errs.into_result()?;
+            let t = t.ok_or_else(|| Error::Internal("type vanished".into()))?;
+            let display = display_id::next(c, t)?;
+            let now = crate::db::now();
+            diesel::insert_into(tickets::table)
+                .values((
+                    tickets::display_id.eq(&display),
+                    tickets::ticket_type.eq(t.code()),
+                    tickets::subject.eq(&core.subject),
+                    tickets::description.eq(&core.description),
+                    tickets::status.eq(&core.status),
+                    tickets::priority.eq(&core.priority),
+                    tickets::category.eq(&core.category),
+                    tickets::assigned_group.eq(&core.assigned_group),
+                    tickets::assignee_id.eq(core.assignee.as_ref().map(|u| u.id)),
+                    tickets::requester_name.eq(&core.requester_name),
+                    tickets::requester_email.eq(&core.requester_email),
+                    tickets::created_at.eq(now),
+                    tickets::created_by.eq(actor.id),
+                    tickets::updated_at.eq(now),
+                    tickets::updated_by.eq(actor.id),
+                ))
+                .execute(c)?;
+            let ticket: Ticket = tickets::table
+                .filter(tickets::display_id.eq(&display))
+                .select(Ticket::as_select())
+                .first(c)?;
+            for w in &writes {
+                write_form(c, ticket.id, w)?;
+            }
+            history::record(
+                c,
+                ticket.id,
+                history::FIELD_CHANGE,
+                actor,
+                &format!("Created {} {}", t.name(), display),
+                false,
+                &json!({}),
+            )?;
+            let snapshot = super::payload::ticket_json(c, ticket.id, false, false)?;
+            events::record(
+                c,
+                events::TICKET_CREATED,
+                ticket.id,
+                actor,
+                &json!({ "ticket": snapshot }),
+            )?;
+            Ok(ticket)
+        })
+    }
+
+    /// Applies a partial update and returns what changed (empty: nothing was written).
+    pub fn update(
+        conn: &mut DbConn,
+        actor: &Principal,
+        id: i64,
+        patch: &TicketPatch,
+    ) -> Result<Changes> {
+        update_with(conn, &ChangeActor::user(actor), id, patch, None)
+    }
+
+    /// The webhook engine's hook: a change that a webhook's response made, recorded as a
+    /// `webhook_response` history entry and a `webhook.response_processed` event (and no
+    /// `ticket.updated`, so rules can tell the two apart).
+    pub fn apply_webhook_response(
+        conn: &mut DbConn,
+        actor: &ChangeActor,
+        id: i64,
+        webhook_name: &str,
+        patch: &TicketPatch,
+    ) -> Result<Changes> {
+        update_with(conn, actor, id, patch, Some(webhook_name))
+    }
+
+    pub fn add_note(
+        conn: &mut DbConn,
+        actor: &Principal,
+        id: i64,
+        text: &str,
+        internal: bool,
+    ) -> Result<i64> {
+        Ticket::add_note_as(conn, &ChangeActor::user(actor), id, text, internal)
+    }
+
+    pub fn add_note_as(
+        conn: &mut DbConn,
+        actor: &ChangeActor,
+        id: i64,
+        text: &str,
+        internal: bool,
+    ) -> Result<i64> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::invalid("note", "is required"));
+        }
+        if text.chars().count() > 20_000 {
+            return Err(Error::invalid("note", "must be at most 20000 characters"));
+        }
+        write_tx(conn, |c| {
+            Ticket::get(c, id)?;
+            touch(c, id, actor)?;
+            let hid = history::record(c, id, history::NOTE, actor, text, internal, &json!({}))?;
+            events::record(
+                c,
+                events::TICKET_NOTE_ADDED,
+                id,
+                actor,
+                &json!({ "note": text, "internal": internal, "historyid": hid }),
+            )?;
+            Ok(hid)
+        })
+    }
+
+    /// Administrators only. The `ticket.deleted` event keeps the ticket's last state.
+    pub fn delete(conn: &mut DbConn, actor: &Principal, id: i64) -> Result<Ticket> {
+        if !actor.is_admin() {
+            return Err(Error::Forbidden(
+                "Only administrators may delete tickets.".into(),
+            ));
+        }
+        let actor = ChangeActor::user(actor);
+        write_tx(conn, |c| {
+            let t = Ticket::get(c, id)?;
+            let last = super::payload::ticket_json(c, id, true, false)?;
+            diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::ticket_id.eq(id)))
+                .execute(c)?;
+            diesel::delete(ticket_history::table.filter(ticket_history::ticket_id.eq(id)))
+                .execute(c)?;
+            diesel::delete(tickets::table.find(id)).execute(c)?;
+            events::record(c, events::TICKET_DELETED, id, &actor, &json!({ "ticket": last }))?;
+            Ok(t)
+        })
+    }
+
+    /// Adds (`row_id` None) or replaces one row of a multi-line form.
+    pub fn save_row(
+        conn: &mut DbConn,
+        actor: &Principal,
+        id: i64,
+        form_id: i64,
+        row_id: Option<i64>,
+        input: &Map<String, Value>,
+    ) -> Result<Changes> {
+        let actor = ChangeActor::user(actor);
+        write_tx(conn, |c| {
+            let t = Ticket::get(c, id)?;
+            let (form, fields, before) = multi_rows(c, &t, form_id)?;
+            let prefix = format!("forms.{}", form.normalized_name);
+            let mut errs = FieldErrors::new();
+            let data = super::validation::validate_row(&fields, input, None, &prefix, &mut errs);
+            errs.into_result()?;
+            match row_id {
+                Some(r) => {
+                    if !before.iter().any(|(rid, _)| *rid == r) {
+                        return Err(Error::NotFound("row".into()));
+                    }
+                    values::update_row(c, r, &data)?;
+                }
+                None => values::insert_row(c, id, form_id, &data)?,
+            }
+            record_rows_change(c, &actor, &t, &form, &fields, before)
+        })
+    }
+
+    pub fn delete_row(
+        conn: &mut DbConn,
+        actor: &Principal,
+        id: i64,
+        form_id: i64,
+        row_id: i64,
+    ) -> Result<Changes> {
+        let actor = ChangeActor::user(actor);
+        write_tx(conn, |c| {
+            let t = Ticket::get(c, id)?;
+            let (form, fields, before) = multi_rows(c, &t, form_id)?;
+            if !before.iter().any(|(rid, _)| *rid == row_id) {
+                return Err(Error::NotFound("row".into()));
+            }
+            values::delete_row(c, row_id)?;
+            record_rows_change(c, &actor, &t, &form, &fields, before)
+        })
+    }
+}
+
+type Rows = Vec<(i64, Map<String, Value>)>;
+
+fn multi_rows(
+    c: &mut DbConn,
+    t: &Ticket,
+    form_id: i64,
+) -> Result<(super::Form, Vec<super::FormField>, Rows)> {
+    let form = super::Form::get(c, form_id)?;
+    if !form.multi_line || !form.applies_to(t.kind()) {
+        return Err(Error::NotFound("multi-line form of this ticket".into()));
+    }
+    let fields = super::Form::fields(c, form_id)?;
+    let rows = values::rows_of(c, t.id)?
+        .into_iter()
+        .filter(|r| r.form_id == form_id)
+        .map(|r| (r.id, r.values()))
+        .collect();
+    Ok((form, fields, rows))
+}
+
+fn rows_json(fields: &[super::FormField], rows: &[Map<String, Value>]) -> Value {
+    Value::Array(rows.iter().map(|r| values::row_json(fields, r, false)).collect())
+}
+
+fn record_rows_change(
+    c: &mut DbConn,
+    actor: &ChangeActor,
+    t: &Ticket,
+    form: &super::Form,
+    fields: &[super::FormField],
+    before: Rows,
+) -> Result<Changes> {
+    let after: Vec<Map<String, Value>> = values::rows_of(c, t.id)?
+        .into_iter()
+        .filter(|r| r.form_id == form.id)
+        .map(|r| r.values())
+        .collect();
+    let before: Vec<Map<String, Value>> = before.into_iter().map(|(_, m)| m).collect();
+    let mut changes = Changes::new();
+    let (old, new) = (rows_json(fields, &before), rows_json(fields, &after));
+    if old != new {
+        changes.insert(form.normalized_name.clone(), change(old, new));
+        finish_update(c, actor, t.id, &changes, None)?;
+    }
+    Ok(changes)
+}
+
+fn write_form(c: &mut DbConn, ticket_id: i64, w: &FormWrite) -> Result<()> {
+    match w {
+        FormWrite::Single { form, data, .. } => {
+            values::delete_rows(c, ticket_id, form.id)?;
+            values::insert_row(c, ticket_id, form.id, data)
+        }
+        FormWrite::Rows { form, rows, .. } => {
+            values::delete_rows(c, ticket_id, form.id)?;
+            for r in rows {
+                values::insert_row(c, ticket_id, form.id, r)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn touch(c: &mut DbConn, id: i64, actor: &ChangeActor) -> Result<()> {
+    diesel::update(tickets::table.find(id))
+        .set((
+            tickets::updated_at.eq(crate::db::now()),
+            tickets::updated_by.eq(actor.id),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+fn update_with(
+    conn: &mut DbConn,
+    actor: &ChangeActor,
+    id: i64,
+    p: &TicketPatch,
+    webhook: Option<&str>,
+) -> Result<Changes> {
+    write_tx(conn, |c| {
+        let t = Ticket::get(c, id)?;
+        let old = t.core(c)?;
+        let mut new = old.clone();
+        let mut errs = FieldErrors::new();
+        let set = |dst: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                *dst = v.clone();
+            }
+        };
+        set(&mut new.subject, &p.subject);
+        set(&mut new.description, &p.description);
+        set(&mut new.status, &p.status);
+        set(&mut new.priority, &p.priority);
+        set(&mut new.category, &p.category);
+        set(&mut new.assigned_group, &p.assigned_group);
+        set(&mut new.requester_name, &p.requester_name);
+        set(&mut new.requester_email, &p.requester_email);
+        if let Some(a) = &p.assignee {
+            new.assignee = match a {
+                Some(a) => find_assignee(c, a, &mut errs)?,
+                None => None,
+            };
+        }
+        validate_core(&mut new, &mut errs);
+        let existing = values::rows_of(c, id)?;
+        let writes = values::validate_forms(c, t.kind(), &p.forms, &existing, &mut errs)?;
+        errs.into_result()?;
+
+        let mut changes = Changes::new();
+        for ((name, o), (_, n)) in old.shown().into_iter().zip(new.shown()) {
+            if o != n {
+                changes.insert(name.into(), change(o, n));
+            }
+        }
+        for w in &writes {
+            form_changes(w, &existing, &mut changes);
+        }
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        diesel::update(tickets::table.find(id))
+            .set((
+                tickets::subject.eq(&new.subject),
+                tickets::description.eq(&new.description),
+                tickets::status.eq(&new.status),
+                tickets::priority.eq(&new.priority),
+                tickets::category.eq(&new.category),
+                tickets::assigned_group.eq(&new.assigned_group),
+                tickets::assignee_id.eq(new.assignee.as_ref().map(|u| u.id)),
+                tickets::requester_name.eq(&new.requester_name),
+                tickets::requester_email.eq(&new.requester_email),
+            ))
+            .execute(c)?;
+        for w in &writes {
+            write_form(c, id, w)?;
+        }
+        finish_update(c, actor, id, &changes, webhook)?;
+        Ok(changes)
+    })
+}
+
+fn form_changes(w: &FormWrite, existing: &[values::StoredRow], changes: &mut Changes) {
+    match w {
+        FormWrite::Single { form, fields, data } => {
+            let old = existing
+                .iter()
+                .find(|r| r.form_id == form.id)
+                .map(values::StoredRow::values)
+                .unwrap_or_default();
+            for f in fields {
+                let k = f.id.to_string();
+                let (o, n) = (
+                    values::typed(f, old.get(&k), false),
+                    values::typed(f, data.get(&k), false),
+                );
+                // A missing checkbox and an unticked one mean the same thing.
+                let same = o == n || (o.is_null() && n == Value::Bool(false));
+                if !same {
+                    changes.insert(
+                        format!("{}.{}", form.normalized_name, f.normalized_name),
+                        change(o, n),
+                    );
+                }
+            }
+        }
+        FormWrite::Rows { form, fields, rows } => {
+            let old: Vec<Map<String, Value>> = existing
+                .iter()
+                .filter(|r| r.form_id == form.id)
+                .map(values::StoredRow::values)
+                .collect();
+            let (o, n) = (rows_json(fields, &old), rows_json(fields, rows));
+            if o != n {
+                changes.insert(form.normalized_name.clone(), change(o, n));
+            }
+        }
+    }
+}
+
+/// History entry and events for an update that changed something.
+fn finish_update(
+    c: &mut DbConn,
+    actor: &ChangeActor,
+    id: i64,
+    changes: &Changes,
+    webhook: Option<&str>,
+) -> Result<()> {
+    touch(c, id, actor)?;
+    let ch = Value::Object(changes.clone().into_iter().collect());
+    if let Some(name) = webhook {
+        history::record(
+            c,
+            id,
+            history::WEBHOOK_RESPONSE,
+            actor,
+            &format!("Response of webhook “{name}” processed"),
+            false,
+            &ch,
+        )?;
+        return events::record(
+            c,
+            events::WEBHOOK_RESPONSE_PROCESSED,
+            id,
+            actor,
+            &json!({ "webhook": name, "changes": ch }),
+        );
+    }
+    history::record(c, id, history::FIELD_CHANGE, actor, "", false, &ch)?;
+    events::record(c, events::TICKET_UPDATED, id, actor, &json!({ "changes": ch }))?;
+    if let Some(s) = changes.get("status") {
+        events::record(
+            c,
+            events::TICKET_STATUS_CHANGED,
+            id,
+            actor,
+            &json!({ "changes": { "status": s } }),
+        )?;
+    }
+    if let Some(a) = changes.get("assignee") {
+        events::record(
+            c,
+            events::TICKET_REASSIGNED,
+            id,
+            actor,
+            &json!({ "changes": { "assignee": a } }),
+        )?;
+    }
+    Ok(())
+}
+
+/// Active users that tickets can be assigned to: (id, display name).
+pub fn assignable_users(conn: &mut DbConn) -> Result<Vec<(i64, String, String)>> {
+    Ok(users::table
+        .filter(users::active.eq(true))
+        .filter(users::integration.eq(false))
+        .order(users::display_name.asc())
+        .select((users::id, users::username, users::display_name))
+        .load(conn)?)
+}

@@ -1,0 +1,320 @@
+//! The ticket as data for webhooks and templates. Two views of one ticket:
+//!
+//! `ticket_json` — THE whole-ticket JSON shape (stable; pinned by a test):
+//! ```json
+//! {
+//!   "id": 12,                       // internal id, use it to match updates
+//!   "displayid": "IN164",
+//!   "type": "Incident",             // Incident | Service Request | Problem | Change
+//!   "subject": "…", "description": "…",
+//!   "status": "Open",               // Open | In Progress | Pending | Resolved | Closed
+//!   "priority": "P2 High",          // with ids_instead_of_display: "P2"
+//!   "category": "…", "assignedgroup": "…",
+//!   "assignee": "Tess Tech",        // display name, or the user id with ids; null if none
+//!   "assigneeusername": "tess",     // null if none
+//!   "requestername": "…", "requesteremail": "…",
+//!   "createdat": "2026-11-25T02:12:40Z", "createdby": "Tess Tech",
+//!   "updatedat": "2026-11-25T02:12:40Z", "updatedby": "Tess Tech",
+//!   "forms": {
+//!     "<form>": { "<field>": value, … },            // single form (null when unset)
+//!     "<multilineform>": [ { "<field>": value }, … ] // one object per row
+//!   },
+//!   "history": [ { "id", "kind", "actor", "actorid", "body", "internal",
+//!                  "changes", "createdat" }, … ]   // only with_linked, oldest first
+//! }
+//! ```
+//! Form and field keys are `normalize_name`d. Values are typed: numbers are numbers,
+//! checkboxes booleans, dates `YYYY-MM-DD`, single selects the display value (or the
+//! option id with `ids_instead_of_display`). Every form that applies to the ticket's type
+//! is present.
+//!
+//! `template_values` — the flat map of placeholder names (`ticket.subject`,
+//! `ticket.<form>.<field>`, `ticket.<form>.<field>.id`, `ticket.<multilineform>`) the
+//! template engine substitutes.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value, json};
+
+use super::forms::{FieldType, Form, FormField};
+use super::model::Ticket;
+use super::values::{self, StoredRow};
+use super::{TicketType, history};
+use crate::auth::User;
+use crate::db::DbConn;
+use crate::error::Result;
+
+/// Lower-case, ASCII letters and digits only: "Linked assets" → `linkedassets`.
+pub fn normalize_name(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Times in the JSON shape: RFC 3339, UTC, seconds.
+pub fn time(t: NaiveDateTime) -> String {
+    t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn user_name(conn: &mut DbConn, id: Option<i64>) -> Option<User> {
+    id.and_then(|id| User::get(conn, id).ok())
+}
+
+/// The whole ticket; see the module documentation for the shape.
+pub fn ticket_json(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    with_linked: bool,
+    ids_instead_of_display: bool,
+) -> Result<Value> {
+    let t = Ticket::get(conn, ticket_id)?;
+    let rows = values::rows_of(conn, ticket_id)?;
+    let forms = Form::with_fields(conn, Some(t.kind()))?;
+    let assignee = user_name(conn, t.assignee_id);
+    let created_by = user_name(conn, t.created_by);
+    let updated_by = user_name(conn, t.updated_by);
+    let mut v = base_json(
+        &t,
+        assignee.as_ref(),
+        created_by.as_ref(),
+        updated_by.as_ref(),
+        ids_instead_of_display,
+    );
+    v.insert(
+        "forms".into(),
+        Value::Object(forms_json(&forms, &rows, ids_instead_of_display)),
+    );
+    if with_linked {
+        let h: Vec<Value> = history::list(conn, ticket_id)?
+            .iter()
+            .map(history::HistoryEntry::json)
+            .collect();
+        v.insert("history".into(), Value::Array(h));
+    }
+    Ok(Value::Object(v))
+}
+
+fn base_json(
+    t: &Ticket,
+    assignee: Option<&User>,
+    created_by: Option<&User>,
+    updated_by: Option<&User>,
+    ids: bool,
+) -> Map<String, Value> {
+    let name = |u: Option<&User>| {
+        u.map(|u| Value::String(u.display_name.clone()))
+            .unwrap_or(Value::Null)
+    };
+    let v = json!({
+        "id": t.id,
+        "displayid": t.display_id,
+        "type": t.kind().name(),
+        "subject": t.subject,
+        "description": t.description,
+        "status": t.status,
+        "priority": if ids { t.priority.clone() } else { t.priority_display().to_string() },
+        "category": t.category,
+        "assignedgroup": t.assigned_group,
+        "assignee": if ids { assignee.map(|u| Value::from(u.id)).unwrap_or(Value::Null) } else { name(assignee) },
+        "assigneeusername": assignee.map(|u| Value::String(u.username.clone())).unwrap_or(Value::Null),
+        "requestername": t.requester_name,
+        "requesteremail": t.requester_email,
+        "createdat": time(t.created_at),
+        "createdby": name(created_by),
+        "updatedat": time(t.updated_at),
+        "updatedby": name(updated_by),
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn forms_json(
+    forms: &[(Form, Vec<FormField>)],
+    rows: &[StoredRow],
+    ids: bool,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (form, fields) in forms {
+        let mine: Vec<Map<String, Value>> = rows
+            .iter()
+            .filter(|r| r.form_id == form.id)
+            .map(StoredRow::values)
+            .collect();
+        let v = if form.multi_line {
+            Value::Array(
+                mine.iter()
+                    .map(|r| values::row_json(fields, r, ids))
+                    .collect(),
+            )
+        } else {
+            values::row_json(fields, mine.first().unwrap_or(&Map::new()), ids)
+        };
+        out.insert(form.normalized_name.clone(), v);
+    }
+    out
+}
+
+const BASE_NAMES: &[&str] = &[
+    "id",
+    "displayid",
+    "type",
+    "subject",
+    "description",
+    "status",
+    "priority",
+    "priority.id",
+    "category",
+    "assignedgroup",
+    "assignee",
+    "assigneeusername",
+    "requestername",
+    "requesteremail",
+    "createdat",
+    "createdby",
+    "updatedat",
+    "updatedby",
+];
+
+/// Flat placeholder map of one ticket (names lower-case, dotted; unset values `null`).
+pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<BTreeMap<String, Value>> {
+    let t = Ticket::get(conn, ticket_id)?;
+    let rows = values::rows_of(conn, ticket_id)?;
+    let forms = Form::with_fields(conn, Some(t.kind()))?;
+    let assignee = user_name(conn, t.assignee_id);
+    let created_by = user_name(conn, t.created_by);
+    let updated_by = user_name(conn, t.updated_by);
+    let base = base_json(
+        &t,
+        assignee.as_ref(),
+        created_by.as_ref(),
+        updated_by.as_ref(),
+        false,
+    );
+    Ok(flatten(base, &t.priority, &forms, &rows))
+}
+
+fn flatten(
+    base: Map<String, Value>,
+    priority_id: &str,
+    forms: &[(Form, Vec<FormField>)],
+    rows: &[StoredRow],
+) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for (k, v) in base {
+        out.insert(format!("ticket.{k}"), v);
+    }
+    out.insert("ticket.priority.id".into(), Value::String(priority_id.into()));
+    for (form, fields) in forms {
+        let mine: Vec<Map<String, Value>> = rows
+            .iter()
+            .filter(|r| r.form_id == form.id)
+            .map(StoredRow::values)
+            .collect();
+        let key = format!("ticket.{}", form.normalized_name);
+        if form.multi_line {
+            let arr = mine
+                .iter()
+                .map(|r| values::row_json(fields, r, false))
+                .collect();
+            out.insert(key, Value::Array(arr));
+            continue;
+        }
+        let data = mine.first().cloned().unwrap_or_default();
+        for f in fields {
+            let stored = data.get(&f.id.to_string());
+            let fk = format!("{key}.{}", f.normalized_name);
+            out.insert(fk.clone(), values::typed(f, stored, false));
+            if f.kind() == FieldType::Select {
+                out.insert(format!("{fk}.id"), values::typed(f, stored, true));
+            }
+        }
+    }
+    out
+}
+
+/// Every valid ticket placeholder for tickets of type `t` (all forms when None).
+pub fn template_names(conn: &mut DbConn, t: Option<TicketType>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = BASE_NAMES.iter().map(|n| format!("ticket.{n}")).collect();
+    for (form, fields) in Form::with_fields(conn, t)? {
+        let key = format!("ticket.{}", form.normalized_name);
+        if form.multi_line {
+            out.push(key);
+            continue;
+        }
+        for f in fields {
+            out.push(format!("{key}.{}", f.normalized_name));
+            if f.kind() == FieldType::Select {
+                out.push(format!("{key}.{}.id", f.normalized_name));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// A built-in sample ticket for previews, with an "Inventory" single form and a
+/// multi-line "Linked assets" form. Needs no database.
+pub fn sample_template_values() -> BTreeMap<String, Value> {
+    let mut m = BTreeMap::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(format!("ticket.{k}"), v);
+    };
+    put("id", json!(164));
+    put("displayid", json!("IN164"));
+    put("type", json!("Incident"));
+    put("subject", json!("Laptop will not start"));
+    put(
+        "description",
+        json!("The laptop shows a black screen after the update."),
+    );
+    put("status", json!("Open"));
+    put("priority", json!("P2 High"));
+    put("priority.id", json!("P2"));
+    put("category", json!("Hardware"));
+    put("assignedgroup", json!("Service Desk"));
+    put("assignee", json!("Tess Tech"));
+    put("assigneeusername", json!("tess"));
+    put("requestername", json!("Robin Requester"));
+    put("requesteremail", json!("robin@example.com"));
+    put("createdat", json!("2026-11-25T09:30:00Z"));
+    put("createdby", json!("Tess Tech"));
+    put("updatedat", json!("2026-11-25T10:05:00Z"));
+    put("updatedby", json!("Tess Tech"));
+    put("inventory.serialnumber", json!("SN-4411"));
+    put("inventory.warranty", json!(true));
+    put("inventory.location", json!("London office"));
+    put("inventory.location.id", json!("LON"));
+    put(
+        "linkedassets",
+        json!([
+            { "asset": "P2425", "requestdate": "2025-04-23" },
+            { "asset": "FH6354", "requestdate": "2025-04-30" }
+        ]),
+    );
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_names() {
+        assert_eq!(normalize_name("Linked assets"), "linkedassets");
+        assert_eq!(normalize_name("Request date"), "requestdate");
+        assert_eq!(normalize_name("Ünïcode-Name_2"), "ncodename2");
+    }
+
+    #[test]
+    fn sample_has_every_base_name() {
+        let s = sample_template_values();
+        for n in BASE_NAMES {
+            assert!(s.contains_key(&format!("ticket.{n}")), "{n}");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Fields of a custom form: add, edit, delete, move up or down. Each post redirects to
+//! the form page, or re-renders it with the errors beside the field.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::extract::{AdminUser, client_ip, state};
+use super::form::{HtmlForm, checked};
+use super::forms::{FieldData, render_edit};
+use super::page::{flash, redirect};
+use crate::audit::{self, Actor};
+use crate::db;
+use crate::error::Error;
+use crate::tickets::FormField;
+use crate::tickets::forms::FieldInput;
+
+fn input(d: &FieldData) -> FieldInput {
+    FieldInput {
+        name: d.field_name.clone(),
+        field_type: d.field_type.clone(),
+        required: checked(&d.required),
+        options: d.options.clone(),
+    }
+}
+
+pub async fn fields_add(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+    form: HtmlForm<FieldData>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let data = form.into_inner();
+    let inp = input(&data);
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        let f = FormField::add(c, id, &inp)?;
+        let target = format!("form {id} field {}", f.name);
+        audit::record(c, &actor, "form.field_add", &target, audit::SUCCESS, &f.field_type)?;
+        Ok(f)
+    })
+    .await;
+    match res {
+        Ok(f) => {
+            flash(&session, "success", format!("Field {} added.", f.name));
+            Ok(redirect(&req, &format!("/admin/forms/{id}#fields")))
+        }
+        Err(Error::Validation(errs)) => {
+            render_edit(&req, &session, &auth, Some(id), None, errs, None, data).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn fields_update(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<(i64, i64)>,
+    form: HtmlForm<FieldData>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let (id, field) = path.into_inner();
+    let inp = input(&form.into_inner());
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        if FormField::get(c, field)?.form_id != id {
+            return Err(Error::NotFound("field".into()));
+        }
+        let f = FormField::update(c, field, &inp)?;
+        let target = format!("form {id} field {}", f.name);
+        audit::record(c, &actor, "form.field_update", &target, audit::SUCCESS, &f.field_type)?;
+        Ok(f)
+    })
+    .await;
+    match res {
+        Ok(f) => {
+            flash(&session, "success", format!("Field {} saved.", f.name));
+            Ok(redirect(&req, &format!("/admin/forms/{id}#fields")))
+        }
+        Err(Error::Validation(errs)) => {
+            render_edit(
+                &req,
+                &session,
+                &auth,
+                Some(id),
+                None,
+                errs,
+                Some(field),
+                FieldData::default(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn fields_delete(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let (id, field) = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let f = db::run(&st.pool, move |c| {
+        if FormField::get(c, field)?.form_id != id {
+            return Err(Error::NotFound("field".into()));
+        }
+        let f = FormField::delete(c, field)?;
+        let target = format!("form {id} field {}", f.name);
+        audit::record(c, &actor, "form.field_delete", &target, audit::SUCCESS, "")?;
+        Ok(f)
+    })
+    .await?;
+    flash(&session, "success", format!("Field {} deleted.", f.name));
+    Ok(redirect(&req, &format!("/admin/forms/{id}#fields")))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    direction: String,
+}
+
+pub async fn fields_move(
+    req: HttpRequest,
+    AdminUser(auth): AdminUser,
+    path: web::Path<(i64, i64)>,
+    form: HtmlForm<MoveForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let (id, field) = path.into_inner();
+    let up = form.into_inner().direction == "up";
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    db::run(&st.pool, move |c| {
+        if FormField::get(c, field)?.form_id != id {
+            return Err(Error::NotFound("field".into()));
+        }
+        let f = FormField::reorder(c, field, up)?;
+        let target = format!("form {id} field {}", f.name);
+        let dir = if up { "up" } else { "down" };
+        audit::record(c, &actor, "form.field_move", &target, audit::SUCCESS, dir)?;
+        Ok(())
+    })
+    .await?;
+    Ok(redirect(&req, &format!("/admin/forms/{id}#fields")))
+}
