@@ -10,5 +10,6 @@ pub mod error;
 pub mod startup;
 pub mod telemetry;
 pub mod web;
-// WIP pub mod webhooks;
 pub mod tickets;
+pub mod templating;
+pub mod webhooks;

@@ -17,3 +17,4 @@ mod route_table;
 mod ticket_pages;
 mod tickets_api;
 mod tickets_domain;
+mod templating;
