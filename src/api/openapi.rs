@@ -45,6 +45,12 @@ impl Modify for BearerAuth {
         tickets::tickets_delete,
         tickets::tickets_note,
         tickets::tickets_history,
+        super::webhooks::webhooks_api_list,
+        super::webhooks::webhooks_api_get,
+        super::webhooks::webhooks_api_create,
+        super::webhooks::webhooks_api_put,
+        super::webhooks::webhooks_api_patch,
+        super::webhooks::webhooks_api_delete,
     ),
     components(schemas(
         super::me::Me,
@@ -54,6 +60,12 @@ impl Modify for BearerAuth {
         tickets::TicketPatchBody,
         tickets::PatchResult,
         tickets::NoteBody,
+        super::webhooks::WebhookOut,
+        crate::webhooks::WebhookInput,
+        crate::webhooks::input::ConditionInput,
+        crate::webhooks::input::ResponseActionInput,
+        crate::webhooks::Parameter,
+        crate::webhooks::ResponseField,
     )),
     modifiers(&BearerAuth)
 )]

@@ -16,6 +16,7 @@ use crate::error::Error;
 
 use super::{account, assets, audit, health, home, login, roles, users};
 use super::{form_fields, forms, ticket_rows, tickets};
+use super::webhooks;
 use crate::api;
 
 /// Who may reach a route.
@@ -87,6 +88,14 @@ impl RouteTable {
         F::Output: Responder + 'static,
     {
         self.add(Method::PATCH, path, access, handler);
+    }
+    fn put<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PUT, path, access, handler);
     }
     fn delete<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
     where
@@ -312,6 +321,50 @@ pub fn table() -> RouteTable {
         "/api/v1/tickets/{key}/history",
         Api,
         api::tickets::tickets_history,
+    );
+
+    t.get("/admin/webhooks", Admin, webhooks::webhooks_list);
+    t.post("/admin/webhooks", Admin, webhooks::webhooks_create);
+    t.get("/admin/webhooks/new", Admin, webhooks::webhooks_new);
+    t.post("/admin/webhooks/preview", Admin, webhooks::webhooks_preview);
+    t.get(
+        "/admin/webhooks/rows/{kind}",
+        Admin,
+        webhooks::webhooks_row,
+    );
+    t.get("/admin/webhooks/{id:\\d+}", Admin, webhooks::webhooks_edit);
+    t.post("/admin/webhooks/{id:\\d+}", Admin, webhooks::webhooks_update);
+    t.post(
+        "/admin/webhooks/{id:\\d+}/clone",
+        Admin,
+        webhooks::webhooks_clone,
+    );
+    t.post(
+        "/admin/webhooks/{id:\\d+}/delete",
+        Admin,
+        webhooks::webhooks_delete,
+    );
+    t.get("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_api_list);
+    t.post("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_api_create);
+    t.get(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_get,
+    );
+    t.put(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_put,
+    );
+    t.patch(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_patch,
+    );
+    t.delete(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_delete,
     );
 
     t

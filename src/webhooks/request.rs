@@ -15,7 +15,8 @@ use crate::db::DbConn;
 use crate::error::{Error, Result};
 use crate::secrets::{Secret, SecretBox};
 use crate::templating::{Kind, RenderContext, Template};
-use crate::tickets::{sample_template_values, template_values, ticket_json};
+use crate::tickets::payload::sample_template_values;
+use crate::tickets::{template_values, ticket_json};
 
 /// What is shown instead of a secret value.
 pub const MASK: &str = "••••";

@@ -18,3 +18,7 @@ mod ticket_pages;
 mod tickets_api;
 mod tickets_domain;
 mod templating;
+mod webhooks;
+mod webhooks_api;
+mod webhooks_browser;
+mod webhooks_support;

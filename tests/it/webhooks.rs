@@ -221,7 +221,10 @@ async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: 
     assert!(request.contains(&format!("X-Ticket: {}", ticket.display_id)), "{request}");
     assert!(request.contains("Content-Type: application/json"), "{request}");
     assert!(request.contains("Authorization: Bearer ••••"), "{request}");
+    assert!(request.contains("X-Desk-Key: ••••"), "{request}");
+    assert!(request.contains("X-Source: hookdesk"), "{request}");
     assert!(!html.contains("xoxb-very-secret-token"));
+    assert!(!html.contains("desk-key-secret-value"));
     let body: Value = serde_json::from_str(&text_of(&html, "#preview-body").unwrap()).unwrap();
     assert_eq!(
         body["text"],
