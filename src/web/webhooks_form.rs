@@ -210,6 +210,12 @@ impl RowView {
             ..Self::default()
         }
     }
+    pub fn a_is(&self, v: &str) -> bool {
+        self.a == v
+    }
+    pub fn b_is(&self, v: &str) -> bool {
+        self.b == v
+    }
 }
 
 fn row_err(errs: &crate::error::FieldErrors, prefix: &str, i: usize, col: &str) -> Option<String> {
