@@ -33,6 +33,13 @@ pub struct Config {
     /// unset a password is generated and printed once).
     #[serde(skip)]
     pub admin_password: Option<Secret>,
+    /// Master key for secrets at rest, base64 of 32 bytes (environment only).
+    #[serde(skip)]
+    pub secret_key: Option<Secret>,
+    /// File holding the master key; created with mode 0600 on first start when absent.
+    /// Unset: beside the SQLite database file (`<db>.key`), or `hookdesk.key` in the
+    /// working directory for PostgreSQL.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// A value that must never reach a log: `Debug` prints it redacted.
@@ -42,6 +49,19 @@ pub struct Secret(pub String);
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("••••")
+    }
+}
+
+impl Secret {
+    /// The clear value, for the one place that must use it (sending, sealing).
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -66,6 +86,8 @@ impl Default for Config {
             login_failure_window_minutes: 15,
             login_lockout_minutes: 15,
             admin_password: None,
+            secret_key: None,
+            secret_key_file: None,
         }
     }
 }
@@ -146,6 +168,23 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
+    /// Master key for secrets at rest: base64 of 32 bytes [default: read from the key file]
+    #[arg(
+        long,
+        env = "HOOKDESK_SECRET_KEY",
+        global = true,
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Key file for secrets at rest [default: <database file>.key, or ./hookdesk.key for PostgreSQL]
+    #[arg(
+        long,
+        env = "HOOKDESK_SECRET_KEY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +247,12 @@ impl Config {
         );
         if let Some(p) = &a.admin_password {
             self.admin_password = Some(Secret(p.clone()));
+        }
+        if let Some(k) = &a.secret_key {
+            self.secret_key = Some(Secret(k.clone()));
+        }
+        if let Some(f) = &a.secret_key_file {
+            self.secret_key_file = Some(f.clone());
         }
     }
 

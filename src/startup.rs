@@ -23,6 +23,8 @@ pub struct AppState {
     pub config: Config,
     /// Verified against when a login names an unknown user (see `auth::login`).
     pub dummy_hash: String,
+    /// Seals and opens the secrets connections hold (see `secrets`).
+    pub secrets: std::sync::Arc<crate::secrets::SecretBox>,
 }
 
 pub struct Application {
@@ -71,6 +73,11 @@ impl Application {
             println!("Created administrator `admin` with password: {pw}");
             println!("Sign in and change it under My account.");
         }
+        let (p, cfg) = (pool.clone(), config.clone());
+        let secrets = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            crate::secrets::key::open_secret_box(&cfg, &mut *p.get()?)
+        })
+        .await??;
         let p = pool.clone();
         let key = tokio::task::spawn_blocking(move || cookie_key(&p)).await??;
         let dummy_hash = tokio::task::spawn_blocking(password::dummy_hash).await??;
@@ -82,6 +89,7 @@ impl Application {
             pool: pool.clone(),
             config: config.clone(),
             dummy_hash,
+            secrets: std::sync::Arc::new(secrets),
         });
         let server = HttpServer::new(move || {
             let session =

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod assets;
 pub mod audit;
+pub mod connections;
 pub mod csrf;
 pub mod error;
 pub mod extract;

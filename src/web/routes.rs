@@ -14,6 +14,7 @@ use actix_web::{FromRequest, Handler, Responder, Route, web};
 use super::extract::{ApiUser, Authenticated};
 use crate::error::Error;
 
+use super::connections;
 use super::{account, assets, audit, health, home, login, roles, users};
 use super::{form_fields, forms, ticket_rows, tickets};
 use super::webhooks;
@@ -365,6 +366,72 @@ pub fn table() -> RouteTable {
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,
         api::webhooks::webhooks_api_delete,
+    t.get("/admin/connections", Admin, connections::connections_list);
+    t.post("/admin/connections", Admin, connections::connections_create);
+    t.get(
+        "/admin/connections/new",
+        Admin,
+        connections::connections_new,
+    );
+    t.get(
+        "/admin/connections/{id:\\d+}",
+        Admin,
+        connections::connections_edit,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}",
+        Admin,
+        connections::connections_update,
+    );
+    t.get(
+        "/admin/connections/{id:\\d+}/clone",
+        Admin,
+        connections::connections_clone,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/delete",
+        Admin,
+        connections::connections_delete,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/signing-secret",
+        Admin,
+        connections::connections_signing_secret,
+    );
+    t.get(
+        "/api/v1/connections",
+        ApiAdmin,
+        api::connections::connections_index,
+    );
+    t.post(
+        "/api/v1/connections",
+        ApiAdmin,
+        api::connections::connections_create,
+    );
+    t.get(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_show,
+    );
+    t.patch(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_update,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_update,
+    );
+    t.delete(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_delete,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}/signing-secret",
+        ApiAdmin,
+        api::connections::connections_signing_secret,
     );
 
     t

@@ -12,6 +12,8 @@ mod accounts;
 mod auth;
 mod browser;
 mod cli;
+mod connections;
+mod connections_secrets;
 mod database;
 mod route_table;
 mod ticket_pages;
