@@ -121,37 +121,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
 );
 
-// --- webhooks (issue 4) ---
-
-diesel::table! {
-    webhooks (id) {
-        id -> BigInt,
-        name -> Text,
-        description -> Text,
-        status -> Text,
-        ticket_types -> Text,
-        connection_id -> Nullable<BigInt>,
-        test_connection_id -> Nullable<BigInt>,
-        url -> Text,
-        url_encoded -> Bool,
-        method -> Text,
-        request_content_type -> Text,
-        headers -> Text,
-        response_content_type -> Text,
-        run_rules_after_response -> Bool,
-        action_description -> Text,
-        show_as_button -> Bool,
-        preset -> Text,
-        preset_fields -> Text,
-        payload_mode -> Text,
-        body_template -> Text,
-        send_ids -> Bool,
-        condition_match -> Text,
-        batch_mode -> Text,
-        batch_wait_seconds -> Integer,
-        batch_max_items -> Integer,
-        retry_max_attempts -> Nullable<Integer>,
-        retry_schedule -> Nullable<Text>,
 diesel::table! {
     ticket_counters (ticket_type) {
         ticket_type -> Text,
@@ -193,15 +162,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_parameters (id) {
-        id -> BigInt,
-        webhook_id -> BigInt,
-        position -> Integer,
-        name -> Text,
-        label -> Text,
-        default_template -> Text,
-        read_only -> Bool,
-        multi_line -> Bool,
     form_fields (id) {
         id -> BigInt,
         form_id -> BigInt,
@@ -215,18 +175,114 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_response_fields (id) {
-        id -> BigInt,
-        webhook_id -> BigInt,
-        position -> Integer,
-        path -> Text,
-        target -> Text,
     ticket_form_rows (id) {
         id -> BigInt,
         ticket_id -> BigInt,
         form_id -> BigInt,
         data -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_history (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        actor_id -> Nullable<BigInt>,
+        actor_name -> Text,
+        body -> Text,
+        internal -> Bool,
+        changes -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        event_type -> Text,
+        ticket_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        actor_integration -> Bool,
+        payload -> Text,
+        created_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(form_fields -> forms (form_id));
+diesel::joinable!(ticket_form_rows -> tickets (ticket_id));
+diesel::joinable!(ticket_form_rows -> forms (form_id));
+diesel::joinable!(ticket_history -> tickets (ticket_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    tickets,
+    ticket_counters,
+    forms,
+    form_fields,
+    ticket_form_rows,
+    ticket_history,
+    events,
+);
+
+// --- webhooks (issue 4) ---
+
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        status -> Text,
+        ticket_types -> Text,
+        connection_id -> Nullable<BigInt>,
+        test_connection_id -> Nullable<BigInt>,
+        url -> Text,
+        url_encoded -> Bool,
+        method -> Text,
+        request_content_type -> Text,
+        headers -> Text,
+        response_content_type -> Text,
+        run_rules_after_response -> Bool,
+        action_description -> Text,
+        show_as_button -> Bool,
+        preset -> Text,
+        preset_fields -> Text,
+        payload_mode -> Text,
+        body_template -> Text,
+        send_ids -> Bool,
+        condition_match -> Text,
+        batch_mode -> Text,
+        batch_wait_seconds -> Integer,
+        batch_max_items -> Integer,
+        retry_max_attempts -> Nullable<Integer>,
+        retry_schedule -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_parameters (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        label -> Text,
+        default_template -> Text,
+        read_only -> Bool,
+        multi_line -> Bool,
+    }
+}
+
+diesel::table! {
+    webhook_response_fields (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        position -> Integer,
+        path -> Text,
+        target -> Text,
     }
 }
 
@@ -238,16 +294,6 @@ diesel::table! {
         kind -> Text,
         target -> Text,
         value_template -> Text,
-    ticket_history (id) {
-        id -> BigInt,
-        ticket_id -> BigInt,
-        kind -> Text,
-        actor_id -> Nullable<BigInt>,
-        actor_name -> Text,
-        body -> Text,
-        internal -> Bool,
-        changes -> Text,
-        created_at -> Timestamp,
     }
 }
 
@@ -284,30 +330,4 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_conditions,
     webhook_roles,
     roles,
-    events (id) {
-        id -> BigInt,
-        event_type -> Text,
-        ticket_id -> Nullable<BigInt>,
-        actor_id -> Nullable<BigInt>,
-        actor_integration -> Bool,
-        payload -> Text,
-        created_at -> Timestamp,
-        processed_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::joinable!(form_fields -> forms (form_id));
-diesel::joinable!(ticket_form_rows -> tickets (ticket_id));
-diesel::joinable!(ticket_form_rows -> forms (form_id));
-diesel::joinable!(ticket_history -> tickets (ticket_id));
-
-diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    tickets,
-    ticket_counters,
-    forms,
-    form_fields,
-    ticket_form_rows,
-    ticket_history,
-    events,
 );

@@ -366,6 +366,8 @@ pub fn table() -> RouteTable {
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,
         api::webhooks::webhooks_api_delete,
+    );
+
     t.get("/admin/connections", Admin, connections::connections_list);
     t.post("/admin/connections", Admin, connections::connections_create);
     t.get(
