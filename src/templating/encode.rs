@@ -36,18 +36,45 @@ const URL_LITERAL: &AsciiSet = &CONTROLS
 /// Renders a URL template. With `already_encoded` the literal text is sent exactly as
 /// written (its `%XX` escapes are the author's); without it the literal text is encoded
 /// as above. Values are always percent-encoded as `URL_VALUE` says.
-pub fn render_url(segs: &[Segment], ctx: &RenderContext, already_encoded: bool) -> String {
+///
+/// A value of `.` or `..` filling a whole path segment is refused: URL parsers resolve
+/// such segments (even encoded as `%2E`), so `/tickets/{{x}}/close` would become
+/// `/close`.
+pub fn render_url(
+    segs: &[Segment],
+    ctx: &RenderContext,
+    already_encoded: bool,
+) -> Result<String, RenderError> {
     let mut out = String::new();
-    for seg in segs {
+    let mut in_path = true;
+    for (i, seg) in segs.iter().enumerate() {
         match seg {
-            Segment::Literal(l) if already_encoded => out.push_str(l),
-            Segment::Literal(l) => out.extend(utf8_percent_encode(l, URL_LITERAL)),
+            Segment::Literal(l) => {
+                in_path = in_path && !l.contains(['?', '#']);
+                if already_encoded {
+                    out.push_str(l);
+                } else {
+                    out.extend(utf8_percent_encode(l, URL_LITERAL));
+                }
+            }
             Segment::Placeholder(name) => {
-                out.extend(utf8_percent_encode(&ctx.text(name), URL_VALUE))
+                let value: String = utf8_percent_encode(&ctx.text(name), URL_VALUE).collect();
+                let segment_ends = match segs.get(i + 1) {
+                    None => true,
+                    Some(Segment::Literal(next)) => next.starts_with(['/', '?', '#']),
+                    Some(Segment::Placeholder(_)) => false,
+                };
+                if in_path && (value == "." || value == "..") && out.ends_with('/') && segment_ends
+                {
+                    return Err(RenderError::UrlDotSegment {
+                        placeholder: name.clone(),
+                    });
+                }
+                out.push_str(&value);
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// One `key=value` line of a form template; `value` is `None` for a bare key.
@@ -200,13 +227,38 @@ mod tests {
     fn url_values_are_encoded_and_literals_follow_the_option() {
         let segs = scan("https://h/a b/100%25/{{ticket.subject}}?q={{ticket.id}}&r=é").unwrap();
         assert_eq!(
-            render_url(&segs, &ctx(), false),
+            render_url(&segs, &ctx(), false).unwrap(),
             "https://h/a%20b/100%2525/a%26b%3Dc%20d%2Fe%3Ff%23g%25h%2B%C3%A9?q=42&r=%C3%A9"
         );
         assert_eq!(
-            render_url(&segs, &ctx(), true),
+            render_url(&segs, &ctx(), true).unwrap(),
             "https://h/a b/100%25/a%26b%3Dc%20d%2Fe%3Ff%23g%25h%2B%C3%A9?q=42&r=é"
         );
+    }
+
+    #[test]
+    fn dot_segments_from_values_are_refused() {
+        let dots = RenderContext::new(
+            BTreeMap::from([("ticket.x".to_string(), json!(".."))]),
+            Utc::now(),
+        );
+        let refused = Err(RenderError::UrlDotSegment {
+            placeholder: "ticket.x".into(),
+        });
+        for t in [
+            "https://h/t/{{ticket.x}}/close",
+            "https://h/t/{{ticket.x}}",
+            "/{{ticket.x}}?a",
+        ] {
+            assert_eq!(render_url(&scan(t).unwrap(), &dots, false), refused, "{t}");
+        }
+        for t in [
+            "https://h/t/a{{ticket.x}}/close",
+            "https://h/t/{{ticket.x}}b",
+            "https://h/?q=/{{ticket.x}}/",
+        ] {
+            assert!(render_url(&scan(t).unwrap(), &dots, true).is_ok(), "{t}");
+        }
     }
 
     #[test]

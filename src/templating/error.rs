@@ -52,6 +52,9 @@ pub enum RenderError {
     /// A header value would hold a line break or another control character, which could
     /// smuggle extra headers into the request.
     HeaderControlCharacter { placeholder: String },
+    /// A URL value of `.` or `..` filling a path segment, which would move the request
+    /// to another path.
+    UrlDotSegment { placeholder: String },
 }
 
 impl fmt::Display for RenderError {
@@ -61,6 +64,11 @@ impl fmt::Display for RenderError {
                 f,
                 "the value of {{{{{placeholder}}}}} contains a line break or control character, \
                  which a header value cannot hold"
+            ),
+            RenderError::UrlDotSegment { placeholder } => write!(
+                f,
+                "the value of {{{{{placeholder}}}}} is `.` or `..`, which would change the \
+                 URL's path"
             ),
         }
     }

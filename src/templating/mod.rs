@@ -126,7 +126,8 @@ impl Template {
         known.check(self.placeholders())
     }
 
-    /// Fills the template. Only a header can fail (a value with a line break).
+    /// Fills the template. Only a header (a value with a line break) and a URL (a value
+    /// of `.` or `..` as a path segment) can fail.
     pub fn render(&self, ctx: &RenderContext) -> Result<String, RenderError> {
         Ok(match (&self.body, self.kind) {
             (Body::Json(node), _) => json::render(node, ctx),
@@ -142,7 +143,7 @@ impl Template {
                 out
             }
             (Body::Segments(segs), Kind::Url { already_encoded }) => {
-                encode::render_url(segs, ctx, already_encoded)
+                encode::render_url(segs, ctx, already_encoded)?
             }
             (Body::Segments(segs), Kind::Header) => encode::render_header(segs, ctx)?,
             (Body::Segments(segs), _) => encode::render_text(segs, ctx),

@@ -58,13 +58,6 @@ pub fn sole_placeholder(segments: &[Segment]) -> Option<&str> {
     }
 }
 
-/// Whether `segments` hold any placeholder at all.
-pub fn has_placeholder(segments: &[Segment]) -> bool {
-    segments
-        .iter()
-        .any(|s| matches!(s, Segment::Placeholder(_)))
-}
-
 /// Lower-cases and checks a placeholder name as written between the braces.
 pub fn normalize_name(raw: &str) -> Result<String, String> {
     let name = raw.trim_matches([' ', '\t']);

@@ -186,7 +186,8 @@ fn each_kind_writes_values_its_own_way() {
 fn ticket_text() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => any::<String>(),
-        3 => r#"["\\\x00-\x1f\x7f'<>&=+%#?/;: a-zA-Zé🎉\u{2028}\u{FFFE}\u{FFFF}{}]{0,64}"#,
+        3 => r#"["\\\x00-\x1f\x7f'<>&=+%#?/;:. a-zA-Zé🎉\u{2028}\u{FFFE}\u{FFFF}{}]{0,64}"#,
+        1 => prop_oneof![Just(".".to_string()), Just("..".to_string())],
         1 => r#"["\\\x00-\x1fa🎉<&]{1,8}"#.prop_map(|s| s.repeat(100_000 / s.len() + 1)),
     ]
 }
@@ -320,6 +321,13 @@ proptest! {
             "https://desk.example.com/api/{{ticket.subject}}/x?q={{param.note}}&id={{ticket.id}}",
             Kind::Url { already_encoded: encoded },
         ).unwrap();
+        if text == "." || text == ".." {
+            prop_assert_eq!(
+                t.render(&ctx_with(&text)),
+                Err(RenderError::UrlDotSegment { placeholder: "ticket.subject".into() })
+            );
+            return Ok(());
+        }
         let out = t.render(&ctx_with(&text)).unwrap();
         prop_assert!(out.bytes().all(|b| b.is_ascii_graphic()));
         let url = url::Url::parse(&out).unwrap();
@@ -342,13 +350,14 @@ proptest! {
                 prop_assert_eq!(placeholder, "ticket.subject");
                 prop_assert!(text.chars().any(|c| c.is_ascii_control() && c != '\t'));
             }
+            Err(other) => prop_assert!(false, "unexpected {other}"),
         }
     }
 
     #[test]
     fn text_inserts_values_as_they_are(text in ticket_text()) {
         let t = Template::parse("<{{ticket.subject}}|{{{{x}}", Kind::Text).unwrap();
-        prop_assert_eq!(t.render(&ctx_with(&text)).unwrap(), format!("<{text}|{{{{x}}"));
+        prop_assert_eq!(t.render(&ctx_with(&text)).unwrap(), format!("<{text}|{{{{x}}}}"));
     }
 
     #[test]
