@@ -395,7 +395,11 @@ mod tests {
 
     #[test]
     fn in_list_accepts_commas_and_line_breaks() {
-        assert!(m("ticket.status", Operator::InList, "Closed, open ,Pending"));
+        assert!(m(
+            "ticket.status",
+            Operator::InList,
+            "Closed, open ,Pending"
+        ));
         assert!(m("ticket.status", Operator::InList, "Closed\nOpen"));
         assert!(!m("ticket.status", Operator::InList, "Closed,Pending"));
         assert!(!m("ticket.status", Operator::InList, ""));
@@ -498,9 +502,17 @@ mod tests {
         let mut errs = FieldErrors::new();
         validate(&rows, &known, false, "conditions", &mut errs);
         assert_eq!(errs.get("conditions.0.field"), None);
-        assert!(errs.get("conditions.1.field").unwrap().contains("ticket.nope"));
+        assert!(
+            errs.get("conditions.1.field")
+                .unwrap()
+                .contains("ticket.nope")
+        );
         assert_eq!(errs.get("conditions.1.value"), Some("a value is required"));
-        assert!(errs.get("conditions.2.operator").unwrap().contains("trigger rules"));
+        assert!(
+            errs.get("conditions.2.operator")
+                .unwrap()
+                .contains("trigger rules")
+        );
         assert_eq!(errs.get("conditions.3.field"), Some("choose a field"));
         let mut errs = FieldErrors::new();
         validate(&rows[2..3], &known, true, "conditions", &mut errs);

@@ -47,7 +47,10 @@ fn parse_input(v: Value) -> Result<WebhookInput, Error> {
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
     responses((status = 200, description = "Every webhook, by name", body = [WebhookOut])),
     security(("bearer" = [])))]
-pub async fn webhooks_api_list(req: HttpRequest, ApiAdmin(_p): ApiAdmin) -> Result<HttpResponse, Error> {
+pub async fn webhooks_api_list(
+    req: HttpRequest,
+    ApiAdmin(_p): ApiAdmin,
+) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let all = db::run(&st.pool, store::list).await?;
     let out: Vec<WebhookOut> = all.iter().map(WebhookOut::from).collect();
@@ -120,7 +123,9 @@ pub async fn webhooks_api_patch(
     let st = state(&req)?;
     let id = path.into_inner();
     let Value::Object(changes) = body.into_inner() else {
-        return Err(Error::BadRequest("a PATCH body is a JSON object of settings".into()));
+        return Err(Error::BadRequest(
+            "a PATCH body is a JSON object of settings".into(),
+        ));
     };
     let actor = actor(&p, &req);
     let w = db::run(&st.pool, move |c| {

@@ -182,7 +182,10 @@ impl FormPage {
         self.errors.get(field)
     }
     fn has_type(&self, code: &str) -> bool {
-        self.input.ticket_types.iter().any(|t| t.eq_ignore_ascii_case(code))
+        self.input
+            .ticket_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(code))
     }
     fn has_role(&self, r: &str) -> bool {
         self.input.roles.iter().any(|x| x == r)
@@ -285,7 +288,17 @@ pub async fn webhooks_new(
     AdminUser(auth): AdminUser,
 ) -> Result<HttpResponse, Error> {
     let input = WebhookInput::default();
-    form_page(&req, &session, &auth, None, "New webhook".into(), input, FieldErrors::new(), StatusCode::OK).await
+    form_page(
+        &req,
+        &session,
+        &auth,
+        None,
+        "New webhook".into(),
+        input,
+        FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn webhooks_create(
@@ -304,7 +317,17 @@ pub async fn webhooks_create(
             Ok(redirect(&req, &format!("/admin/webhooks/{}", w.id)))
         }
         Err(Error::Validation(errs)) => {
-            form_page(&req, &session, &auth, None, "New webhook".into(), input, errs, StatusCode::UNPROCESSABLE_ENTITY).await
+            form_page(
+                &req,
+                &session,
+                &auth,
+                None,
+                "New webhook".into(),
+                input,
+                errs,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -320,7 +343,17 @@ pub async fn webhooks_edit(
     let id = path.into_inner();
     let w = db::run(&st.pool, move |c| store::get(c, id)).await?;
     let input = WebhookInput::from_webhook(&w);
-    form_page(&req, &session, &auth, Some(id), format!("Webhook {}", w.name), input, FieldErrors::new(), StatusCode::OK).await
+    form_page(
+        &req,
+        &session,
+        &auth,
+        Some(id),
+        format!("Webhook {}", w.name),
+        input,
+        FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn webhooks_update(
@@ -344,7 +377,17 @@ pub async fn webhooks_update(
             let title = db::run(&st.pool, move |c| store::get(c, id))
                 .await
                 .map(|w| format!("Webhook {}", w.name))?;
-            form_page(&req, &session, &auth, Some(id), title, input, errs, StatusCode::UNPROCESSABLE_ENTITY).await
+            form_page(
+                &req,
+                &session,
+                &auth,
+                Some(id),
+                title,
+                input,
+                errs,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -363,7 +406,10 @@ pub async fn webhooks_clone(
     flash(
         &session,
         "success",
-        format!("Webhook copied as {}. The copy is disabled until you enable it.", w.name),
+        format!(
+            "Webhook copied as {}. The copy is disabled until you enable it.",
+            w.name
+        ),
     );
     Ok(redirect(&req, &format!("/admin/webhooks/{}", w.id)))
 }
@@ -397,7 +443,10 @@ pub async fn webhooks_row(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let kind = path.into_inner();
-    if !matches!(kind.as_str(), "parameter" | "condition" | "response_field" | "response_action") {
+    if !matches!(
+        kind.as_str(),
+        "parameter" | "condition" | "response_field" | "response_action"
+    ) {
         return Err(Error::NotFound("row kind".into()));
     }
     let row = RowView::blank(format!("n{}", crate::auth::random_token(6)));
@@ -425,8 +474,10 @@ impl PreviewFragment {
 /// Field keys worth showing in the preview: those that shape the request. A missing
 /// name or role does not change what would be sent.
 fn affects_request(field: &str) -> bool {
-    !matches!(tab_of(field), "roles" | "select-tickets" | "batching" | "retry" | "response-fields" | "response-actions")
-        && !matches!(field, "name" | "description" | "status" | "ticket_types")
+    !matches!(
+        tab_of(field),
+        "roles" | "select-tickets" | "batching" | "retry" | "response-fields" | "response-actions"
+    ) && !matches!(field, "name" | "description" | "status" | "ticket_types")
 }
 
 /// Renders the request the form, as it is now (saved or not), would send for the chosen

@@ -8,9 +8,9 @@ use super::form::checked;
 use serde_json::Value;
 
 use crate::webhooks::WebhookInput;
-use crate::webhooks::presets::{Preset, PresetKind};
 use crate::webhooks::input::{ConditionInput, ResponseActionInput};
 use crate::webhooks::model::{Parameter, ResponseField};
+use crate::webhooks::presets::{Preset, PresetKind};
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
@@ -113,7 +113,11 @@ impl WebhookForm {
                     value: at(&self.cond_value, i),
                 })
                 .collect(),
-            batch_mode: if self.batch_mode.is_empty() { d.batch_mode } else { self.batch_mode.clone() },
+            batch_mode: if self.batch_mode.is_empty() {
+                d.batch_mode
+            } else {
+                self.batch_mode.clone()
+            },
             batch_wait_seconds: number(&self.batch_wait_seconds, d.batch_wait_seconds),
             batch_max_items: number(&self.batch_max_items, d.batch_max_items),
             retry_max_attempts: (!self.retry_max_attempts.trim().is_empty())
@@ -152,7 +156,9 @@ impl WebhookForm {
         let mut obj = serde_json::Map::new();
         obj.insert("preset".into(), Value::String(kind.as_str().into()));
         for (i, k) in self.preset_key.iter().enumerate() {
-            let Some((p, key)) = k.split_once('.') else { continue };
+            let Some((p, key)) = k.split_once('.') else {
+                continue;
+            };
             if p != kind.as_str() {
                 continue;
             }
@@ -332,7 +338,8 @@ const fn area(key: &'static str, label: &'static str, hint: &'static str) -> Pre
     }
 }
 
-const URL_HINT: &str = "A link to the ticket, e.g. https://desk.example/tickets/{{ticket.id}}; no button when empty.";
+const URL_HINT: &str =
+    "A link to the ticket, e.g. https://desk.example/tickets/{{ticket.id}}; no button when empty.";
 
 /// The fields each preset asks for, in the order the page shows them.
 pub fn preset_views() -> Vec<PresetView> {

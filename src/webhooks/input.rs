@@ -15,7 +15,9 @@ use super::presets::{Preset, PresetKind};
 
 /// A condition row as submitted: the operator is still text, so a bad one becomes a
 /// field error rather than a malformed request.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(default)]
 pub struct ConditionInput {
     pub field: String,
@@ -23,7 +25,9 @@ pub struct ConditionInput {
     pub value: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(default)]
 pub struct ResponseActionInput {
     pub kind: String,
@@ -219,7 +223,11 @@ impl Valid {
             name: self.name,
             description: self.description,
             status: self.status,
-            ticket_types: self.ticket_types.iter().map(|t| t.code().to_string()).collect(),
+            ticket_types: self
+                .ticket_types
+                .iter()
+                .map(|t| t.code().to_string())
+                .collect(),
             connection_id: self.connection_id,
             test_connection_id: self.test_connection_id,
             url: self.url,
@@ -302,13 +310,7 @@ fn template_msg(e: &TemplateError) -> String {
 }
 
 /// Parses and checks one template, adding its error under `field`.
-fn check_template(
-    errs: &mut FieldErrors,
-    field: &str,
-    text: &str,
-    kind: Kind,
-    known: &KnownNames,
-) {
+fn check_template(errs: &mut FieldErrors, field: &str, text: &str, kind: Kind, known: &KnownNames) {
     if let Err(e) = Template::parse_known(text, kind, known) {
         errs.add(field, template_msg(&e));
     }
@@ -347,9 +349,10 @@ pub fn valid_response_path(p: &str) -> bool {
             let name_ok = !name.is_empty() || !rest.is_empty();
             let idx_ok = rest.is_empty()
                 || rest.ends_with(']')
-                    && format!("[{rest}")
-                    .split_terminator(']')
-                    .all(|i| i.strip_prefix('[').is_some_and(|d| d.parse::<usize>().is_ok()));
+                    && format!("[{rest}").split_terminator(']').all(|i| {
+                        i.strip_prefix('[')
+                            .is_some_and(|d| d.parse::<usize>().is_ok())
+                    });
             name_ok && idx_ok && !seg.is_empty()
         })
 }
@@ -392,7 +395,14 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     if input.description.chars().count() > 2000 {
         errs.add("description", "must be at most 2000 characters");
     }
-    let status = parse_choice(&mut errs, "status", &input.status, Status::parse, Status::codes(), Status::Enabled);
+    let status = parse_choice(
+        &mut errs,
+        "status",
+        &input.status,
+        Status::parse,
+        Status::codes(),
+        Status::Enabled,
+    );
 
     let mut ticket_types = Vec::new();
     for t in &input.ticket_types {
@@ -420,7 +430,14 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         );
     }
 
-    let method = parse_choice(&mut errs, "method", &input.method, Method::parse, Method::codes(), Method::Post);
+    let method = parse_choice(
+        &mut errs,
+        "method",
+        &input.method,
+        Method::parse,
+        Method::codes(),
+        Method::Post,
+    );
     let request_content_type = parse_choice(
         &mut errs,
         "request_content_type",
@@ -469,15 +486,23 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         let pname = p.name.trim().to_ascii_lowercase();
         if pname.is_empty() {
             errs.add(format!("parameters.{i}.name"), "is required");
-        } else if !pname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || pname.len() > 60 {
+        } else if !pname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || pname.len() > 60
+        {
             errs.add(
                 format!("parameters.{i}.name"),
                 "use at most 60 letters, digits and underscores",
             );
         } else if !seen.insert(pname.clone()) {
-            errs.add(format!("parameters.{i}.name"), "is used by another parameter");
+            errs.add(
+                format!("parameters.{i}.name"),
+                "is used by another parameter",
+            );
         }
-        let label = if p.label.trim().is_empty() { p.name.trim().to_string() } else { p.label.trim().to_string() };
+        let label = if p.label.trim().is_empty() {
+            p.name.trim().to_string()
+        } else {
+            p.label.trim().to_string()
+        };
         parameters.push(Parameter {
             name: pname,
             label,
@@ -492,7 +517,13 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     let base_known = known_names(&tnames, &[]);
     let known = known_names(&tnames, &parameters);
     for (i, p) in parameters.iter().enumerate() {
-        check_template(&mut errs, &format!("parameters.{i}.default_template"), &p.default_template, Kind::Text, &base_known);
+        check_template(
+            &mut errs,
+            &format!("parameters.{i}.default_template"),
+            &p.default_template,
+            Kind::Text,
+            &base_known,
+        );
     }
 
     let url = input.url.trim().to_string();
@@ -501,13 +532,27 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     if url.is_empty() && input.connection_id.is_none() {
         errs.add("url", "is required when no connection is chosen");
     } else if input.connection_id.is_none() && !absolute {
-        errs.add("url", "must start with http:// or https:// when no connection is chosen");
+        errs.add(
+            "url",
+            "must start with http:// or https:// when no connection is chosen",
+        );
     } else if url.contains(char::is_whitespace) {
-        errs.add("url", "must not contain spaces (placeholders are encoded when sent)");
+        errs.add(
+            "url",
+            "must not contain spaces (placeholders are encoded when sent)",
+        );
     } else if lower.contains("://") && !absolute {
         errs.add("url", "only http:// and https:// URLs are supported");
     } else {
-        check_template(&mut errs, "url", &url, Kind::Url { already_encoded: input.url_encoded }, &known);
+        check_template(
+            &mut errs,
+            "url",
+            &url,
+            Kind::Url {
+                already_encoded: input.url_encoded,
+            },
+            &known,
+        );
     }
 
     for (line, hname, value) in parse_header_lines(&input.headers) {
@@ -515,7 +560,10 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         if !raw.contains(':') {
             errs.add("headers", format!("line {line}: write `Name: value`"));
         } else if !valid_header_name(&hname) {
-            errs.add("headers", format!("line {line}: `{hname}` is not a valid header name"));
+            errs.add(
+                "headers",
+                format!("line {line}: `{hname}` is not a valid header name"),
+            );
         } else if let Err(e) = Template::parse_known(&value, Kind::Header, &known) {
             errs.add("headers", format!("line {line}: {}", template_msg(&e)));
         }
@@ -524,7 +572,13 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     if input.action_description.chars().count() > 2000 {
         errs.add("action_description", "must be at most 2000 characters");
     } else {
-        check_template(&mut errs, "action_description", &input.action_description, Kind::Text, &known);
+        check_template(
+            &mut errs,
+            "action_description",
+            &input.action_description,
+            Kind::Text,
+            &known,
+        );
     }
 
     if payload_mode != PayloadMode::Custom && request_content_type != RequestType::Json {
@@ -538,9 +592,18 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     if preset.kind() == PresetKind::Generic {
         if payload_mode == PayloadMode::Custom && method.has_body() {
             if input.body_template.trim().is_empty() && request_content_type != RequestType::Text {
-                errs.add("body_template", "a body template is required for a custom payload");
+                errs.add(
+                    "body_template",
+                    "a body template is required for a custom payload",
+                );
             } else {
-                check_template(&mut errs, "body_template", &input.body_template, body_kind(request_content_type), &known);
+                check_template(
+                    &mut errs,
+                    "body_template",
+                    &input.body_template,
+                    body_kind(request_content_type),
+                    &known,
+                );
             }
         }
     } else {
@@ -555,7 +618,10 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
             }
         }
         if request_content_type != RequestType::Json || method != Method::Post {
-            errs.add("preset", "presets send JSON with POST: set the method to POST and the content type to JSON");
+            errs.add(
+                "preset",
+                "presets send JSON with POST: set the method to POST and the content type to JSON",
+            );
         }
     }
 
@@ -588,7 +654,10 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     if let Some(n) = input.retry_max_attempts
         && !(1..=50).contains(&n)
     {
-        errs.add("retry_max_attempts", "must be between 1 and 50 (leave empty for the global policy)");
+        errs.add(
+            "retry_max_attempts",
+            "must be between 1 and 50 (leave empty for the global policy)",
+        );
     }
     let retry_schedule = match parse_schedule(&input.retry_schedule) {
         Ok(s) => s,
@@ -602,32 +671,60 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     for (i, f) in input.response_fields.iter().enumerate() {
         let target = f.target.trim().to_ascii_lowercase();
         if !valid_response_path(&f.path) {
-            errs.add(format!("response_fields.{i}.path"), "write a path such as result.number, items[0].id or a/b");
+            errs.add(
+                format!("response_fields.{i}.path"),
+                "write a path such as result.number, items[0].id or a/b",
+            );
         }
         if !tnames.contains(&target) || !writable(&target) {
-            errs.add(format!("response_fields.{i}.target"), "choose a ticket field or custom form field that can be set");
+            errs.add(
+                format!("response_fields.{i}.target"),
+                "choose a ticket field or custom form field that can be set",
+            );
         }
-        response_fields.push(ResponseField { path: f.path.trim().to_string(), target });
+        response_fields.push(ResponseField {
+            path: f.path.trim().to_string(),
+            target,
+        });
     }
 
     let mut response_actions = Vec::new();
     for (i, a) in input.response_actions.iter().enumerate() {
         let Some(kind) = ActionKind::parse(&a.kind) else {
-            errs.add(format!("response_actions.{i}.kind"), format!("choose one of: {}", ActionKind::codes()));
+            errs.add(
+                format!("response_actions.{i}.kind"),
+                format!("choose one of: {}", ActionKind::codes()),
+            );
             continue;
         };
         let target = a.target.trim().to_ascii_lowercase();
         if kind == ActionKind::SetField && (!tnames.contains(&target) || !writable(&target)) {
-            errs.add(format!("response_actions.{i}.target"), "choose a ticket field or custom form field that can be set");
+            errs.add(
+                format!("response_actions.{i}.target"),
+                "choose a ticket field or custom form field that can be set",
+            );
         }
         if kind != ActionKind::SetField && a.value_template.trim().is_empty() {
-            errs.add(format!("response_actions.{i}.value_template"), "is required");
+            errs.add(
+                format!("response_actions.{i}.value_template"),
+                "is required",
+            );
         } else {
-            check_template(&mut errs, &format!("response_actions.{i}.value_template"), &a.value_template, Kind::Text, &known);
+            check_template(
+                &mut errs,
+                &format!("response_actions.{i}.value_template"),
+                &a.value_template,
+                Kind::Text,
+                &known,
+            );
         }
         response_actions.push(ResponseAction {
             kind,
-            target: if kind == ActionKind::SetField { target } else { String::new() },
+            target: if kind == ActionKind::SetField {
+                target
+            } else {
+                String::new()
+            },
             value_template: a.value_template.clone(),
         });
     }
@@ -635,7 +732,9 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     let mut roles = Vec::new();
     for r in &input.roles {
         match super::store::role_id(conn, r.trim())? {
-            Some(id) if !roles.iter().any(|(x, _)| *x == id) => roles.push((id, r.trim().to_string())),
+            Some(id) if !roles.iter().any(|(x, _)| *x == id) => {
+                roles.push((id, r.trim().to_string()))
+            }
             Some(_) => {}
             None => errs.add("roles", format!("unknown role `{}`", r.trim())),
         }
@@ -682,7 +781,14 @@ mod tests {
 
     #[test]
     fn response_paths() {
-        for ok in ["result.number", "items[0].id", "a/b/c", "/a/b", "key", "data[1][2].x"] {
+        for ok in [
+            "result.number",
+            "items[0].id",
+            "a/b/c",
+            "/a/b",
+            "key",
+            "data[1][2].x",
+        ] {
             assert!(valid_response_path(ok), "{ok}");
         }
         for bad in ["", "a..b", "items[x]", "items[0", "a.", "."] {
@@ -693,16 +799,33 @@ mod tests {
     #[test]
     fn schedules() {
         assert_eq!(parse_schedule(""), Ok(None));
-        assert_eq!(parse_schedule("60, 300,1800"), Ok(Some(vec![60, 300, 1800])));
+        assert_eq!(
+            parse_schedule("60, 300,1800"),
+            Ok(Some(vec![60, 300, 1800]))
+        );
         assert!(parse_schedule("60, soon").is_err());
         assert!(parse_schedule("0").is_err());
     }
 
     #[test]
     fn batching_rules() {
-        assert_eq!(batching_unavailable(Method::Post, RequestType::Json, PayloadMode::Custom), None);
-        assert!(batching_unavailable(Method::Put, RequestType::Json, PayloadMode::Custom).is_some());
-        assert!(batching_unavailable(Method::Post, RequestType::Xml, PayloadMode::Custom).is_some());
-        assert!(batching_unavailable(Method::Post, RequestType::Json, PayloadMode::WholeTicketLinked).is_some());
+        assert_eq!(
+            batching_unavailable(Method::Post, RequestType::Json, PayloadMode::Custom),
+            None
+        );
+        assert!(
+            batching_unavailable(Method::Put, RequestType::Json, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(Method::Post, RequestType::Xml, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(
+                Method::Post,
+                RequestType::Json,
+                PayloadMode::WholeTicketLinked
+            )
+            .is_some()
+        );
     }
 }

@@ -26,7 +26,11 @@ use crate::tickets::TicketType;
 /// Whether `principal` may fire `webhook` by hand on a ticket with these template values:
 /// the webhook is not disabled, acts on the ticket's type, grants one of the principal's
 /// roles, and the ticket meets its "Select tickets" conditions.
-pub fn may_fire(principal: &Principal, webhook: &Webhook, ticket_values: &BTreeMap<String, Value>) -> bool {
+pub fn may_fire(
+    principal: &Principal,
+    webhook: &Webhook,
+    ticket_values: &BTreeMap<String, Value>,
+) -> bool {
     webhook.status != Status::Disabled
         && applies_to(webhook, ticket_values)
         && webhook.roles.iter().any(|r| principal.has_role(r))

@@ -195,7 +195,9 @@ pub struct ConditionRow {
 }
 
 /// A parameter prompted when the webhook is fired, used as `{{param.<name>}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(default)]
 pub struct Parameter {
     pub name: String,
@@ -208,7 +210,9 @@ pub struct Parameter {
 
 /// Maps a value of the response (`result.number`, `items[0].id`, an XML element path,
 /// a form key) to a ticket field or custom form field (`ticket.<form>.<field>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(default)]
 pub struct ResponseField {
     pub path: String,
@@ -279,7 +283,10 @@ impl Webhook {
 
     /// The header lines as (name, value template) pairs.
     pub fn header_lines(&self) -> Vec<(String, String)> {
-        parse_header_lines(&self.headers).into_iter().map(|(_, n, v)| (n, v)).collect()
+        parse_header_lines(&self.headers)
+            .into_iter()
+            .map(|(_, n, v)| (n, v))
+            .collect()
     }
 }
 

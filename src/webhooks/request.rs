@@ -129,7 +129,10 @@ fn render_text(text: &str, ctx: &RenderContext) -> Result<String> {
 }
 
 /// Builds the complete request. `now` is the `{{now}}` of the templates.
-#[expect(clippy::too_many_arguments, reason = "the agreed interface of the request builder")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the agreed interface of the request builder"
+)]
 pub fn build(
     conn: &mut DbConn,
     sb: &SecretBox,
@@ -173,7 +176,12 @@ pub fn build(
             Auth::Basic { username, password } => {
                 let raw = format!("{username}:{}", password.expose());
                 let v = base64::engine::general_purpose::STANDARD.encode(raw);
-                set_header(&mut headers, "Authorization".into(), Secret(format!("Basic {v}")), true);
+                set_header(
+                    &mut headers,
+                    "Authorization".into(),
+                    Secret(format!("Basic {v}")),
+                    true,
+                );
             }
             Auth::Bearer { token } => {
                 let v = Secret(format!("Bearer {}", token.expose()));
@@ -199,7 +207,9 @@ pub fn build(
         (Vec::new(), None)
     };
     if let Some(ct) = &content_type
-        && !headers.iter().any(|(n, _, _)| n.eq_ignore_ascii_case("content-type"))
+        && !headers
+            .iter()
+            .any(|(n, _, _)| n.eq_ignore_ascii_case("content-type"))
     {
         headers.push(("Content-Type".into(), Secret(ct.clone()), false));
     }
@@ -207,7 +217,10 @@ pub fn build(
     let redacted_headers = headers
         .iter()
         .map(|(n, v, secret)| (n.clone(), redact(n, v, *secret)))
-        .chain(ntlm.iter().map(|_| ("Authorization".to_string(), format!("NTLM {MASK}"))))
+        .chain(
+            ntlm.iter()
+                .map(|_| ("Authorization".to_string(), format!("NTLM {MASK}"))),
+        )
         .collect();
     Ok(BuiltRequest {
         method: w.method,
@@ -223,7 +236,12 @@ pub fn build(
 
 /// A later header of the same name replaces an earlier one: webhook headers win over the
 /// connection's defaults.
-fn set_header(headers: &mut Vec<(String, Secret, bool)>, name: String, value: Secret, secret: bool) {
+fn set_header(
+    headers: &mut Vec<(String, Secret, bool)>,
+    name: String,
+    value: Secret,
+    secret: bool,
+) {
     headers.retain(|(n, _, _)| !n.eq_ignore_ascii_case(&name));
     headers.push((name, value, secret));
 }
@@ -262,7 +280,13 @@ fn full_url(w: &Webhook, c: Option<&Connection>, ctx: &RenderContext) -> Result<
         ));
     };
     // The base URL was typed as a URL: its literal parts are kept as written.
-    let base = Template::parse(c.base_url.trim(), Kind::Url { already_encoded: true })?.render(ctx)?;
+    let base = Template::parse(
+        c.base_url.trim(),
+        Kind::Url {
+            already_encoded: true,
+        },
+    )?
+    .render(ctx)?;
     Ok(join_url(&base, &own))
 }
 
@@ -272,7 +296,11 @@ pub fn join_url(base: &str, path: &str) -> String {
     } else if path.starts_with('?') || path.starts_with('#') {
         format!("{base}{path}")
     } else {
-        format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 }
 
@@ -293,7 +321,10 @@ fn body(
         PayloadMode::WholeTicketLinked => Ok(json(whole(conn, w, ticket, values, true)?)),
         PayloadMode::Custom => {
             let t = Template::parse(&w.body_template, body_kind(w.request_content_type))?;
-            Ok((t.render(ctx)?.into_bytes(), w.request_content_type.mime().to_string()))
+            Ok((
+                t.render(ctx)?.into_bytes(),
+                w.request_content_type.mime().to_string(),
+            ))
         }
     }
 }
@@ -317,7 +348,9 @@ fn sample_ticket_json(values: &BTreeMap<String, Value>, linked: bool, ids: bool)
     let mut top = Map::new();
     let mut forms: Map<String, Value> = Map::new();
     for (k, v) in values {
-        let Some(rest) = k.strip_prefix("ticket.") else { continue };
+        let Some(rest) = k.strip_prefix("ticket.") else {
+            continue;
+        };
         let parts: Vec<&str> = rest.split('.').collect();
         match parts.as_slice() {
             [name] if v.is_array() && !top.contains_key(*name) && !is_base(name) => {

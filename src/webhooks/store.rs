@@ -143,9 +143,10 @@ fn assemble(conn: &mut DbConn, r: WebhookRow) -> Result<Webhook> {
     let preset = serde_json::from_str::<Preset>(&r.preset_fields).unwrap_or_else(|_| {
         Preset::new(PresetKind::parse(&r.preset).unwrap_or(PresetKind::Generic))
     });
-    let retry_schedule = r.retry_schedule.as_deref().and_then(|s| {
-        super::input::parse_schedule(s).ok().flatten()
-    });
+    let retry_schedule = r
+        .retry_schedule
+        .as_deref()
+        .and_then(|s| super::input::parse_schedule(s).ok().flatten());
     Ok(Webhook {
         id: r.id,
         status: Status::parse(&r.status).unwrap_or(Status::Disabled),
@@ -228,8 +229,8 @@ macro_rules! row_values {
             webhooks::show_as_button.eq(v.show_as_button),
             (
                 webhooks::preset.eq(v.preset.kind().as_str()),
-                webhooks::preset_fields.eq(serde_json::to_string(&v.preset)
-                    .unwrap_or_else(|_| "{}".into())),
+                webhooks::preset_fields
+                    .eq(serde_json::to_string(&v.preset).unwrap_or_else(|_| "{}".into())),
                 webhooks::payload_mode.eq(v.payload_mode.code()),
                 webhooks::body_template.eq(v.body_template.clone()),
                 webhooks::send_ids.eq(v.send_ids),
@@ -238,9 +239,10 @@ macro_rules! row_values {
                 webhooks::batch_wait_seconds.eq(v.batch_wait_seconds),
                 webhooks::batch_max_items.eq(v.batch_max_items),
                 webhooks::retry_max_attempts.eq(v.retry_max_attempts),
-                webhooks::retry_schedule.eq(v.retry_schedule.as_ref().map(|s| {
-                    s.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-                })),
+                webhooks::retry_schedule.eq(v
+                    .retry_schedule
+                    .as_ref()
+                    .map(|s| s.iter().map(u32::to_string).collect::<Vec<_>>().join(","))),
             ),
         )
     }};
@@ -331,27 +333,33 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<
 
 /// `create` inside a transaction the caller holds.
 fn create_in(c: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webhook> {
-        let v = validate(c, input, None)?;
-        let now = crate::db::now();
-        let id: i64 = diesel::insert_into(webhooks::table)
-            .values((
-                row_values!(&v),
-                webhooks::created_at.eq(now),
-                webhooks::updated_at.eq(now),
-            ))
-            .returning(webhooks::id)
-            .get_result(c)
-            .map_err(map_unique)?;
-        write_children(c, id, &v)?;
-        let detail = format!(
-            "status: {}; method: {}; connection: {}; roles: {}",
-            v.status.code(),
-            v.method.code(),
-            v.connection_id.map(|i| i.to_string()).unwrap_or_else(|| "none".into()),
-            v.roles.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
-        );
-        audit::record(c, actor, "webhook.create", &v.name, audit::SUCCESS, &detail)?;
-        get(c, id)
+    let v = validate(c, input, None)?;
+    let now = crate::db::now();
+    let id: i64 = diesel::insert_into(webhooks::table)
+        .values((
+            row_values!(&v),
+            webhooks::created_at.eq(now),
+            webhooks::updated_at.eq(now),
+        ))
+        .returning(webhooks::id)
+        .get_result(c)
+        .map_err(map_unique)?;
+    write_children(c, id, &v)?;
+    let detail = format!(
+        "status: {}; method: {}; connection: {}; roles: {}",
+        v.status.code(),
+        v.method.code(),
+        v.connection_id
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "none".into()),
+        v.roles
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    audit::record(c, actor, "webhook.create", &v.name, audit::SUCCESS, &detail)?;
+    get(c, id)
 }
 
 /// Validates and replaces a webhook's whole definition, with its audit entry naming the
@@ -367,7 +375,14 @@ pub fn update(conn: &mut DbConn, actor: &Actor, id: i64, input: &WebhookInput) -
         write_children(c, id, &v)?;
         let new = get(c, id)?;
         let detail = changed_settings(&old, &new);
-        audit::record(c, actor, "webhook.update", &new.name, audit::SUCCESS, &detail)?;
+        audit::record(
+            c,
+            actor,
+            "webhook.update",
+            &new.name,
+            audit::SUCCESS,
+            &detail,
+        )?;
         Ok(new)
     })
 }
@@ -429,8 +444,7 @@ pub fn clone(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Webhook> {
             // say so rather than pointing at fields of a page the user is not on.
             Error::Validation(f) => Error::Conflict(format!(
                 "`{}` cannot be copied until it is fixed: {}",
-                w.name,
-                f
+                w.name, f
             )),
             other => other,
         })?;

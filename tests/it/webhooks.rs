@@ -25,7 +25,11 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
         .unwrap();
         for (name, kind, options) in [
             ("Serial number", "text", ""),
-            ("Location", "select", "LON = London office\nPAR = Paris office"),
+            (
+                "Location",
+                "select",
+                "LON = London office\nPAR = Paris office",
+            ),
         ] {
             FormField::add(
                 c,
@@ -176,7 +180,14 @@ fn webhook_count(app: &TestApp) -> i64 {
 /// A Slack connection made through the connections page, with a bearer token so the
 /// preview has a secret to hide.
 pub async fn slack_connection(app: &TestApp, base_url: &str) -> i64 {
-    crate::webhooks_support::create_connection(app, "Slack desk", "slack", base_url, "xoxb-very-secret-token").await
+    crate::webhooks_support::create_connection(
+        app,
+        "Slack desk",
+        "slack",
+        base_url,
+        "xoxb-very-secret-token",
+    )
+    .await
 }
 
 async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: TestApp) {
@@ -188,8 +199,17 @@ async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: 
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     for tab in [
-        "Basic", "Preset", "Parameters", "Payload", "Response fields", "Response actions",
-        "Select tickets", "Roles", "Batching", "Retry", "Preview",
+        "Basic",
+        "Preset",
+        "Parameters",
+        "Payload",
+        "Response fields",
+        "Response actions",
+        "Select tickets",
+        "Roles",
+        "Batching",
+        "Retry",
+        "Preview",
     ] {
         assert!(html.contains(&format!(">{tab}<")), "tab {tab} missing");
     }
@@ -218,8 +238,14 @@ async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: 
         Some("https://hooks.slack.example/services/T000/B000")
     );
     let request = text_of(&html, "#preview-request").unwrap();
-    assert!(request.contains(&format!("X-Ticket: {}", ticket.display_id)), "{request}");
-    assert!(request.contains("Content-Type: application/json"), "{request}");
+    assert!(
+        request.contains(&format!("X-Ticket: {}", ticket.display_id)),
+        "{request}"
+    );
+    assert!(
+        request.contains("Content-Type: application/json"),
+        "{request}"
+    );
     assert!(request.contains("Authorization: Bearer ••••"), "{request}");
     assert!(request.contains("X-Desk-Key: ••••"), "{request}");
     assert!(request.contains("X-Source: hookdesk"), "{request}");
@@ -228,7 +254,10 @@ async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: 
     let body: Value = serde_json::from_str(&text_of(&html, "#preview-body").unwrap()).unwrap();
     assert_eq!(
         body["text"],
-        json!(format!("{}: Printer \"Big Bertha\" on fire", ticket.display_id))
+        json!(format!(
+            "{}: Printer \"Big Bertha\" on fire",
+            ticket.display_id
+        ))
     );
     assert_eq!(body["ticket"], json!(ticket.id));
     assert_eq!(body["serial"], json!("SN-4411"));
@@ -245,21 +274,42 @@ async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: 
     assert_eq!(body.as_object().unwrap().len(), 7);
 
     // "Send IDs instead of display values" sends the option id.
-    let pv = webhook_form(conn_id, &[("preview_ticket", &ticket.display_id), ("send_ids", "on")]);
-    let html = post(&app, "/admin/webhooks/preview", &pv).await.text().await.unwrap();
+    let pv = webhook_form(
+        conn_id,
+        &[("preview_ticket", &ticket.display_id), ("send_ids", "on")],
+    );
+    let html = post(&app, "/admin/webhooks/preview", &pv)
+        .await
+        .text()
+        .await
+        .unwrap();
     let body: Value = serde_json::from_str(&text_of(&html, "#preview-body").unwrap()).unwrap();
     assert_eq!(body["location"], json!("LON"));
     assert_eq!(body["ref"], json!(format!("REF-{}", ticket.id)));
 
     // The built-in sample ticket needs no data.
     let pv = webhook_form(conn_id, &[("payload_mode", "ticket")]);
-    let html = post(&app, "/admin/webhooks/preview", &pv).await.text().await.unwrap();
+    let html = post(&app, "/admin/webhooks/preview", &pv)
+        .await
+        .text()
+        .await
+        .unwrap();
     let body: Value = serde_json::from_str(&text_of(&html, "#preview-body").unwrap()).unwrap();
     assert_eq!(body["displayid"], json!("IN164"));
 
     // The whole ticket, for the real ticket.
-    let pv = webhook_form(conn_id, &[("payload_mode", "ticket_linked"), ("preview_ticket", &ticket.id.to_string())]);
-    let html = post(&app, "/admin/webhooks/preview", &pv).await.text().await.unwrap();
+    let pv = webhook_form(
+        conn_id,
+        &[
+            ("payload_mode", "ticket_linked"),
+            ("preview_ticket", &ticket.id.to_string()),
+        ],
+    );
+    let html = post(&app, "/admin/webhooks/preview", &pv)
+        .await
+        .text()
+        .await
+        .unwrap();
     let body: Value = serde_json::from_str(&text_of(&html, "#preview-body").unwrap()).unwrap();
     assert_eq!(body["displayid"], json!(ticket.display_id));
     assert_eq!(body["forms"]["linkedassets"][1]["asset"], json!("FH6354"));
@@ -267,8 +317,16 @@ async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: 
 
     // An unknown ticket is said so in the panel.
     let pv = webhook_form(conn_id, &[("preview_ticket", "IN999999")]);
-    let html = post(&app, "/admin/webhooks/preview", &pv).await.text().await.unwrap();
-    assert!(text_of(&html, "#preview-errors").unwrap().contains("IN999999"));
+    let html = post(&app, "/admin/webhooks/preview", &pv)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text_of(&html, "#preview-errors")
+            .unwrap()
+            .contains("IN999999")
+    );
 }
 
 async fn broken_templates_are_refused_beside_the_body_field(app: TestApp) {
@@ -281,7 +339,12 @@ async fn broken_templates_are_refused_beside_the_body_field(app: TestApp) {
         ("{\n  \"text\": \"hi\",\n}", "line 3, column 1"),
     ];
     for (body, position) in cases {
-        let resp = post(&app, "/admin/webhooks", &webhook_form(conn_id, &[("body_template", body)])).await;
+        let resp = post(
+            &app,
+            "/admin/webhooks",
+            &webhook_form(conn_id, &[("body_template", body)]),
+        )
+        .await;
         assert_eq!(resp.status(), 422);
         let html = resp.text().await.unwrap();
         let err = text_of(&html, "#body_template-error").unwrap();
@@ -293,22 +356,45 @@ async fn broken_templates_are_refused_beside_the_body_field(app: TestApp) {
     let resp = post(
         &app,
         "/admin/webhooks",
-        &webhook_form(conn_id, &[("body_template", r#"{"a": "{{ticket.nosuchfield}}", "b": "{{param.nope}}"}"#)]),
+        &webhook_form(
+            conn_id,
+            &[(
+                "body_template",
+                r#"{"a": "{{ticket.nosuchfield}}", "b": "{{param.nope}}"}"#,
+            )],
+        ),
     )
     .await;
     assert_eq!(resp.status(), 422);
     let err = text_of(&resp.text().await.unwrap(), "#body_template-error").unwrap();
     assert!(err.contains("{{ticket.nosuchfield}}"), "{err}");
     assert!(err.contains("{{param.nope}}"), "{err}");
-    for known in ["ticket.subject", "ticket.inventory.serialnumber", "ticket.linkedassets", "param.customer_ref"] {
+    for known in [
+        "ticket.subject",
+        "ticket.inventory.serialnumber",
+        "ticket.linkedassets",
+        "param.customer_ref",
+    ] {
         assert!(err.contains(known), "known name {known} not listed: {err}");
     }
 
     // The live preview shows the same error in place.
     let pv = webhook_form(conn_id, &[("body_template", "{\"a\": 1,}")]);
-    let html = post(&app, "/admin/webhooks/preview", &pv).await.text().await.unwrap();
-    assert!(text_of(&html, "#body_template-error").unwrap().contains("line 1, column"));
-    assert!(text_of(&html, "#preview-errors").unwrap().contains("body_template"));
+    let html = post(&app, "/admin/webhooks/preview", &pv)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text_of(&html, "#body_template-error")
+            .unwrap()
+            .contains("line 1, column")
+    );
+    assert!(
+        text_of(&html, "#preview-errors")
+            .unwrap()
+            .contains("body_template")
+    );
 
     assert_eq!(webhook_count(&app), 0, "nothing half-saved");
 }
@@ -385,7 +471,9 @@ async fn every_validation_error_is_shown_beside_its_field(app: TestApp) {
         assert!(html.contains(text), "{text} not shown");
     }
     // The tabs with problems are marked.
-    assert!(html.contains("id=\"tab-retry\" aria-controls=\"panel-retry\" data-tab=\"retry\" class=\"tab tab-error\""));
+    assert!(html.contains(
+        "id=\"tab-retry\" aria-controls=\"panel-retry\" data-tab=\"retry\" class=\"tab tab-error\""
+    ));
     assert_eq!(webhook_count(&app), 0);
 }
 
@@ -410,9 +498,18 @@ async fn clone_copies_everything_and_delete_removes_it(app: TestApp) {
     );
     let resp = post(&app, "/admin/webhooks", &form).await;
     assert_eq!(resp.status(), 303);
-    let id: i64 = resp.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let id: i64 = resp.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
 
-    let resp = app.post_form(&format!("/admin/webhooks/{id}/clone"), &[]).await;
+    let resp = app
+        .post_form(&format!("/admin/webhooks/{id}/clone"), &[])
+        .await;
     assert_eq!(resp.status(), 303);
     let copy_loc = resp.headers()["location"].to_str().unwrap().to_string();
     let copy_id: i64 = copy_loc.rsplit('/').next().unwrap().parse().unwrap();
@@ -433,39 +530,69 @@ async fn clone_copies_everything_and_delete_removes_it(app: TestApp) {
     assert_eq!(copy.retry_schedule, Some(vec![10, 60, 600]));
     assert_eq!(copy.body_template, BODY);
     // A second copy gets a name of its own.
-    let resp = app.post_form(&format!("/admin/webhooks/{id}/clone"), &[]).await;
+    let resp = app
+        .post_form(&format!("/admin/webhooks/{id}/clone"), &[])
+        .await;
     assert_eq!(resp.status(), 303);
-    assert!(app.get("/admin/webhooks").await.text().await.unwrap().contains("Post to Slack (copy 2)"));
+    assert!(
+        app.get("/admin/webhooks")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Post to Slack (copy 2)")
+    );
 
-    let resp = app.post_form(&format!("/admin/webhooks/{copy_id}/delete"), &[]).await;
+    let resp = app
+        .post_form(&format!("/admin/webhooks/{copy_id}/delete"), &[])
+        .await;
     assert_eq!(resp.status(), 303);
     assert_eq!(app.get(&copy_loc).await.status(), 404);
     assert_eq!(webhook_count(&app), 2);
 
-    let audit = app.get("/admin/audit?action=webhook.").await.text().await.unwrap();
+    let audit = app
+        .get("/admin/audit?action=webhook.")
+        .await
+        .text()
+        .await
+        .unwrap();
     for action in ["webhook.create", "webhook.clone", "webhook.delete"] {
         assert!(audit.contains(action), "{action} not audited");
     }
 
     // Editing saves every tab, and the audit names what changed.
-    let form = webhook_form(conn_id, &[("description", "changed"), ("retry_max_attempts", "")]);
+    let form = webhook_form(
+        conn_id,
+        &[("description", "changed"), ("retry_max_attempts", "")],
+    );
     let resp = post(&app, &format!("/admin/webhooks/{id}"), &form).await;
     assert_eq!(resp.status(), 303);
     let w = app.with_conn(|c| hookdesk::webhooks::store::get(c, id).unwrap());
     assert_eq!(w.description, "changed");
     assert!(w.conditions.is_empty());
     assert_eq!(w.retry_max_attempts, None);
-    let audit = app.get("/admin/audit?action=webhook.update").await.text().await.unwrap();
+    let audit = app
+        .get("/admin/audit?action=webhook.update")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(audit.contains("description"), "{audit}");
 
     // A technician cannot reach any of it.
     let tech = app.client_as("tess", &["Technician"]).await;
     assert_eq!(app.get_with(&tech, "/admin/webhooks").await.status(), 403);
-    assert_eq!(app.get_with(&tech, &format!("/admin/webhooks/{id}")).await.status(), 403);
+    assert_eq!(
+        app.get_with(&tech, &format!("/admin/webhooks/{id}"))
+            .await
+            .status(),
+        403
+    );
 }
 
 async fn batching_is_offered_only_for_json_posts_without_linked_objects(app: TestApp) {
     app.login_admin().await;
+    ticket_with_forms(&app);
     let conn_id = slack_connection(&app, "https://hooks.slack.example/x").await;
     let bad = [
         ("PUT", "json", "custom", "only for POST"),
@@ -473,7 +600,11 @@ async fn batching_is_offered_only_for_json_posts_without_linked_objects(app: Tes
         ("POST", "json", "ticket_linked", "linked objects"),
     ];
     for (method, ct, mode, why) in bad {
-        let body = if ct == "xml" { "<a>{{ticket.subject}}</a>" } else { BODY };
+        let body = if ct == "xml" {
+            "<a>{{ticket.subject}}</a>"
+        } else {
+            BODY
+        };
         let form = webhook_form(
             conn_id,
             &[
@@ -490,11 +621,30 @@ async fn batching_is_offered_only_for_json_posts_without_linked_objects(app: Tes
         assert!(text_of(&html, "#batch_mode-error").unwrap().contains(why));
         assert!(text_of(&html, "#batching-reason").unwrap().contains(why));
         // The live preview says the same while editing.
-        let pv = webhook_form(conn_id, &[("method", method), ("request_content_type", ct), ("payload_mode", mode), ("body_template", body)]);
-        let html = post(&app, "/admin/webhooks/preview", &pv).await.text().await.unwrap();
+        let pv = webhook_form(
+            conn_id,
+            &[
+                ("method", method),
+                ("request_content_type", ct),
+                ("payload_mode", mode),
+                ("body_template", body),
+            ],
+        );
+        let html = post(&app, "/admin/webhooks/preview", &pv)
+            .await
+            .text()
+            .await
+            .unwrap();
         assert!(text_of(&html, "#batching-reason").unwrap().contains(why));
     }
-    let form = webhook_form(conn_id, &[("batch_mode", "same_event_type"), ("batch_wait_seconds", "5"), ("batch_max_items", "20")]);
+    let form = webhook_form(
+        conn_id,
+        &[
+            ("batch_mode", "same_event_type"),
+            ("batch_wait_seconds", "5"),
+            ("batch_max_items", "20"),
+        ],
+    );
     let resp = post(&app, "/admin/webhooks", &form).await;
     assert_eq!(resp.status(), 303);
     let w = app.with_conn(|c| hookdesk::webhooks::store::list(c).unwrap().remove(0));
@@ -505,7 +655,12 @@ async fn batching_is_offered_only_for_json_posts_without_linked_objects(app: Tes
 async fn rows_are_added_by_htmx_fragments(app: TestApp) {
     app.login_admin().await;
     ticket_with_forms(&app);
-    for kind in ["parameter", "condition", "response_field", "response_action"] {
+    for kind in [
+        "parameter",
+        "condition",
+        "response_field",
+        "response_action",
+    ] {
         let resp = app
             .client
             .get(app.url(&format!("/admin/webhooks/rows/{kind}")))
@@ -519,9 +674,17 @@ async fn rows_are_added_by_htmx_fragments(app: TestApp) {
         assert!(html.contains("data-remove-row"), "{kind}");
         assert!(!html.contains("<html"), "{kind} is a fragment");
     }
-    let html = app.get("/admin/webhooks/rows/condition").await.text().await.unwrap();
+    let html = app
+        .get("/admin/webhooks/rows/condition")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("value=\"ticket.inventory.location.id\""));
-    assert!(!html.contains("value=\"changed_to\""), "event operators are for rules");
+    assert!(
+        !html.contains("value=\"changed_to\""),
+        "event operators are for rules"
+    );
     assert_eq!(app.get("/admin/webhooks/rows/other").await.status(), 404);
 }
 

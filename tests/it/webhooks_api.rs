@@ -19,7 +19,13 @@ fn token_for(app: &TestApp, username: &str) -> String {
     })
 }
 
-async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut rb = app.client.request(method, app.url(path)).bearer_auth(token);
     if let Some(b) = body {
         rb = rb.json(&b);
@@ -27,7 +33,14 @@ async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, b
     let resp = rb.send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    (
+        status,
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        },
+    )
 }
 
 fn new_webhook(conn_id: i64) -> Value {
@@ -56,7 +69,14 @@ async fn api_creates_reads_updates_and_deletes_webhooks(app: TestApp) {
     let token = token_for(&app, "admin");
     use reqwest::Method as M;
 
-    let (status, created) = call(&app, &token, M::POST, "/api/v1/webhooks", Some(new_webhook(conn_id))).await;
+    let (status, created) = call(
+        &app,
+        &token,
+        M::POST,
+        "/api/v1/webhooks",
+        Some(new_webhook(conn_id)),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["name"], "API hook");
@@ -69,7 +89,14 @@ async fn api_creates_reads_updates_and_deletes_webhooks(app: TestApp) {
     let (status, list) = call(&app, &token, M::GET, "/api/v1/webhooks", None).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let (status, got) = call(&app, &token, M::GET, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (status, got) = call(
+        &app,
+        &token,
+        M::GET,
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(got, created);
 
@@ -87,40 +114,103 @@ async fn api_creates_reads_updates_and_deletes_webhooks(app: TestApp) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["field"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert!(fields["body_template"].contains("line 1, column 2"), "{fields:?}");
+    assert!(
+        fields["body_template"].contains("line 1, column 2"),
+        "{fields:?}"
+    );
     assert!(fields.contains_key("parameters.0.name"), "{fields:?}");
     assert!(fields["batch_mode"].contains("POST"), "{fields:?}");
-    let (status, _) = call(&app, &token, M::POST, "/api/v1/webhooks", Some(new_webhook(conn_id))).await;
+    let (status, _) = call(
+        &app,
+        &token,
+        M::POST,
+        "/api/v1/webhooks",
+        Some(new_webhook(conn_id)),
+    )
+    .await;
     assert_eq!(status, 422, "duplicate name");
-    let (status, err) = call(&app, &token, M::POST, "/api/v1/webhooks", Some(json!({"name": 5}))).await;
+    let (status, err) = call(
+        &app,
+        &token,
+        M::POST,
+        "/api/v1/webhooks",
+        Some(json!({"name": 5})),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(err["error"]["code"], "bad_request");
 
     // PATCH changes only what it names.
-    let (status, patched) = call(&app, &token, M::PATCH, &format!("/api/v1/webhooks/{id}"),
-        Some(json!({"status": "disabled", "description": "patched"}))).await;
+    let (status, patched) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(json!({"status": "disabled", "description": "patched"})),
+    )
+    .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["status"], "disabled");
     assert_eq!(patched["description"], "patched");
     assert_eq!(patched["body_template"], BODY);
     assert_eq!(patched["parameters"], created["parameters"]);
-    let (status, err) = call(&app, &token, M::PATCH, &format!("/api/v1/webhooks/{id}"),
-        Some(json!({"body_template": "{\"a\": \"{{ticket.nope}}\"}"}))).await;
+    let (status, err) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(json!({"body_template": "{\"a\": \"{{ticket.nope}}\"}"})),
+    )
+    .await;
     assert_eq!(status, 422);
-    assert!(err["error"]["fields"][0]["message"].as_str().unwrap().contains("ticket.nope"));
-    let (status, err) = call(&app, &token, M::PATCH, &format!("/api/v1/webhooks/{id}"), Some(json!({"colour": "red"}))).await;
+    assert!(
+        err["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ticket.nope")
+    );
+    let (status, err) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(json!({"colour": "red"})),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(err["error"]["fields"][0]["field"], "colour");
-    let (_, unchanged) = call(&app, &token, M::GET, &format!("/api/v1/webhooks/{id}"), None).await;
-    assert_eq!(unchanged["description"], "patched", "a refused PATCH changes nothing");
+    let (_, unchanged) = call(
+        &app,
+        &token,
+        M::GET,
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        unchanged["description"], "patched",
+        "a refused PATCH changes nothing"
+    );
 
     // PUT replaces the whole definition; a GET body round-trips.
     let mut full = unchanged.clone();
     full["conditions"] = json!([]);
     full["payload_mode"] = json!("ticket");
-    let (status, put) = call(&app, &token, M::PUT, &format!("/api/v1/webhooks/{id}"), Some(full)).await;
+    let (status, put) = call(
+        &app,
+        &token,
+        M::PUT,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(full),
+    )
+    .await;
     assert_eq!(status, 200, "{put}");
     assert_eq!(put["conditions"], json!([]));
     assert_eq!(put["payload_mode"], "ticket");
@@ -130,17 +220,46 @@ async fn api_creates_reads_updates_and_deletes_webhooks(app: TestApp) {
     let tech = token_for(&app, "tess");
     let (status, _) = call(&app, &tech, M::GET, "/api/v1/webhooks", None).await;
     assert_eq!(status, 403);
-    let (status, _) = call(&app, &tech, M::DELETE, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (status, _) = call(
+        &app,
+        &tech,
+        M::DELETE,
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 403);
 
-    let (status, _) = call(&app, &token, M::DELETE, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (status, _) = call(
+        &app,
+        &token,
+        M::DELETE,
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
-    let (status, err) = call(&app, &token, M::GET, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (status, err) = call(
+        &app,
+        &token,
+        M::GET,
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(err["error"]["code"], "not_found");
 
     // Listed in the OpenAPI document.
-    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths["/api/v1/webhooks"].get("post").is_some());
     for m in ["get", "put", "patch", "delete"] {
@@ -153,7 +272,14 @@ async fn a_used_connection_cannot_be_deleted(app: TestApp) {
     ticket_with_forms(&app);
     let conn_id = slack_connection(&app, "https://hooks.slack.example/api").await;
     let token = token_for(&app, "admin");
-    let (status, _) = call(&app, &token, reqwest::Method::POST, "/api/v1/webhooks", Some(new_webhook(conn_id))).await;
+    let (status, _) = call(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/webhooks",
+        Some(new_webhook(conn_id)),
+    )
+    .await;
     assert_eq!(status, 201);
     let users = app.with_conn(|c| hookdesk::connections::users_of(c, conn_id).unwrap());
     assert_eq!(users, vec!["API hook".to_string()]);
@@ -166,7 +292,14 @@ async fn may_fire_follows_roles_status_types_and_conditions(app: TestApp) {
     let ticket = ticket_with_forms(&app);
     let conn_id = slack_connection(&app, "https://hooks.slack.example/api").await;
     let token = token_for(&app, "admin");
-    let (status, created) = call(&app, &token, reqwest::Method::POST, "/api/v1/webhooks", Some(new_webhook(conn_id))).await;
+    let (status, created) = call(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/webhooks",
+        Some(new_webhook(conn_id)),
+    )
+    .await;
     assert_eq!(status, 201);
     let id = created["id"].as_i64().unwrap();
     let tess = app.create_user("tess", &["Technician"]);
@@ -192,7 +325,10 @@ async fn may_fire_follows_roles_status_types_and_conditions(app: TestApp) {
     assert!(!may_fire(&tess, &w, &change), "another ticket type");
 
     w.status = Status::Test;
-    assert!(may_fire(&tess, &w, &values), "test status still fires (through the test connection)");
+    assert!(
+        may_fire(&tess, &w, &values),
+        "test status still fires (through the test connection)"
+    );
     w.status = Status::Disabled;
     assert!(!may_fire(&tess, &w, &values));
 }

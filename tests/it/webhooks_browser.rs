@@ -20,7 +20,11 @@ async fn text_when(b: &fantoccini::Client, css: &str, wanted: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{css} never showed {wanted:?}; last: {last:?}");
+    let out = match b.find(Locator::Css("#preview-output")).await {
+        Ok(e) => e.html(false).await.unwrap_or_default(),
+        Err(_) => String::from("(no #preview-output)"),
+    };
+    panic!("{css} never showed {wanted:?}; last: {last:?}; preview: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,9 +43,19 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
     let body_field = b.find(Locator::Css("#body_template")).await.unwrap();
     assert!(!body_field.is_displayed().await.unwrap());
     b.find(Locator::Css("[data-tab=basic]")).await.unwrap();
-    b.find(Locator::Css("#url")).await.unwrap().send_keys("https://receiver.example/hook").await.unwrap();
+    b.find(Locator::Css("#url"))
+        .await
+        .unwrap()
+        .send_keys("https://receiver.example/hook")
+        .await
+        .unwrap();
 
-    b.find(Locator::Css("[data-tab=payload]")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css("[data-tab=payload]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert!(body_field.is_displayed().await.unwrap());
     body_field.clear().await.unwrap();
     body_field
@@ -49,26 +63,64 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
         .await
         .unwrap();
 
-    b.find(Locator::Css("[data-tab=preview]")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css("[data-tab=preview]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let shown = text_when(&b, "#preview-body", "Laptop will not start").await;
     assert!(shown.contains("\"who\": \"Administrator\""), "{shown}");
     assert_eq!(
-        b.find(Locator::Css("#preview-url")).await.unwrap().text().await.unwrap(),
+        b.find(Locator::Css("#preview-url"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         "https://receiver.example/hook"
     );
 
     // A broken template: the error appears beside the body field, in place.
-    b.find(Locator::Css("[data-tab=payload]")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css("[data-tab=payload]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     body_field.clear().await.unwrap();
     body_field.send_keys("{\"subject\": 'x'}").await.unwrap();
     let err = text_when(&b, "#body_template-error", "line 1, column").await;
     assert!(err.contains("column 13"), "{err}");
 
     // Rows come from the server and go away in place.
-    b.find(Locator::Css("[data-tab=select-tickets]")).await.unwrap().click().await.unwrap();
-    b.find(Locator::XPath("//button[text()='Add condition']")).await.unwrap().click().await.unwrap();
-    b.wait().for_element(Locator::Css("#condition-rows [data-row]")).await.unwrap();
-    b.find(Locator::Css("#condition-rows [data-remove-row]")).await.unwrap().click().await.unwrap();
-    assert!(b.find_all(Locator::Css("#condition-rows [data-row]")).await.unwrap().is_empty());
+    b.find(Locator::Css("[data-tab=select-tickets]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(Locator::XPath("//button[text()='Add condition']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("#condition-rows [data-row]"))
+        .await
+        .unwrap();
+    b.find(Locator::Css("#condition-rows [data-remove-row]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        b.find_all(Locator::Css("#condition-rows [data-row]"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     b.close().await.unwrap();
 }

@@ -7,7 +7,13 @@ use crate::helpers::TestApp;
 
 /// Creates a connection with a bearer token and a secret default header through
 /// `/admin/connections` (the caller is signed in as an administrator); returns its id.
-pub async fn create_connection(app: &TestApp, name: &str, app_type: &str, base_url: &str, token: &str) -> i64 {
+pub async fn create_connection(
+    app: &TestApp,
+    name: &str,
+    app_type: &str,
+    base_url: &str,
+    token: &str,
+) -> i64 {
     let resp = app
         .post_form(
             "/admin/connections",
