@@ -251,7 +251,10 @@ fn demo(config: &Config) -> anyhow::Result<()> {
     );
     match s.password {
         Some(pw) => println!("Technician user {} with password: {pw}", s.technician),
-        None => println!("Technician user {} already existed; password unchanged.", s.technician),
+        None => println!(
+            "Technician user {} already existed; password unchanged.",
+            s.technician
+        ),
     }
     Ok(())
 }

@@ -130,15 +130,20 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(Error::BadRequest("the body must be a JSON object".into())),
-        Err(e) => Err(Error::BadRequest(format!("the body is not valid JSON: {e}"))),
+        Err(e) => Err(Error::BadRequest(format!(
+            "the body is not valid JSON: {e}"
+        ))),
     }
 }
+
+/// String fields by key; `None` for an explicit `null` (only `assignee` allows it).
+type Strings = BTreeMap<String, Option<String>>;
 
 /// Reads the known keys, naming each bad one, so a caller learns every problem at once.
 fn read_fields(
     m: &Map<String, Value>,
     allowed: &[&str],
-) -> Result<(BTreeMap<String, Option<String>>, BTreeMap<String, Value>), Error> {
+) -> Result<(Strings, BTreeMap<String, Value>), Error> {
     let mut errs = FieldErrors::new();
     let mut strings = BTreeMap::new();
     let mut forms = BTreeMap::new();
@@ -172,10 +177,7 @@ fn read_fields(
     Ok((strings, forms))
 }
 
-async fn ticket_out(
-    req: &HttpRequest,
-    key: String,
-) -> Result<(Ticket, Value), Error> {
+async fn ticket_out(req: &HttpRequest, key: String) -> Result<(Ticket, Value), Error> {
     let st = state(req)?;
     db::run(&st.pool, move |c| {
         let t = Ticket::find(c, &key)?;

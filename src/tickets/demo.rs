@@ -211,7 +211,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
                     json!({
                         "serialnumber": format!("SN-{}", 4400 + i * 13),
                         "warranty": i % 3 != 0,
-                        "location": ["LON", "PAR", "NYC"][i % 3],
+                        "location": (["LON", "PAR", "NYC"][i % 3]),
                         "cost": 120 + i * 35,
                     }),
                 );
@@ -220,7 +220,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
                     "Change plan".to_string(),
                     json!({
                         "plannedstart": format!("2026-12-{:02}", 1 + i),
-                        "risk": ["L", "M", "H"][i % 3],
+                        "risk": (["L", "M", "H"][i % 3]),
                         "rollbackplan": "Restore the previous configuration from the nightly backup.",
                     }),
                 );
@@ -231,9 +231,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
                 &TicketInput {
                     ticket_type: t.code().into(),
                     subject: subject.to_string(),
-                    description: format!(
-                        "{subject}. Reported by {rname}; first seen this week."
-                    ),
+                    description: format!("{subject}. Reported by {rname}; first seen this week."),
                     status: "Open".into(),
                     priority: ["P1", "P2", "P3", "P4"][(i + 1) % 4].into(),
                     category: ["Hardware", "Software", "Network", "Access"][i % 4].into(),

@@ -230,7 +230,7 @@ impl Form {
     pub fn tickets_with_values(conn: &mut DbConn, id: i64) -> Result<i64> {
         Ok(ticket_form_rows::table
             .filter(ticket_form_rows::form_id.eq(id))
-            .select(diesel::dsl::count_distinct(ticket_form_rows::ticket_id))
+            .select(diesel::dsl::count(ticket_form_rows::ticket_id).aggregate_distinct())
             .first(conn)?)
     }
 
@@ -245,7 +245,10 @@ impl Form {
         } else if name.chars().count() > 80 {
             errs.add("name", "must be at most 80 characters");
         } else if RESERVED_NAMES.contains(&norm.as_str()) {
-            errs.add("name", format!("“{norm}” is a ticket field name; choose another"));
+            errs.add(
+                "name",
+                format!("“{norm}” is a ticket field name; choose another"),
+            );
         } else {
             let clash: Option<i64> = forms::table
                 .filter(forms::normalized_name.eq(&norm))

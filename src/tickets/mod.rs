@@ -142,8 +142,10 @@ pub fn write_tx<T>(
     use diesel::RunQueryDsl;
     conn.transaction(|c| {
         if let crate::db::DbConn::Sqlite(s) = c {
-            diesel::sql_query("UPDATE ticket_counters SET last_number = last_number WHERE ticket_type = ''")
-                .execute(s)?;
+            diesel::sql_query(
+                "UPDATE ticket_counters SET last_number = last_number WHERE ticket_type = ''",
+            )
+            .execute(s)?;
         }
         f(c)
     })

@@ -230,7 +230,11 @@ impl Ticket {
         Ticket::create_as(conn, &ChangeActor::user(actor), input)
     }
 
-    pub fn create_as(conn: &mut DbConn, actor: &ChangeActor, input: &TicketInput) -> Result<Ticket> {
+    pub fn create_as(
+        conn: &mut DbConn,
+        actor: &ChangeActor,
+        input: &TicketInput,
+    ) -> Result<Ticket> {
         write_tx(conn, |c| {
             let mut errs = FieldErrors::new();
             let t = TicketType::parse(&input.ticket_type);
@@ -245,7 +249,13 @@ impl Ticket {
                     ),
                 );
             }
-            let or = |s: &str, d: &str| if s.trim().is_empty() { d.to_string() } else { s.to_string() };
+            let or = |s: &str, d: &str| {
+                if s.trim().is_empty() {
+                    d.to_string()
+                } else {
+                    s.to_string()
+                }
+            };
             let assignee = match &input.assignee {
                 Some(a) => find_assignee(c, a, &mut errs)?,
                 None => None,
@@ -395,7 +405,13 @@ impl Ticket {
             diesel::delete(ticket_history::table.filter(ticket_history::ticket_id.eq(id)))
                 .execute(c)?;
             diesel::delete(tickets::table.find(id)).execute(c)?;
-            events::record(c, events::TICKET_DELETED, id, &actor, &json!({ "ticket": last }))?;
+            events::record(
+                c,
+                events::TICKET_DELETED,
+                id,
+                &actor,
+                &json!({ "ticket": last }),
+            )?;
             Ok(t)
         })
     }
@@ -471,7 +487,11 @@ fn multi_rows(
 }
 
 fn rows_json(fields: &[super::FormField], rows: &[Map<String, Value>]) -> Value {
-    Value::Array(rows.iter().map(|r| values::row_json(fields, r, false)).collect())
+    Value::Array(
+        rows.iter()
+            .map(|r| values::row_json(fields, r, false))
+            .collect(),
+    )
 }
 
 fn record_rows_change(
@@ -659,7 +679,13 @@ fn finish_update(
         );
     }
     history::record(c, id, history::FIELD_CHANGE, actor, "", false, &ch)?;
-    events::record(c, events::TICKET_UPDATED, id, actor, &json!({ "changes": ch }))?;
+    events::record(
+        c,
+        events::TICKET_UPDATED,
+        id,
+        actor,
+        &json!({ "changes": ch }),
+    )?;
     if let Some(s) = changes.get("status") {
         events::record(
             c,

@@ -207,7 +207,10 @@ fn flatten(
     for (k, v) in base {
         out.insert(format!("ticket.{k}"), v);
     }
-    out.insert("ticket.priority.id".into(), Value::String(priority_id.into()));
+    out.insert(
+        "ticket.priority.id".into(),
+        Value::String(priority_id.into()),
+    );
     for (form, fields) in forms {
         let mine: Vec<Map<String, Value>> = rows
             .iter()

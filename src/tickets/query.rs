@@ -51,7 +51,8 @@ pub fn list(conn: &mut DbConn, f: &TicketFilter) -> Result<(Vec<Ticket>, Option<
         q = q.filter(tickets::ticket_type.eq(t.code()));
     }
     if !f.status.trim().is_empty() {
-        let s = parse_status(&f.status).ok_or_else(|| Error::invalid("status", "is not a status"))?;
+        let s =
+            parse_status(&f.status).ok_or_else(|| Error::invalid("status", "is not a status"))?;
         q = q.filter(tickets::status.eq(s));
     }
     if !f.priority.trim().is_empty() {

@@ -47,6 +47,13 @@ pub struct FormRow {
     pub shown: BTreeMap<String, String>,
 }
 
+impl FormRow {
+    /// Whether this row is the one being edited.
+    pub fn is(&self, editing: &Option<i64>) -> bool {
+        *editing == Some(self.id)
+    }
+}
+
 impl TicketForm {
     pub fn single(&self) -> Option<&FormRow> {
         self.rows.first()
@@ -64,15 +71,16 @@ pub fn rows_of(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<StoredRow>> {
 /// A stored value as JSON: select as display value or id, as asked.
 pub fn typed(field: &FormField, v: Option<&Value>, ids: bool) -> Value {
     let v = v.cloned().unwrap_or(Value::Null);
-    if field.kind() == FieldType::Select && !ids {
-        if let Value::String(id) = &v {
-            return field
-                .option_list()
-                .into_iter()
-                .find(|o| &o.id == id)
-                .map(|o| Value::String(o.value))
-                .unwrap_or(v);
-        }
+    if field.kind() == FieldType::Select
+        && !ids
+        && let Value::String(id) = &v
+    {
+        return field
+            .option_list()
+            .into_iter()
+            .find(|o| &o.id == id)
+            .map(|o| Value::String(o.value))
+            .unwrap_or(v);
     }
     v
 }
@@ -111,7 +119,10 @@ pub fn ticket_forms(conn: &mut DbConn, ticket_id: i64, t: TicketType) -> Result<
             let mut shown = BTreeMap::new();
             for f in &fields {
                 let key = f.id.to_string();
-                raw.insert(f.normalized_name.clone(), text_of(&typed(f, data.get(&key), true)));
+                raw.insert(
+                    f.normalized_name.clone(),
+                    text_of(&typed(f, data.get(&key), true)),
+                );
                 shown.insert(
                     f.normalized_name.clone(),
                     text_of(&typed(f, data.get(&key), false)),

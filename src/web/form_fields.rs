@@ -38,7 +38,14 @@ pub async fn fields_add(
     let res = db::run(&st.pool, move |c| {
         let f = FormField::add(c, id, &inp)?;
         let target = format!("form {id} field {}", f.name);
-        audit::record(c, &actor, "form.field_add", &target, audit::SUCCESS, &f.field_type)?;
+        audit::record(
+            c,
+            &actor,
+            "form.field_add",
+            &target,
+            audit::SUCCESS,
+            &f.field_type,
+        )?;
         Ok(f)
     })
     .await;
@@ -71,7 +78,14 @@ pub async fn fields_update(
         }
         let f = FormField::update(c, field, &inp)?;
         let target = format!("form {id} field {}", f.name);
-        audit::record(c, &actor, "form.field_update", &target, audit::SUCCESS, &f.field_type)?;
+        audit::record(
+            c,
+            &actor,
+            "form.field_update",
+            &target,
+            audit::SUCCESS,
+            &f.field_type,
+        )?;
         Ok(f)
     })
     .await;

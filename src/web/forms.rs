@@ -121,12 +121,24 @@ impl EditPage {
     pub fn field_types(&self) -> [FieldType; 6] {
         FieldType::ALL
     }
-    pub fn errs_for(&self, id: Option<i64>, name: &str) -> Option<&str> {
+    fn errs_for(&self, id: Option<i64>, name: &str) -> Option<&str> {
         if self.field_errors_for == id {
             self.errors.get(name)
         } else {
             None
         }
+    }
+    /// Errors of the form's own inputs.
+    pub fn errs_form(&self, name: &str) -> Option<&str> {
+        self.errs_for(Some(0), name)
+    }
+    /// Errors of the add-field inputs.
+    pub fn errs_new(&self, name: &str) -> Option<&str> {
+        self.errs_for(None, name)
+    }
+    /// Errors of one existing field's inputs.
+    pub fn errs_field(&self, id: &i64, name: &str) -> Option<&str> {
+        self.errs_for(Some(*id), name)
     }
 }
 
@@ -224,12 +236,25 @@ pub async fn forms_create(
     .await;
     match res {
         Ok(f) => {
-            flash(&session, "success", format!("Form {} created. Add its fields.", f.name));
+            flash(
+                &session,
+                "success",
+                format!("Form {} created. Add its fields.", f.name),
+            );
             Ok(redirect(&req, &format!("/admin/forms/{}", f.id)))
         }
         Err(Error::Validation(errs)) => {
-            render_edit(&req, &session, &auth, None, Some(data), errs, Some(0), FieldData::default())
-                .await
+            render_edit(
+                &req,
+                &session,
+                &auth,
+                None,
+                Some(data),
+                errs,
+                Some(0),
+                FieldData::default(),
+            )
+            .await
         }
         Err(e) => Err(e),
     }

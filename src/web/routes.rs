@@ -260,7 +260,11 @@ pub fn table() -> RouteTable {
     t.get("/tickets/{id:\\d+}", Technician, tickets::tickets_show);
     t.post("/tickets/{id:\\d+}", Technician, tickets::tickets_update);
     t.get("/tickets/{id:\\d+}/edit", Technician, tickets::tickets_edit);
-    t.post("/tickets/{id:\\d+}/notes", Technician, tickets::tickets_note);
+    t.post(
+        "/tickets/{id:\\d+}/notes",
+        Technician,
+        tickets::tickets_note,
+    );
     t.post("/tickets/{id:\\d+}/delete", Admin, tickets::tickets_delete);
     t.post(
         "/tickets/{id:\\d+}/forms/{form:\\d+}/rows",
@@ -294,7 +298,11 @@ pub fn table() -> RouteTable {
     t.get("/admin/forms/{id:\\d+}", Admin, forms::forms_edit);
     t.post("/admin/forms/{id:\\d+}", Admin, forms::forms_update);
     t.post("/admin/forms/{id:\\d+}/delete", Admin, forms::forms_delete);
-    t.post("/admin/forms/{id:\\d+}/fields", Admin, form_fields::fields_add);
+    t.post(
+        "/admin/forms/{id:\\d+}/fields",
+        Admin,
+        form_fields::fields_add,
+    );
     t.post(
         "/admin/forms/{id:\\d+}/fields/{field:\\d+}",
         Admin,
@@ -316,8 +324,16 @@ pub fn table() -> RouteTable {
     t.post("/api/v1/tickets", Api, api::tickets::tickets_create);
     t.get("/api/v1/tickets/{key}", Api, api::tickets::tickets_get);
     t.patch("/api/v1/tickets/{key}", Api, api::tickets::tickets_patch);
-    t.delete("/api/v1/tickets/{key}", ApiAdmin, api::tickets::tickets_delete);
-    t.post("/api/v1/tickets/{key}/notes", Api, api::tickets::tickets_note);
+    t.delete(
+        "/api/v1/tickets/{key}",
+        ApiAdmin,
+        api::tickets::tickets_delete,
+    );
+    t.post(
+        "/api/v1/tickets/{key}/notes",
+        Api,
+        api::tickets::tickets_note,
+    );
     t.get(
         "/api/v1/tickets/{key}/history",
         Api,

@@ -50,8 +50,16 @@ async fn section(
             tf,
             editing,
             // Errors go beside the inputs they are about: the edited row or the add form.
-            row_errors: if editing.is_some() { errors.clone() } else { FieldErrors::new() },
-            new_errors: if editing.is_none() { errors } else { FieldErrors::new() },
+            row_errors: if editing.is_some() {
+                errors.clone()
+            } else {
+                FieldErrors::new()
+            },
+            new_errors: if editing.is_none() {
+                errors
+            } else {
+                FieldErrors::new()
+            },
             history: d.history,
         }
         .render(),

@@ -144,7 +144,10 @@ impl FormPage {
 
 fn form_values(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
     // Later values win: a checkbox posts after its hidden "false".
-    pairs.into_iter().filter(|(k, _)| k != "csrf_token").collect()
+    pairs
+        .into_iter()
+        .filter(|(k, _)| k != "csrf_token")
+        .collect()
 }
 
 /// `forms.<form>.<field>` inputs as the domain's `{form: {field: value}}`.
@@ -220,8 +223,12 @@ pub async fn tickets_new(
     q: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, Error> {
     let mut values = form_values(q.into_inner());
-    values.entry("status".into()).or_insert_with(|| "Open".into());
-    values.entry("priority".into()).or_insert_with(|| "P3".into());
+    values
+        .entry("status".into())
+        .or_insert_with(|| "Open".into());
+    values
+        .entry("priority".into())
+        .or_insert_with(|| "P3".into());
     render_form(&req, &session, &auth, None, values, FieldErrors::new()).await
 }
 
@@ -250,7 +257,11 @@ pub async fn tickets_create(
     let p = auth.principal.clone();
     match db::run(&st.pool, move |c| Ticket::create(c, &p, &input)).await {
         Ok(t) => {
-            flash(&session, "success", format!("Ticket {} created.", t.display_id));
+            flash(
+                &session,
+                "success",
+                format!("Ticket {} created.", t.display_id),
+            );
             Ok(redirect(&req, &format!("/tickets/{}", t.id)))
         }
         Err(Error::Validation(errs)) => {
@@ -456,7 +467,11 @@ pub async fn tickets_note(
     let f = form.into_inner();
     let internal = super::form::checked(&f.internal);
     let p = auth.principal.clone();
-    match db::run(&st.pool, move |c| Ticket::add_note(c, &p, id, &f.note, internal)).await {
+    match db::run(&st.pool, move |c| {
+        Ticket::add_note(c, &p, id, &f.note, internal)
+    })
+    .await
+    {
         Ok(_) => {
             flash(&session, "success", "Note added.");
             Ok(redirect(&req, &format!("/tickets/{id}#history")))

@@ -67,12 +67,21 @@ async fn technician_creates_edits_and_notes_a_ticket(app: TestApp) {
     assert_eq!(resp.status(), 422);
     let html = resp.text().await.unwrap();
     assert_eq!(text_of(&html, "#subject-error"), "is required");
-    assert_eq!(text_of(&html, "#form-inventory-serial-error"), "is required");
-    assert_eq!(text_of(&html, "#form-inventory-cost-error"), "“lots” is not a number");
+    assert_eq!(
+        text_of(&html, "#form-inventory-serial-error"),
+        "is required"
+    );
+    assert_eq!(
+        text_of(&html, "#form-inventory-cost-error"),
+        "“lots” is not a number"
+    );
     assert!(text_of(&html, "#form-inventory-bought-error").contains("is not a date"));
     assert!(text_of(&html, "#form-inventory-location-error").contains("not one of the options"));
     assert!(html.contains("value=\"lots\""), "typed values are kept");
-    assert_eq!(app.with_conn(|c| hookdesk::tickets::query::count(c).unwrap()), 0);
+    assert_eq!(
+        app.with_conn(|c| hookdesk::tickets::query::count(c).unwrap()),
+        0
+    );
 
     let resp = app
         .post_form_with(
@@ -97,14 +106,22 @@ async fn technician_creates_edits_and_notes_a_ticket(app: TestApp) {
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
     let html = app.get_with(&tech, &loc).await.text().await.unwrap();
     assert_eq!(text_of(&html, "#display-id"), "IN1");
-    assert_eq!(text_of(&html, "[data-field='inventory.location']"), "Paris office");
+    assert_eq!(
+        text_of(&html, "[data-field='inventory.location']"),
+        "Paris office"
+    );
     assert_eq!(text_of(&html, "[data-field='inventory.warranty']"), "Yes");
     assert_eq!(text_of(&html, "[data-field='inventory.cost']"), "42");
     assert!(html.contains("Created Incident IN1"));
     let id: i64 = loc.rsplit('/').next().unwrap().parse().unwrap();
 
     // Edit: untick the checkbox and change the status.
-    let edit = app.get_with(&tech, &format!("/tickets/{id}/edit")).await.text().await.unwrap();
+    let edit = app
+        .get_with(&tech, &format!("/tickets/{id}/edit"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(edit.contains("value=\"SN-9\""));
     let resp = app
         .post_form_with(
@@ -124,19 +141,41 @@ async fn technician_creates_edits_and_notes_a_ticket(app: TestApp) {
         )
         .await;
     assert_eq!(resp.status(), 303);
-    let html = app.get_with(&tech, &format!("/tickets/{id}")).await.text().await.unwrap();
+    let html = app
+        .get_with(&tech, &format!("/tickets/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(text_of(&html, "#ticket-status"), "Pending");
-    assert!(html.contains("inventory.warranty</strong>: Yes → No"), "{html}");
+    assert!(
+        html.contains("inventory.warranty</strong>: Yes → No"),
+        "{html}"
+    );
 
     // Notes: empty refused beside the field; a real one lands in the history.
-    let resp = app.post_form_with(&tech, &format!("/tickets/{id}/notes"), &[("note", " ")]).await;
-    assert_eq!(resp.status(), 422);
-    assert_eq!(text_of(&resp.text().await.unwrap(), "#note-error"), "is required");
     let resp = app
-        .post_form_with(&tech, &format!("/tickets/{id}/notes"), &[("note", "Toner replaced")])
+        .post_form_with(&tech, &format!("/tickets/{id}/notes"), &[("note", " ")])
+        .await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(
+        text_of(&resp.text().await.unwrap(), "#note-error"),
+        "is required"
+    );
+    let resp = app
+        .post_form_with(
+            &tech,
+            &format!("/tickets/{id}/notes"),
+            &[("note", "Toner replaced")],
+        )
         .await;
     assert_eq!(resp.status(), 303);
-    let html = app.get_with(&tech, &format!("/tickets/{id}")).await.text().await.unwrap();
+    let html = app
+        .get_with(&tech, &format!("/tickets/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Toner replaced"));
 
     // Live filters: the fragment and the URL to keep them.
@@ -147,18 +186,33 @@ async fn technician_creates_edits_and_notes_a_ticket(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.headers()["hx-push-url"], "/tickets?q=printer&status=Pending");
+    assert_eq!(
+        resp.headers()["hx-push-url"],
+        "/tickets?q=printer&status=Pending"
+    );
     let frag = resp.text().await.unwrap();
     assert!(frag.contains("IN1") && !frag.contains("<html"));
-    let none = app.get_with(&tech, "/tickets?status=Closed").await.text().await.unwrap();
+    let none = app
+        .get_with(&tech, "/tickets?status=Closed")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(none.contains("No tickets match."));
 
     // Technicians may not delete tickets; administrators may.
-    let resp = app.post_form_with(&tech, &format!("/tickets/{id}/delete"), &[]).await;
+    let resp = app
+        .post_form_with(&tech, &format!("/tickets/{id}/delete"), &[])
+        .await;
     assert_eq!(resp.status(), 403);
     assert!(!html.contains("Delete ticket"));
     app.login_admin().await;
-    let admin_html = app.get(&format!("/tickets/{id}")).await.text().await.unwrap();
+    let admin_html = app
+        .get(&format!("/tickets/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(admin_html.contains("data-confirm=\"Delete IN1"));
     let resp = app.post_form(&format!("/tickets/{id}/delete"), &[]).await;
     assert_eq!(resp.status(), 303);
@@ -182,7 +236,9 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
     make_forms(&app);
     let tech = app.client_as("tess", &["Technician"]).await;
     let p = app.with_conn(|c| {
-        let u = hookdesk::auth::User::find_by_username(c, "tess").unwrap().unwrap();
+        let u = hookdesk::auth::User::find_by_username(c, "tess")
+            .unwrap()
+            .unwrap();
         hookdesk::auth::User::principal(c, u.id).unwrap()
     });
     let t = app.with_conn(|c| {
@@ -192,7 +248,11 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
             &hookdesk::tickets::TicketInput {
                 ticket_type: "IN".into(),
                 subject: "Rows".into(),
-                forms: [("inventory".to_string(), serde_json::json!({ "serial": "1" }))].into(),
+                forms: [(
+                    "inventory".to_string(),
+                    serde_json::json!({ "serial": "1" }),
+                )]
+                .into(),
                 ..Default::default()
             },
         )
@@ -217,12 +277,20 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
     };
 
     // A row missing its required asset: the section comes back with the error.
-    let resp = post(base.clone(), vec![("asset", ""), ("requestdate", "2025-04-23")]).await;
+    let resp = post(
+        base.clone(),
+        vec![("asset", ""), ("requestdate", "2025-04-23")],
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let frag = resp.text().await.unwrap();
     assert!(frag.contains("is required") && !frag.contains("<html"));
 
-    let resp = post(base.clone(), vec![("asset", "P2425"), ("requestdate", "2025-04-23")]).await;
+    let resp = post(
+        base.clone(),
+        vec![("asset", "P2425"), ("requestdate", "2025-04-23")],
+    )
+    .await;
     let frag = resp.text().await.unwrap();
     assert!(frag.contains("P2425"));
     assert!(frag.contains("hx-swap-oob"), "the history is refreshed too");
@@ -230,7 +298,14 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
     let row_id: i64 = {
         let doc = scraper::Html::parse_fragment(&frag);
         let sel = scraper::Selector::parse("tr[data-row]").unwrap();
-        doc.select(&sel).next().unwrap().value().attr("data-row").unwrap().parse().unwrap()
+        doc.select(&sel)
+            .next()
+            .unwrap()
+            .value()
+            .attr("data-row")
+            .unwrap()
+            .parse()
+            .unwrap()
     };
 
     let edit = tech
@@ -243,17 +318,25 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
         .await
         .unwrap();
     assert!(edit.contains("Save row") && edit.contains("value=\"P2425\""));
-    let frag = post(format!("{base}/{row_id}"), vec![("asset", "FH6354"), ("requestdate", "2025-04-30")])
+    let frag = post(
+        format!("{base}/{row_id}"),
+        vec![("asset", "FH6354"), ("requestdate", "2025-04-30")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(frag.contains("FH6354") && !frag.contains("P2425</td>"));
+
+    let frag = post(format!("{base}/{row_id}/delete"), vec![])
         .await
         .text()
         .await
         .unwrap();
-    assert!(frag.contains("FH6354") && !frag.contains("P2425</td>"));
-
-    let frag = post(format!("{base}/{row_id}/delete"), vec![]).await.text().await.unwrap();
     assert!(frag.contains("No rows yet."));
 
-    let v = app.with_conn(|c| hookdesk::tickets::payload::ticket_json(c, t.id, true, false).unwrap());
+    let v =
+        app.with_conn(|c| hookdesk::tickets::payload::ticket_json(c, t.id, true, false).unwrap());
     assert_eq!(v["forms"]["linkedassets"], serde_json::json!([]));
     let h = v["history"].as_array().unwrap();
     assert_eq!(h.len(), 4);
@@ -263,7 +346,12 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
     );
     assert_eq!(h[2]["changes"]["linkedassets"]["new"][0]["asset"], "FH6354");
     let ev = app.with_conn(|c| events::for_ticket(c, t.id).unwrap());
-    assert_eq!(ev.iter().filter(|e| e.event_type == "ticket.updated").count(), 3);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e.event_type == "ticket.updated")
+            .count(),
+        3
+    );
 }
 
 async fn administrators_manage_forms(app: TestApp) {
@@ -271,7 +359,11 @@ async fn administrators_manage_forms(app: TestApp) {
     let tech = app.client_as("tess", &["Technician"]).await;
     assert_eq!(app.get_with(&tech, "/admin/forms").await.status(), 403);
     let resp = app
-        .post_form_with(&tech, "/admin/forms", &[("name", "Sneaky"), ("ticket_types", "IN")])
+        .post_form_with(
+            &tech,
+            "/admin/forms",
+            &[("name", "Sneaky"), ("ticket_types", "IN")],
+        )
         .await;
     assert_eq!(resp.status(), 403);
 
@@ -284,20 +376,42 @@ async fn administrators_manage_forms(app: TestApp) {
     let resp = app
         .post_form(
             "/admin/forms",
-            &[("name", "Linked assets"), ("ticket_types", "IN"), ("ticket_types", "SR"), ("multi_line", "on")],
+            &[
+                ("name", "Linked assets"),
+                ("ticket_types", "IN"),
+                ("ticket_types", "SR"),
+                ("multi_line", "on"),
+            ],
         )
         .await;
     assert_eq!(resp.status(), 303);
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
     let fields = format!("{loc}/fields");
     let resp = app
-        .post_form(&fields, &[("field_name", "Kind"), ("field_type", "select"), ("options", "")])
+        .post_form(
+            &fields,
+            &[
+                ("field_name", "Kind"),
+                ("field_type", "select"),
+                ("options", ""),
+            ],
+        )
         .await;
     assert_eq!(resp.status(), 422);
-    assert_eq!(text_of(&resp.text().await.unwrap(), "#options-error"), "a single select needs options");
+    assert_eq!(
+        text_of(&resp.text().await.unwrap(), "#options-error"),
+        "a single select needs options"
+    );
     for (name, kind) in [("Asset", "text"), ("Request date", "date")] {
         let resp = app
-            .post_form(&fields, &[("field_name", name), ("field_type", kind), ("required", "on")])
+            .post_form(
+                &fields,
+                &[
+                    ("field_name", name),
+                    ("field_type", kind),
+                    ("required", "on"),
+                ],
+            )
             .await;
         assert_eq!(resp.status(), 303);
     }
@@ -311,7 +425,10 @@ async fn administrators_manage_forms(app: TestApp) {
     let f = app.with_conn(|c| Form::fields(c, id).unwrap());
     assert_eq!(f[0].name, "Asset");
     let resp = app
-        .post_form(&format!("{loc}/fields/{}/move", f[1].id), &[("direction", "up")])
+        .post_form(
+            &format!("{loc}/fields/{}/move", f[1].id),
+            &[("direction", "up")],
+        )
         .await;
     assert_eq!(resp.status(), 303);
     let f = app.with_conn(|c| Form::fields(c, id).unwrap());
@@ -337,7 +454,12 @@ async fn administrators_manage_forms(app: TestApp) {
     let resp = app.post_form(&format!("{loc}/delete"), &[]).await;
     assert_eq!(resp.status(), 303);
     assert!(app.with_conn(|c| Form::list(c).unwrap()).is_empty());
-    let audit = app.get("/admin/audit?action=form.").await.text().await.unwrap();
+    let audit = app
+        .get("/admin/audit?action=form.")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(audit.contains("form.delete") && audit.contains("form.field_move"));
 }
 
@@ -353,34 +475,79 @@ async fn browser_technician_creates_ticket_and_adds_a_row() {
     browser_login(&app, &b, "tess", PASSWORD).await;
 
     b.goto(&app.url("/tickets/new")).await.unwrap();
-    b.find(Locator::Css("#subject")).await.unwrap().send_keys("Screen flickers").await.unwrap();
-    b.find(Locator::Css("#form-inventory-serial")).await.unwrap().send_keys("SN-77").await.unwrap();
-    b.find(Locator::Css("#form-inventory-cost")).await.unwrap().send_keys("19.5").await.unwrap();
-    b.find(Locator::Css("#form-inventory-warranty")).await.unwrap().click().await.unwrap();
-    b.find(Locator::Css("#form-inventory-location option[value='LON']")).await.unwrap().click().await.unwrap();
-    b.find(Locator::Css("#ticket-form button[type=submit]")).await.unwrap().click().await.unwrap();
-    let id_el = b.wait().for_element(Locator::Css("#display-id")).await.unwrap();
-    assert_eq!(id_el.text().await.unwrap(), "IN1");
-    let url = b.current_url().await.unwrap();
-
-    // Add a linked asset in place: htmx swaps the section, the page does not reload.
-    let fid = form_id(&app, "Linked assets");
-    b.find(Locator::Css(&format!("#new-{fid}-asset"))).await.unwrap().send_keys("P2425").await.unwrap();
-    b.find(Locator::Css(&format!("#form-{fid} .add-row button[type=submit]")))
+    b.find(Locator::Css("#subject"))
+        .await
+        .unwrap()
+        .send_keys("Screen flickers")
+        .await
+        .unwrap();
+    b.find(Locator::Css("#form-inventory-serial"))
+        .await
+        .unwrap()
+        .send_keys("SN-77")
+        .await
+        .unwrap();
+    b.find(Locator::Css("#form-inventory-cost"))
+        .await
+        .unwrap()
+        .send_keys("19.5")
+        .await
+        .unwrap();
+    b.find(Locator::Css("#form-inventory-warranty"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+    b.find(Locator::Css("#form-inventory-location option[value='LON']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(Locator::Css("#ticket-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let id_el = b
+        .wait()
+        .for_element(Locator::Css("#display-id"))
+        .await
+        .unwrap();
+    assert_eq!(id_el.text().await.unwrap(), "IN1");
+    let url = b.current_url().await.unwrap();
+
+    // Add a linked asset in place: htmx swaps the section, the page does not reload.
+    let fid = form_id(&app, "Linked assets");
+    b.find(Locator::Css(&format!("#new-{fid}-asset")))
+        .await
+        .unwrap()
+        .send_keys("P2425")
+        .await
+        .unwrap();
+    b.find(Locator::Css(&format!(
+        "#form-{fid} .add-row button[type=submit]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     let cell = b
         .wait()
-        .for_element(Locator::XPath(&format!("//section[@id='form-{fid}']//td[text()='P2425']")))
+        .for_element(Locator::XPath(&format!(
+            "//section[@id='form-{fid}']//td[text()='P2425']"
+        )))
         .await
         .unwrap();
     assert_eq!(cell.text().await.unwrap(), "P2425");
     assert_eq!(b.current_url().await.unwrap(), url);
     b.wait()
-        .for_element(Locator::XPath("//section[@id='history']//strong[text()='linkedassets']"))
+        .for_element(Locator::XPath(
+            "//section[@id='history']//strong[text()='linkedassets']",
+        ))
         .await
         .unwrap();
 

@@ -35,7 +35,12 @@ pub fn make_forms(app: &TestApp) {
             ("Serial", "text", true, ""),
             ("Cost", "number", false, ""),
             ("Warranty", "checkbox", false, ""),
-            ("Location", "select", false, "LON = London office\nPAR = Paris office"),
+            (
+                "Location",
+                "select",
+                false,
+                "LON = London office\nPAR = Paris office",
+            ),
             ("Bought", "date", false, ""),
         ] {
             FormField::add(
@@ -102,10 +107,7 @@ pub async fn api(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut r = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token);
+    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
     if let Some(b) = body {
         r = r.json(&b);
     }
@@ -164,9 +166,23 @@ async fn api_ticket_lifecycle(app: TestApp) {
     let id = t["id"].as_i64().unwrap();
 
     // By id and by display id.
-    let (s, by_id) = api(&app, reqwest::Method::GET, &tech, &format!("/api/v1/tickets/{id}"), None).await;
+    let (s, by_id) = api(
+        &app,
+        reqwest::Method::GET,
+        &tech,
+        &format!("/api/v1/tickets/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
-    let (_, by_display) = api(&app, reqwest::Method::GET, &tech, "/api/v1/tickets/in1", None).await;
+    let (_, by_display) = api(
+        &app,
+        reqwest::Method::GET,
+        &tech,
+        "/api/v1/tickets/in1",
+        None,
+    )
+    .await;
     assert_eq!(by_id, by_display);
 
     // Patch: only what is sent changes.
@@ -188,27 +204,69 @@ async fn api_ticket_lifecycle(app: TestApp) {
     );
     assert_eq!(p["ticket"]["subject"], "Printer jams");
     assert_eq!(p["ticket"]["forms"]["inventory"]["serial"], "SN-1");
-    assert_eq!(p["ticket"]["forms"]["inventory"]["location"], "Paris office");
+    assert_eq!(
+        p["ticket"]["forms"]["inventory"]["location"],
+        "Paris office"
+    );
 
     // A patch that changes nothing writes nothing.
-    let (s, p) = api(&app, reqwest::Method::PATCH, &sys, "/api/v1/tickets/IN1", Some(json!({ "status": "in progress" }))).await;
+    let (s, p) = api(
+        &app,
+        reqwest::Method::PATCH,
+        &sys,
+        "/api/v1/tickets/IN1",
+        Some(json!({ "status": "in progress" })),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(p["changes"], json!({}));
 
     // Reassign (unassign) and a note.
-    let (s, _) = api(&app, reqwest::Method::PATCH, &tech, "/api/v1/tickets/IN1", Some(json!({ "assignee": null }))).await;
+    let (s, _) = api(
+        &app,
+        reqwest::Method::PATCH,
+        &tech,
+        "/api/v1/tickets/IN1",
+        Some(json!({ "assignee": null })),
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, n) = api(&app, reqwest::Method::POST, &tech, "/api/v1/tickets/IN1/notes", Some(json!({ "note": "Called the user", "internal": true }))).await;
+    let (s, n) = api(
+        &app,
+        reqwest::Method::POST,
+        &tech,
+        "/api/v1/tickets/IN1/notes",
+        Some(json!({ "note": "Called the user", "internal": true })),
+    )
+    .await;
     assert_eq!(s, 201, "{n}");
     assert_eq!(n["kind"], "note");
 
-    let (s, h) = api(&app, reqwest::Method::GET, &tech, "/api/v1/tickets/IN1/history", None).await;
+    let (s, h) = api(
+        &app,
+        reqwest::Method::GET,
+        &tech,
+        "/api/v1/tickets/IN1/history",
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
-    let kinds: Vec<&str> = h.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["field_change", "field_change", "field_change", "note"]);
+    let kinds: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["field_change", "field_change", "field_change", "note"]
+    );
     assert_eq!(h[1]["actor"], "servicenow name");
     assert_eq!(h[1]["changes"]["status"]["new"], "In Progress");
-    assert_eq!(h[2]["changes"]["assignee"], json!({ "old": "tess name", "new": null }));
+    assert_eq!(
+        h[2]["changes"]["assignee"],
+        json!({ "old": "tess name", "new": null })
+    );
     assert_eq!(h[3]["body"], "Called the user");
 
     // Events: exactly one per change, in order, with actor and integration flag.
@@ -235,11 +293,32 @@ async fn api_ticket_lifecycle(app: TestApp) {
     assert!(ev.iter().all(|e| e.processed_at.is_none()));
 
     // Delete needs an administrator token.
-    let (s, b) = api(&app, reqwest::Method::DELETE, &tech, "/api/v1/tickets/IN1", None).await;
+    let (s, b) = api(
+        &app,
+        reqwest::Method::DELETE,
+        &tech,
+        "/api/v1/tickets/IN1",
+        None,
+    )
+    .await;
     assert_eq!(s, 403, "{b}");
-    let (s, _) = api(&app, reqwest::Method::DELETE, &admin, "/api/v1/tickets/IN1", None).await;
+    let (s, _) = api(
+        &app,
+        reqwest::Method::DELETE,
+        &admin,
+        "/api/v1/tickets/IN1",
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
-    let (s, b) = api(&app, reqwest::Method::GET, &tech, "/api/v1/tickets/IN1", None).await;
+    let (s, b) = api(
+        &app,
+        reqwest::Method::GET,
+        &tech,
+        "/api/v1/tickets/IN1",
+        None,
+    )
+    .await;
     assert_eq!(s, 404);
     assert_eq!(b["error"]["code"], "not_found");
     let ev = events_of(&app, id);
@@ -251,7 +330,12 @@ async fn api_ticket_lifecycle(app: TestApp) {
     assert_eq!(snap["ticket"]["history"].as_array().unwrap().len(), 4);
 
     // No token: 401 in the API's error shape.
-    let resp = app.client.get(app.url("/api/v1/tickets")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/api/v1/tickets"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 }
 
@@ -261,7 +345,16 @@ async fn api_validation_names_each_field(app: TestApp) {
     let post = |body: Value| {
         let tok = tok.clone();
         let app = &app;
-        async move { api(app, reqwest::Method::POST, &tok, "/api/v1/tickets", Some(body)).await }
+        async move {
+            api(
+                app,
+                reqwest::Method::POST,
+                &tok,
+                "/api/v1/tickets",
+                Some(body),
+            )
+            .await
+        }
     };
 
     let (s, b) = post(json!({
@@ -331,19 +424,33 @@ async fn api_validation_names_each_field(app: TestApp) {
             .to_string()
     };
     assert_eq!(msg("forms.inventory.cost"), "“twelve” is not a number");
-    assert!(msg("forms.inventory.location").contains("not one of the options: London office, Paris office"));
+    assert!(
+        msg("forms.inventory.location")
+            .contains("not one of the options: London office, Paris office")
+    );
     assert_eq!(msg("forms.inventory.serial"), "is required");
     assert_eq!(msg("forms.nosuchform"), "is not a form");
 
     // A form that exists but not for this type; a multi-line form given an object.
-    let (s, b) = post(json!({ "type": "Problem", "subject": "x", "forms": { "inventory": { "serial": "1" } } })).await;
+    let (s, b) = post(
+        json!({ "type": "Problem", "subject": "x", "forms": { "inventory": { "serial": "1" } } }),
+    )
+    .await;
     assert_eq!(s, 422);
     assert_eq!(field_names(&b), ["forms.inventory"]);
-    assert!(b["error"]["fields"][0]["message"].as_str().unwrap().contains("Problem"));
+    assert!(
+        b["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Problem")
+    );
     let (s, b) = post(json!({ "type": "Nonsense", "subject": "x" })).await;
     assert_eq!(s, 422);
     assert_eq!(field_names(&b), ["type"]);
-    let (s, b) = post(json!({ "type": "IN", "subject": "x", "forms": { "linkedassets": { "asset": "a" } } })).await;
+    let (s, b) = post(
+        json!({ "type": "IN", "subject": "x", "forms": { "linkedassets": { "asset": "a" } } }),
+    )
+    .await;
     assert_eq!(s, 422);
     assert_eq!(field_names(&b), ["forms.linkedassets"]);
 
@@ -365,20 +472,44 @@ async fn api_validation_names_each_field(app: TestApp) {
     assert_eq!(ok["displayid"], "IN1");
     let total: i64 = app.with_conn(|c| {
         use diesel::prelude::*;
-        hookdesk::db::schema::events::table.count().get_result(c).unwrap()
+        hookdesk::db::schema::events::table
+            .count()
+            .get_result(c)
+            .unwrap()
     });
     assert_eq!(total, 1);
 
     // Patch validation: bad values name their field and change nothing.
-    let (s, b) = api(&app, reqwest::Method::PATCH, &tok, "/api/v1/tickets/IN1", Some(json!({ "status": "Done", "forms": { "inventory": { "serial": "" } } }))).await;
+    let (s, b) = api(
+        &app,
+        reqwest::Method::PATCH,
+        &tok,
+        "/api/v1/tickets/IN1",
+        Some(json!({ "status": "Done", "forms": { "inventory": { "serial": "" } } })),
+    )
+    .await;
     assert_eq!(s, 422);
     let mut names = field_names(&b);
     names.sort();
     assert_eq!(names, ["forms.inventory.serial", "status"]);
-    let (s, b) = api(&app, reqwest::Method::PATCH, &tok, "/api/v1/tickets/IN1", Some(json!({ "type": "Change" }))).await;
+    let (s, b) = api(
+        &app,
+        reqwest::Method::PATCH,
+        &tok,
+        "/api/v1/tickets/IN1",
+        Some(json!({ "type": "Change" })),
+    )
+    .await;
     assert_eq!(s, 422);
     assert_eq!(field_names(&b), ["type"]);
-    let (_, t) = api(&app, reqwest::Method::GET, &tok, "/api/v1/tickets/IN1", None).await;
+    let (_, t) = api(
+        &app,
+        reqwest::Method::GET,
+        &tok,
+        "/api/v1/tickets/IN1",
+        None,
+    )
+    .await;
     assert_eq!(t["status"], "Open");
     assert_eq!(t["forms"]["inventory"]["serial"], "S");
     assert_eq!(events_of(&app, t["id"].as_i64().unwrap()).len(), 1);
@@ -408,7 +539,14 @@ async fn api_lists_with_filters_and_cursor(app: TestApp) {
         let app = &app;
         let tok = tok.clone();
         async move {
-            let (s, b) = api(app, reqwest::Method::GET, &tok, &format!("/api/v1/tickets?{q}"), None).await;
+            let (s, b) = api(
+                app,
+                reqwest::Method::GET,
+                &tok,
+                &format!("/api/v1/tickets?{q}"),
+                None,
+            )
+            .await;
             assert_eq!(s, 200, "{q}: {b}");
             let ids: Vec<String> = b["items"]
                 .as_array()
@@ -430,11 +568,25 @@ async fn api_lists_with_filters_and_cursor(app: TestApp) {
     let (page1, next) = list("limit=2").await;
     assert_eq!(page1, ["PR1", "CH1"]);
     let cursor = next.as_i64().unwrap();
-    let (s, b) = api(&app, reqwest::Method::GET, &tok, &format!("/api/v1/tickets?limit=2&before={cursor}"), None).await;
+    let (s, b) = api(
+        &app,
+        reqwest::Method::GET,
+        &tok,
+        &format!("/api/v1/tickets?limit=2&before={cursor}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(b["items"][0]["displayid"], "IN2");
     assert_eq!(b["items"][1]["displayid"], "SR1");
-    let (s, b) = api(&app, reqwest::Method::GET, &tok, "/api/v1/tickets?status=Asleep", None).await;
+    let (s, b) = api(
+        &app,
+        reqwest::Method::GET,
+        &tok,
+        "/api/v1/tickets?status=Asleep",
+        None,
+    )
+    .await;
     assert_eq!(s, 422, "{b}");
 }
 

@@ -249,7 +249,10 @@ async fn demo_fills_only_an_empty_database(app: TestApp) {
         assert!(v["forms"]["linkedassets"].is_array());
         assert!(v["forms"]["changeplan"]["risk"].is_string());
         let again = demo::fill(c).unwrap_err();
-        assert!(again.to_string().contains("already holds 36 ticket(s)"), "{again}");
+        assert!(
+            again.to_string().contains("already holds 36 ticket(s)"),
+            "{again}"
+        );
     });
 }
 
@@ -262,7 +265,10 @@ async fn openapi_document_lists_every_api_route() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     let routes = hookdesk::web::routes::table().infos();
-    let api: Vec<_> = routes.iter().filter(|r| r.path.starts_with("/api/")).collect();
+    let api: Vec<_> = routes
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+        .collect();
     assert!(api.len() >= 9);
     for r in api {
         // `{key}` and `{id:\d+}` alike become `{key}` / `{id}` in OpenAPI.
@@ -283,7 +289,10 @@ async fn openapi_document_lists_every_api_route() {
             .get(&path)
             .unwrap_or_else(|| panic!("{path} missing from the OpenAPI document"));
         let m = r.method.as_str().to_ascii_lowercase();
-        assert!(item.get(&m).is_some(), "{m} {path} missing from the OpenAPI document");
+        assert!(
+            item.get(&m).is_some(),
+            "{m} {path} missing from the OpenAPI document"
+        );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
