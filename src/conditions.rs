@@ -290,7 +290,7 @@ pub fn validate(
         let field = c.field.trim().to_ascii_lowercase();
         if field.is_empty() {
             errs.add(format!("{prefix}.{i}.field"), "choose a field");
-        } else if !known.iter().any(|k| *k == field) {
+        } else if !known.contains(&field) {
             errs.add(
                 format!("{prefix}.{i}.field"),
                 format!("unknown field `{}`", c.field.trim()),
@@ -318,7 +318,6 @@ pub fn validate(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
     use serde_json::json;

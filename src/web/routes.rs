@@ -15,9 +15,9 @@ use super::extract::{ApiUser, Authenticated};
 use crate::error::Error;
 
 use super::connections;
+use super::webhooks;
 use super::{account, assets, audit, health, home, login, roles, users};
 use super::{form_fields, forms, ticket_rows, tickets};
-use super::webhooks;
 use crate::api;
 
 /// Who may reach a route.
@@ -344,13 +344,13 @@ pub fn table() -> RouteTable {
     t.post("/admin/webhooks", Admin, webhooks::webhooks_create);
     t.get("/admin/webhooks/new", Admin, webhooks::webhooks_new);
     t.post("/admin/webhooks/preview", Admin, webhooks::webhooks_preview);
-    t.get(
-        "/admin/webhooks/rows/{kind}",
-        Admin,
-        webhooks::webhooks_row,
-    );
+    t.get("/admin/webhooks/rows/{kind}", Admin, webhooks::webhooks_row);
     t.get("/admin/webhooks/{id:\\d+}", Admin, webhooks::webhooks_edit);
-    t.post("/admin/webhooks/{id:\\d+}", Admin, webhooks::webhooks_update);
+    t.post(
+        "/admin/webhooks/{id:\\d+}",
+        Admin,
+        webhooks::webhooks_update,
+    );
     t.post(
         "/admin/webhooks/{id:\\d+}/clone",
         Admin,
@@ -361,8 +361,16 @@ pub fn table() -> RouteTable {
         Admin,
         webhooks::webhooks_delete,
     );
-    t.get("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_api_list);
-    t.post("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_api_create);
+    t.get(
+        "/api/v1/webhooks",
+        ApiAdmin,
+        api::webhooks::webhooks_api_list,
+    );
+    t.post(
+        "/api/v1/webhooks",
+        ApiAdmin,
+        api::webhooks::webhooks_api_create,
+    );
     t.get(
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,

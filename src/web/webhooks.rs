@@ -210,6 +210,9 @@ impl FormPage {
             Some(other) => other.to_string(),
         }
     }
+    fn preset_selected(&self, code: &str, key: &str, value: &str) -> bool {
+        self.preset_value(code, key) == value
+    }
     /// The first error about a preset field (`preset.facts[0].title` belongs to `facts`).
     fn preset_err(&self, key: &str) -> Option<&str> {
         let exact = format!("preset.{key}");

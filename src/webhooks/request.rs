@@ -359,10 +359,8 @@ fn sample_ticket_json(values: &BTreeMap<String, Value>, linked: bool, ids: bool)
             [name] => {
                 top.insert((*name).to_string(), v.clone());
             }
-            ["priority", "id"] => {
-                if ids {
-                    top.insert("priority".into(), v.clone());
-                }
+            ["priority", "id"] if ids => {
+                top.insert("priority".into(), v.clone());
             }
             [form, field] => {
                 let entry = forms
