@@ -11,6 +11,7 @@ pub mod history;
 pub mod model;
 pub mod payload;
 pub mod query;
+pub mod rows;
 pub mod validation;
 pub mod values;
 

@@ -296,3 +296,33 @@ async fn openapi_document_lists_every_api_route() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[test]
+fn demo_command_prints_the_technician_password_and_refuses_a_second_run() {
+    let (url, _g) = crate::helpers::fresh_database(Backend::Sqlite).unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hookdesk"))
+            .arg("demo")
+            .env("DATABASE_URL", &url)
+            .env("HOOKDESK_ADMIN_PASSWORD", crate::helpers::ADMIN_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success());
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        out.contains("Demo data added: 4 form(s), 36 ticket(s)."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Technician user tech with password: "),
+        "{out}"
+    );
+    let second = run();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("only fills an empty one"), "{err}");
+}
