@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::error::Error;
 
 const TICKET_NAMES: [&str; 14] = [
     "ticket.id",
