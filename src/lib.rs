@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod conditions;
 pub mod config;
 pub mod connections;
 pub mod db;

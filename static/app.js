@@ -48,4 +48,57 @@
       e.stopImmediatePropagation();
     }
   }, true);
+  // Tabs (webhook page): one form, one panel shown at a time. Without this script every
+  // panel is shown, which still works.
+  function showTab(tabs, name) {
+    var root = tabs.parentElement;
+    tabs.querySelectorAll("[data-tab]").forEach(function (b) {
+      var on = b.dataset.tab === name;
+      b.setAttribute("aria-selected", on ? "true" : "false");
+      b.tabIndex = on ? 0 : -1;
+    });
+    root.querySelectorAll("[data-panel]").forEach(function (p) {
+      p.hidden = p.dataset.panel !== name;
+    });
+  }
+  function initTabs(scope) {
+    scope.querySelectorAll("[data-tabs]").forEach(function (tabs) {
+      if (tabs.dataset.ready) { return; }
+      tabs.dataset.ready = "1";
+      var wanted = (location.hash || "").replace("#tab-", "");
+      var exists = wanted && tabs.querySelector('[data-tab="' + wanted + '"]');
+      showTab(tabs, exists ? wanted : tabs.dataset.initial || "basic");
+    });
+    scope.querySelectorAll("[data-preset-select]").forEach(showPresetFields);
+  }
+  document.addEventListener("click", function (e) {
+    var tab = e.target.closest && e.target.closest("[data-tab]");
+    if (tab) {
+      showTab(tab.closest("[data-tabs]"), tab.dataset.tab);
+      history.replaceState(null, "", "#tab-" + tab.dataset.tab);
+      return;
+    }
+    // Repeated rows (parameters, conditions, …) are removed in place; the form posts
+    // what remains.
+    var remove = e.target.closest && e.target.closest("[data-remove-row]");
+    if (remove) {
+      var row = remove.closest("[data-row]");
+      var form = remove.closest("form");
+      if (row) { row.remove(); }
+      if (form) { form.dispatchEvent(new Event("input", { bubbles: true })); }
+    }
+  });
+  // Only the chosen preset's fields are shown.
+  function showPresetFields(select) {
+    var form = select.closest("form");
+    if (!form) { return; }
+    form.querySelectorAll("[data-preset]").forEach(function (fs) {
+      fs.hidden = fs.dataset.preset !== select.value;
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-preset-select]")) { showPresetFields(e.target); }
+  });
+  document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
+  document.addEventListener("htmx:afterSettle", function (e) { initTabs(e.target); });
 })();

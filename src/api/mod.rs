@@ -4,3 +4,4 @@ pub mod connections;
 pub mod me;
 pub mod openapi;
 pub mod tickets;
+pub mod webhooks;

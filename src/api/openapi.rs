@@ -52,6 +52,12 @@ impl Modify for BearerAuth {
         connections::connections_update_post_doc,
         connections::connections_delete,
         connections::connections_signing_secret,
+        super::webhooks::webhooks_api_list,
+        super::webhooks::webhooks_api_get,
+        super::webhooks::webhooks_api_create,
+        super::webhooks::webhooks_api_put,
+        super::webhooks::webhooks_api_patch,
+        super::webhooks::webhooks_api_delete,
     ),
     components(schemas(
         super::me::Me,
@@ -67,6 +73,12 @@ impl Modify for BearerAuth {
         connections::HeaderBody,
         connections::RotateBody,
         connections::SigningSecretView,
+        super::webhooks::WebhookOut,
+        crate::webhooks::WebhookInput,
+        crate::webhooks::input::ConditionInput,
+        crate::webhooks::input::ResponseActionInput,
+        crate::webhooks::Parameter,
+        crate::webhooks::ResponseField,
     )),
     modifiers(&BearerAuth)
 )]

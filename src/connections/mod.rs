@@ -320,11 +320,10 @@ fn ensure_unique_name(conn: &mut DbConn, name: &str, except: Option<i64>) -> Res
 /// Names of the webhooks that send through connection `id` (as their connection or
 /// their test connection). Deleting a connection is refused while this is non-empty.
 ///
-/// This is the single place that knows which tables refer to connections. No such
-/// table exists yet; the webhooks part adds its query here (and a foreign key with
-/// `ON DELETE RESTRICT` as a second line of defence).
-pub fn users_of(_conn: &mut DbConn, _id: i64) -> Result<Vec<String>> {
-    Ok(Vec::new())
+/// This is the single place that knows which tables refer to connections: webhooks
+/// (whose foreign keys refuse the delete as a second line of defence).
+pub fn users_of(conn: &mut DbConn, id: i64) -> Result<Vec<String>> {
+    crate::webhooks::store::users_of_connection(conn, id)
 }
 
 /// What an audit row says about a save: the fields that changed, by name only (secret

@@ -226,3 +226,108 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_history,
     events,
 );
+
+// --- webhooks (issue 4) ---
+
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        status -> Text,
+        ticket_types -> Text,
+        connection_id -> Nullable<BigInt>,
+        test_connection_id -> Nullable<BigInt>,
+        url -> Text,
+        url_encoded -> Bool,
+        method -> Text,
+        request_content_type -> Text,
+        headers -> Text,
+        response_content_type -> Text,
+        run_rules_after_response -> Bool,
+        action_description -> Text,
+        show_as_button -> Bool,
+        preset -> Text,
+        preset_fields -> Text,
+        payload_mode -> Text,
+        body_template -> Text,
+        send_ids -> Bool,
+        condition_match -> Text,
+        batch_mode -> Text,
+        batch_wait_seconds -> Integer,
+        batch_max_items -> Integer,
+        retry_max_attempts -> Nullable<Integer>,
+        retry_schedule -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_parameters (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        label -> Text,
+        default_template -> Text,
+        read_only -> Bool,
+        multi_line -> Bool,
+    }
+}
+
+diesel::table! {
+    webhook_response_fields (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        position -> Integer,
+        path -> Text,
+        target -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_response_actions (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        position -> Integer,
+        kind -> Text,
+        target -> Text,
+        value_template -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_conditions (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        position -> Integer,
+        field -> Text,
+        operator -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_roles (webhook_id, role_id) {
+        webhook_id -> BigInt,
+        role_id -> BigInt,
+    }
+}
+
+diesel::joinable!(webhook_parameters -> webhooks (webhook_id));
+diesel::joinable!(webhook_response_fields -> webhooks (webhook_id));
+diesel::joinable!(webhook_response_actions -> webhooks (webhook_id));
+diesel::joinable!(webhook_conditions -> webhooks (webhook_id));
+diesel::joinable!(webhook_roles -> webhooks (webhook_id));
+diesel::joinable!(webhook_roles -> roles (role_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    webhooks,
+    webhook_parameters,
+    webhook_response_fields,
+    webhook_response_actions,
+    webhook_conditions,
+    webhook_roles,
+    roles,
+);

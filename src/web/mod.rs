@@ -23,3 +23,5 @@ pub mod session_store;
 pub mod ticket_rows;
 pub mod tickets;
 pub mod users;
+pub mod webhooks;
+pub mod webhooks_form;

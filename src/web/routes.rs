@@ -15,6 +15,7 @@ use super::extract::{ApiUser, Authenticated};
 use crate::error::Error;
 
 use super::connections;
+use super::webhooks;
 use super::{account, assets, audit, health, home, login, roles, users};
 use super::{form_fields, forms, ticket_rows, tickets};
 use crate::api;
@@ -88,6 +89,14 @@ impl RouteTable {
         F::Output: Responder + 'static,
     {
         self.add(Method::PATCH, path, access, handler);
+    }
+    fn put<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PUT, path, access, handler);
     }
     fn delete<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
     where
@@ -245,74 +254,6 @@ pub fn table() -> RouteTable {
 
     t.get("/api/v1/me", Api, api::me::me_get);
 
-    t.get("/admin/connections", Admin, connections::connections_list);
-    t.post("/admin/connections", Admin, connections::connections_create);
-    t.get(
-        "/admin/connections/new",
-        Admin,
-        connections::connections_new,
-    );
-    t.get(
-        "/admin/connections/{id:\\d+}",
-        Admin,
-        connections::connections_edit,
-    );
-    t.post(
-        "/admin/connections/{id:\\d+}",
-        Admin,
-        connections::connections_update,
-    );
-    t.get(
-        "/admin/connections/{id:\\d+}/clone",
-        Admin,
-        connections::connections_clone,
-    );
-    t.post(
-        "/admin/connections/{id:\\d+}/delete",
-        Admin,
-        connections::connections_delete,
-    );
-    t.post(
-        "/admin/connections/{id:\\d+}/signing-secret",
-        Admin,
-        connections::connections_signing_secret,
-    );
-    t.get(
-        "/api/v1/connections",
-        ApiAdmin,
-        api::connections::connections_index,
-    );
-    t.post(
-        "/api/v1/connections",
-        ApiAdmin,
-        api::connections::connections_create,
-    );
-    t.get(
-        "/api/v1/connections/{id:\\d+}",
-        ApiAdmin,
-        api::connections::connections_show,
-    );
-    t.patch(
-        "/api/v1/connections/{id:\\d+}",
-        ApiAdmin,
-        api::connections::connections_update,
-    );
-    t.post(
-        "/api/v1/connections/{id:\\d+}",
-        ApiAdmin,
-        api::connections::connections_update,
-    );
-    t.delete(
-        "/api/v1/connections/{id:\\d+}",
-        ApiAdmin,
-        api::connections::connections_delete,
-    );
-    t.post(
-        "/api/v1/connections/{id:\\d+}/signing-secret",
-        ApiAdmin,
-        api::connections::connections_signing_secret,
-    );
-
     t.get("/tickets", Technician, tickets::tickets_list);
     t.post("/tickets", Technician, tickets::tickets_create);
     t.get("/tickets/new", Technician, tickets::tickets_new);
@@ -397,6 +338,126 @@ pub fn table() -> RouteTable {
         "/api/v1/tickets/{key}/history",
         Api,
         api::tickets::tickets_history,
+    );
+
+    t.get("/admin/webhooks", Admin, webhooks::webhooks_list);
+    t.post("/admin/webhooks", Admin, webhooks::webhooks_create);
+    t.get("/admin/webhooks/new", Admin, webhooks::webhooks_new);
+    t.post("/admin/webhooks/preview", Admin, webhooks::webhooks_preview);
+    t.get("/admin/webhooks/rows/{kind}", Admin, webhooks::webhooks_row);
+    t.get("/admin/webhooks/{id:\\d+}", Admin, webhooks::webhooks_edit);
+    t.post(
+        "/admin/webhooks/{id:\\d+}",
+        Admin,
+        webhooks::webhooks_update,
+    );
+    t.post(
+        "/admin/webhooks/{id:\\d+}/clone",
+        Admin,
+        webhooks::webhooks_clone,
+    );
+    t.post(
+        "/admin/webhooks/{id:\\d+}/delete",
+        Admin,
+        webhooks::webhooks_delete,
+    );
+    t.get(
+        "/api/v1/webhooks",
+        ApiAdmin,
+        api::webhooks::webhooks_api_list,
+    );
+    t.post(
+        "/api/v1/webhooks",
+        ApiAdmin,
+        api::webhooks::webhooks_api_create,
+    );
+    t.get(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_get,
+    );
+    t.put(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_put,
+    );
+    t.patch(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_patch,
+    );
+    t.delete(
+        "/api/v1/webhooks/{id:\\d+}",
+        ApiAdmin,
+        api::webhooks::webhooks_api_delete,
+    );
+
+    t.get("/admin/connections", Admin, connections::connections_list);
+    t.post("/admin/connections", Admin, connections::connections_create);
+    t.get(
+        "/admin/connections/new",
+        Admin,
+        connections::connections_new,
+    );
+    t.get(
+        "/admin/connections/{id:\\d+}",
+        Admin,
+        connections::connections_edit,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}",
+        Admin,
+        connections::connections_update,
+    );
+    t.get(
+        "/admin/connections/{id:\\d+}/clone",
+        Admin,
+        connections::connections_clone,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/delete",
+        Admin,
+        connections::connections_delete,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/signing-secret",
+        Admin,
+        connections::connections_signing_secret,
+    );
+    t.get(
+        "/api/v1/connections",
+        ApiAdmin,
+        api::connections::connections_index,
+    );
+    t.post(
+        "/api/v1/connections",
+        ApiAdmin,
+        api::connections::connections_create,
+    );
+    t.get(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_show,
+    );
+    t.patch(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_update,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_update,
+    );
+    t.delete(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_delete,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}/signing-secret",
+        ApiAdmin,
+        api::connections::connections_signing_secret,
     );
 
     t

@@ -24,3 +24,7 @@ mod templating;
 mod ticket_pages;
 mod tickets_api;
 mod tickets_domain;
+mod webhooks;
+mod webhooks_api;
+mod webhooks_browser;
+mod webhooks_support;

@@ -1,0 +1,666 @@
+//! The validation of a submitted webhook (`validate`): ALL of it is checked before
+//! anything is written, and every problem is reported beside its field.
+
+use std::collections::BTreeSet;
+
+use crate::conditions::{self, Condition, MatchMode, Operator};
+use crate::db::DbConn;
+use crate::error::{Error, FieldErrors, Result};
+use crate::templating::{Kind, KnownNames, Template, TemplateError};
+use crate::tickets::{TicketType, template_names};
+
+use super::input::WebhookInput;
+use super::model::*;
+use super::presets::{Preset, PresetKind};
+
+/// The input checked and typed, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Valid {
+    pub name: String,
+    pub description: String,
+    pub status: Status,
+    pub ticket_types: Vec<TicketType>,
+    pub connection_id: Option<i64>,
+    pub test_connection_id: Option<i64>,
+    pub url: String,
+    pub url_encoded: bool,
+    pub method: Method,
+    pub request_content_type: RequestType,
+    pub headers: String,
+    pub response_content_type: ResponseType,
+    pub run_rules_after_response: bool,
+    pub action_description: String,
+    pub show_as_button: bool,
+    pub preset: Preset,
+    pub payload_mode: PayloadMode,
+    pub body_template: String,
+    pub send_ids: bool,
+    pub condition_match: MatchMode,
+    pub conditions: Vec<Condition>,
+    pub batch_mode: BatchMode,
+    pub batch_wait_seconds: i32,
+    pub batch_max_items: i32,
+    pub retry_max_attempts: Option<i32>,
+    pub retry_schedule: Option<Vec<u32>>,
+    pub parameters: Vec<Parameter>,
+    pub response_fields: Vec<ResponseField>,
+    pub response_actions: Vec<ResponseAction>,
+    /// Role ids with their names.
+    pub roles: Vec<(i64, String)>,
+}
+
+impl Valid {
+    /// The definition as it would be saved, for previewing a form that is not saved yet.
+    pub fn into_webhook(self, id: i64) -> Webhook {
+        let now = crate::db::now();
+        Webhook {
+            id,
+            name: self.name,
+            description: self.description,
+            status: self.status,
+            ticket_types: self
+                .ticket_types
+                .iter()
+                .map(|t| t.code().to_string())
+                .collect(),
+            connection_id: self.connection_id,
+            test_connection_id: self.test_connection_id,
+            url: self.url,
+            url_encoded: self.url_encoded,
+            method: self.method,
+            request_content_type: self.request_content_type,
+            headers: self.headers,
+            response_content_type: self.response_content_type,
+            run_rules_after_response: self.run_rules_after_response,
+            action_description: self.action_description,
+            show_as_button: self.show_as_button,
+            preset: self.preset,
+            payload_mode: self.payload_mode,
+            body_template: self.body_template,
+            send_ids: self.send_ids,
+            condition_match: self.condition_match,
+            conditions: self.conditions,
+            batch_mode: self.batch_mode,
+            batch_wait_seconds: self.batch_wait_seconds,
+            batch_max_items: self.batch_max_items,
+            retry_max_attempts: self.retry_max_attempts,
+            retry_schedule: self.retry_schedule,
+            parameters: self.parameters,
+            response_fields: self.response_fields,
+            response_actions: self.response_actions,
+            roles: self.roles.into_iter().map(|(_, n)| n).collect(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Ticket placeholder names for the given types (every type when empty).
+pub fn ticket_names(conn: &mut DbConn, types: &[TicketType]) -> Result<Vec<String>> {
+    if types.is_empty() {
+        return template_names(conn, None);
+    }
+    let mut all = BTreeSet::new();
+    for t in types {
+        all.extend(template_names(conn, Some(*t))?);
+    }
+    Ok(all.into_iter().collect())
+}
+
+/// The names the webhook's templates may use: ticket names, its parameters, built-ins.
+pub fn known_names(ticket: &[String], params: &[Parameter]) -> KnownNames {
+    KnownNames::new(
+        ticket.iter(),
+        params.iter().map(|p| p.name.trim().to_ascii_lowercase()),
+    )
+}
+
+/// Ticket fields a response may write: everything but the identity and bookkeeping.
+pub fn writable(name: &str) -> bool {
+    !matches!(
+        name,
+        "ticket.id"
+            | "ticket.displayid"
+            | "ticket.type"
+            | "ticket.createdat"
+            | "ticket.createdby"
+            | "ticket.updatedat"
+            | "ticket.updatedby"
+            | "ticket.assigneeusername"
+    ) && !name.ends_with(".id")
+}
+
+/// The template kind a body of this content type is parsed as.
+pub fn body_kind(ct: RequestType) -> Kind {
+    match ct {
+        RequestType::Json => Kind::Json,
+        RequestType::Xml => Kind::Xml,
+        RequestType::Form => Kind::Form,
+        RequestType::Text => Kind::Text,
+    }
+}
+
+fn template_msg(e: &TemplateError) -> String {
+    e.to_string()
+}
+
+/// Parses and checks one template, adding its error under `field`.
+fn check_template(errs: &mut FieldErrors, field: &str, text: &str, kind: Kind, known: &KnownNames) {
+    if let Err(e) = Template::parse_known(text, kind, known) {
+        errs.add(field, template_msg(&e));
+    }
+}
+
+fn parse_choice<T: Copy>(
+    errs: &mut FieldErrors,
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    codes: String,
+    default: T,
+) -> T {
+    match parse(value) {
+        Some(v) => v,
+        None => {
+            errs.add(field, format!("choose one of: {codes}"));
+            default
+        }
+    }
+}
+
+fn valid_header_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `result.number`, `items[0].id`, `a/b/c` (XML), `key` (form): dotted or slashed
+/// segments, each a name optionally followed by `[index]`s.
+pub fn valid_response_path(p: &str) -> bool {
+    let p = p.trim().trim_start_matches('/');
+    !p.is_empty()
+        && p.split(['.', '/']).all(|seg| {
+            let (name, rest) = seg.split_once('[').map_or((seg, ""), |(n, r)| (n, r));
+            let name_ok = !name.is_empty() || !rest.is_empty();
+            let idx_ok = rest.is_empty()
+                || rest.ends_with(']')
+                    && format!("[{rest}").split_terminator(']').all(|i| {
+                        i.strip_prefix('[')
+                            .is_some_and(|d| d.parse::<usize>().is_ok())
+                    });
+            name_ok && idx_ok && !seg.is_empty()
+        })
+}
+
+/// Retry delays in seconds: `60, 300, 1800`.
+pub fn parse_schedule(s: &str) -> std::result::Result<Option<Vec<u32>>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for part in s.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+        match part.trim().parse::<u32>() {
+            Ok(n) if (1..=604_800).contains(&n) => out.push(n),
+            _ => {
+                return Err(format!(
+                    "`{}` is not a delay in seconds between 1 and 604800",
+                    part.trim()
+                ));
+            }
+        }
+    }
+    if out.len() > 50 {
+        return Err("at most 50 delays".into());
+    }
+    Ok(Some(out))
+}
+
+/// Checks everything; `except` is the webhook being edited (its own name is not taken).
+pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) -> Result<Valid> {
+    let mut errs = FieldErrors::new();
+
+    let name = input.name.trim().to_string();
+    if name.is_empty() {
+        errs.add("name", "is required");
+    } else if name.chars().count() > 100 {
+        errs.add("name", "must be at most 100 characters");
+    } else if super::store::name_taken(conn, &name, except)? {
+        errs.add("name", "is already taken by another webhook");
+    }
+    if input.description.chars().count() > 2000 {
+        errs.add("description", "must be at most 2000 characters");
+    }
+    let status = parse_choice(
+        &mut errs,
+        "status",
+        &input.status,
+        Status::parse,
+        Status::codes(),
+        Status::Enabled,
+    );
+
+    let mut ticket_types = Vec::new();
+    for t in &input.ticket_types {
+        match TicketType::parse(t) {
+            Some(tt) if !ticket_types.contains(&tt) => ticket_types.push(tt),
+            Some(_) => {}
+            None => errs.add("ticket_types", format!("unknown ticket type `{t}`")),
+        }
+    }
+
+    for (field, id) in [
+        ("connection_id", input.connection_id),
+        ("test_connection_id", input.test_connection_id),
+    ] {
+        if let Some(id) = id
+            && !super::store::connection_exists(conn, id)?
+        {
+            errs.add(field, "no such connection");
+        }
+    }
+    if status == Status::Test && input.test_connection_id.is_none() {
+        errs.add(
+            "test_connection_id",
+            "a webhook in Test status sends through its test connection: choose one",
+        );
+    }
+
+    let method = parse_choice(
+        &mut errs,
+        "method",
+        &input.method,
+        Method::parse,
+        Method::codes(),
+        Method::Post,
+    );
+    let request_content_type = parse_choice(
+        &mut errs,
+        "request_content_type",
+        &input.request_content_type,
+        RequestType::parse,
+        RequestType::codes(),
+        RequestType::Json,
+    );
+    let response_content_type = parse_choice(
+        &mut errs,
+        "response_content_type",
+        &input.response_content_type,
+        ResponseType::parse,
+        ResponseType::codes(),
+        ResponseType::Json,
+    );
+    let payload_mode = parse_choice(
+        &mut errs,
+        "payload_mode",
+        &input.payload_mode,
+        PayloadMode::parse,
+        PayloadMode::codes(),
+        PayloadMode::Custom,
+    );
+    let condition_match = parse_choice(
+        &mut errs,
+        "condition_match",
+        &input.condition_match,
+        MatchMode::parse,
+        "all, any".into(),
+        MatchMode::All,
+    );
+    let batch_mode = parse_choice(
+        &mut errs,
+        "batch_mode",
+        &input.batch_mode,
+        BatchMode::parse,
+        BatchMode::codes(),
+        BatchMode::None,
+    );
+
+    // Parameters come first: the other templates may use them.
+    let mut parameters = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, p) in input.parameters.iter().enumerate() {
+        let pname = p.name.trim().to_ascii_lowercase();
+        if pname.is_empty() {
+            errs.add(format!("parameters.{i}.name"), "is required");
+        } else if !pname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || pname.len() > 60
+        {
+            errs.add(
+                format!("parameters.{i}.name"),
+                "use at most 60 letters, digits and underscores",
+            );
+        } else if !seen.insert(pname.clone()) {
+            errs.add(
+                format!("parameters.{i}.name"),
+                "is used by another parameter",
+            );
+        }
+        let label = if p.label.trim().is_empty() {
+            p.name.trim().to_string()
+        } else {
+            p.label.trim().to_string()
+        };
+        parameters.push(Parameter {
+            name: pname,
+            label,
+            default_template: p.default_template.clone(),
+            read_only: p.read_only,
+            multi_line: p.multi_line,
+        });
+    }
+
+    let tnames = ticket_names(conn, &ticket_types)?;
+    // A parameter's default is filled before any parameter has a value.
+    let base_known = known_names(&tnames, &[]);
+    let known = known_names(&tnames, &parameters);
+    for (i, p) in parameters.iter().enumerate() {
+        check_template(
+            &mut errs,
+            &format!("parameters.{i}.default_template"),
+            &p.default_template,
+            Kind::Text,
+            &base_known,
+        );
+    }
+
+    let url = input.url.trim().to_string();
+    let lower = url.to_ascii_lowercase();
+    let absolute = lower.starts_with("http://") || lower.starts_with("https://");
+    if url.is_empty() && input.connection_id.is_none() {
+        errs.add("url", "is required when no connection is chosen");
+    } else if input.connection_id.is_none() && !absolute {
+        errs.add(
+            "url",
+            "must start with http:// or https:// when no connection is chosen",
+        );
+    } else if url.contains(char::is_whitespace) {
+        errs.add(
+            "url",
+            "must not contain spaces (placeholders are encoded when sent)",
+        );
+    } else if lower.contains("://") && !absolute {
+        errs.add("url", "only http:// and https:// URLs are supported");
+    } else {
+        check_template(
+            &mut errs,
+            "url",
+            &url,
+            Kind::Url {
+                already_encoded: input.url_encoded,
+            },
+            &known,
+        );
+    }
+
+    for (line, hname, value) in parse_header_lines(&input.headers) {
+        let raw = input.headers.lines().nth(line - 1).unwrap_or_default();
+        if !raw.contains(':') {
+            errs.add("headers", format!("line {line}: write `Name: value`"));
+        } else if !valid_header_name(&hname) {
+            errs.add(
+                "headers",
+                format!("line {line}: `{hname}` is not a valid header name"),
+            );
+        } else if let Err(e) = Template::parse_known(&value, Kind::Header, &known) {
+            errs.add("headers", format!("line {line}: {}", template_msg(&e)));
+        }
+    }
+
+    if input.action_description.chars().count() > 2000 {
+        errs.add("action_description", "must be at most 2000 characters");
+    } else {
+        check_template(
+            &mut errs,
+            "action_description",
+            &input.action_description,
+            Kind::Text,
+            &known,
+        );
+    }
+
+    if payload_mode != PayloadMode::Custom && request_content_type != RequestType::Json {
+        errs.add(
+            "payload_mode",
+            "the whole ticket is sent as JSON: set the request content type to JSON",
+        );
+    }
+
+    let preset = input.preset.clone();
+    if preset.kind() == PresetKind::Generic {
+        if payload_mode == PayloadMode::Custom && method.has_body() {
+            if input.body_template.trim().is_empty() && request_content_type != RequestType::Text {
+                errs.add(
+                    "body_template",
+                    "a body template is required for a custom payload",
+                );
+            } else {
+                check_template(
+                    &mut errs,
+                    "body_template",
+                    &input.body_template,
+                    body_kind(request_content_type),
+                    &known,
+                );
+            }
+        }
+    } else {
+        if let Err(e) = preset.validate(&known) {
+            match e {
+                Error::Validation(f) => {
+                    for fe in f.0 {
+                        errs.add(format!("preset.{}", fe.field), fe.message);
+                    }
+                }
+                other => errs.add("preset", other.to_string()),
+            }
+        }
+        if request_content_type != RequestType::Json || method != Method::Post {
+            errs.add(
+                "preset",
+                "presets send JSON with POST: set the method to POST and the content type to JSON",
+            );
+        }
+    }
+
+    let mut conds = Vec::new();
+    for (i, c) in input.conditions.iter().enumerate() {
+        match Operator::parse(&c.operator) {
+            Some(op) => conds.push(Condition {
+                field: c.field.trim().to_ascii_lowercase(),
+                operator: op,
+                value: c.value.clone(),
+            }),
+            None => errs.add(format!("conditions.{i}.operator"), "choose an operator"),
+        }
+    }
+    if conds.len() == input.conditions.len() {
+        conditions::validate(&conds, &tnames, false, "conditions", &mut errs);
+    }
+
+    if batch_mode != BatchMode::None
+        && let Some(why) = batching_unavailable(method, request_content_type, payload_mode)
+    {
+        errs.add("batch_mode", why);
+    }
+    if !(0..=3600).contains(&input.batch_wait_seconds) {
+        errs.add("batch_wait_seconds", "must be between 0 and 3600 seconds");
+    }
+    if !(1..=1000).contains(&input.batch_max_items) {
+        errs.add("batch_max_items", "must be between 1 and 1000");
+    }
+    if let Some(n) = input.retry_max_attempts
+        && !(1..=50).contains(&n)
+    {
+        errs.add(
+            "retry_max_attempts",
+            "must be between 1 and 50 (leave empty for the global policy)",
+        );
+    }
+    let retry_schedule = match parse_schedule(&input.retry_schedule) {
+        Ok(s) => s,
+        Err(m) => {
+            errs.add("retry_schedule", m);
+            None
+        }
+    };
+
+    let mut response_fields = Vec::new();
+    for (i, f) in input.response_fields.iter().enumerate() {
+        let target = f.target.trim().to_ascii_lowercase();
+        if !valid_response_path(&f.path) {
+            errs.add(
+                format!("response_fields.{i}.path"),
+                "write a path such as result.number, items[0].id or a/b",
+            );
+        }
+        if !tnames.contains(&target) || !writable(&target) {
+            errs.add(
+                format!("response_fields.{i}.target"),
+                "choose a ticket field or custom form field that can be set",
+            );
+        }
+        response_fields.push(ResponseField {
+            path: f.path.trim().to_string(),
+            target,
+        });
+    }
+
+    let mut response_actions = Vec::new();
+    for (i, a) in input.response_actions.iter().enumerate() {
+        let Some(kind) = ActionKind::parse(&a.kind) else {
+            errs.add(
+                format!("response_actions.{i}.kind"),
+                format!("choose one of: {}", ActionKind::codes()),
+            );
+            continue;
+        };
+        let target = a.target.trim().to_ascii_lowercase();
+        if kind == ActionKind::SetField && (!tnames.contains(&target) || !writable(&target)) {
+            errs.add(
+                format!("response_actions.{i}.target"),
+                "choose a ticket field or custom form field that can be set",
+            );
+        }
+        if kind != ActionKind::SetField && a.value_template.trim().is_empty() {
+            errs.add(
+                format!("response_actions.{i}.value_template"),
+                "is required",
+            );
+        } else {
+            check_template(
+                &mut errs,
+                &format!("response_actions.{i}.value_template"),
+                &a.value_template,
+                Kind::Text,
+                &known,
+            );
+        }
+        response_actions.push(ResponseAction {
+            kind,
+            target: if kind == ActionKind::SetField {
+                target
+            } else {
+                String::new()
+            },
+            value_template: a.value_template.clone(),
+        });
+    }
+
+    let mut roles = Vec::new();
+    for r in &input.roles {
+        match super::store::role_id(conn, r.trim())? {
+            Some(id) if !roles.iter().any(|(x, _)| *x == id) => {
+                roles.push((id, r.trim().to_string()))
+            }
+            Some(_) => {}
+            None => errs.add("roles", format!("unknown role `{}`", r.trim())),
+        }
+    }
+
+    errs.into_result()?;
+    Ok(Valid {
+        name,
+        description: input.description.trim().to_string(),
+        status,
+        ticket_types,
+        connection_id: input.connection_id,
+        test_connection_id: input.test_connection_id,
+        url,
+        url_encoded: input.url_encoded,
+        method,
+        request_content_type,
+        headers: input.headers.trim().to_string(),
+        response_content_type,
+        run_rules_after_response: input.run_rules_after_response,
+        action_description: input.action_description.clone(),
+        show_as_button: input.show_as_button,
+        preset,
+        payload_mode,
+        body_template: input.body_template.clone(),
+        send_ids: input.send_ids,
+        condition_match,
+        conditions: conds,
+        batch_mode,
+        batch_wait_seconds: input.batch_wait_seconds,
+        batch_max_items: input.batch_max_items,
+        retry_max_attempts: input.retry_max_attempts,
+        retry_schedule,
+        parameters,
+        response_fields,
+        response_actions,
+        roles,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_paths() {
+        for ok in [
+            "result.number",
+            "items[0].id",
+            "a/b/c",
+            "/a/b",
+            "key",
+            "data[1][2].x",
+        ] {
+            assert!(valid_response_path(ok), "{ok}");
+        }
+        for bad in ["", "a..b", "items[x]", "items[0", "a.", "."] {
+            assert!(!valid_response_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn schedules() {
+        assert_eq!(parse_schedule(""), Ok(None));
+        assert_eq!(
+            parse_schedule("60, 300,1800"),
+            Ok(Some(vec![60, 300, 1800]))
+        );
+        assert!(parse_schedule("60, soon").is_err());
+        assert!(parse_schedule("0").is_err());
+    }
+
+    #[test]
+    fn batching_rules() {
+        assert_eq!(
+            batching_unavailable(Method::Post, RequestType::Json, PayloadMode::Custom),
+            None
+        );
+        assert!(
+            batching_unavailable(Method::Put, RequestType::Json, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(Method::Post, RequestType::Xml, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(
+                Method::Post,
+                RequestType::Json,
+                PayloadMode::WholeTicketLinked
+            )
+            .is_some()
+        );
+    }
+}

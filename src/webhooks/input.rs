@@ -1,0 +1,179 @@
+//! What an administrator submits for a webhook (page or API), and the validation of ALL
+//! of it before anything is written. Every problem is reported beside its field: keys
+//! are the input's field names, child rows `parameters.<i>.<field>` and so on.
+
+use crate::conditions::MatchMode;
+
+use super::model::*;
+use super::presets::Preset;
+
+// The checks live in `checks`; their entry points are used through this module too.
+pub use super::checks::{
+    Valid, body_kind, known_names, parse_schedule, ticket_names, valid_response_path, validate,
+    writable,
+};
+
+/// A condition row as submitted: the operator is still text, so a bad one becomes a
+/// field error rather than a malformed request.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(default)]
+pub struct ConditionInput {
+    pub field: String,
+    pub operator: String,
+    pub value: String,
+}
+
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(default)]
+pub struct ResponseActionInput {
+    pub kind: String,
+    pub target: String,
+    pub value_template: String,
+}
+
+/// A whole webhook as submitted. Choices are text (codes or labels) and are checked here.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct WebhookInput {
+    pub name: String,
+    pub description: String,
+    /// enabled | test | disabled
+    pub status: String,
+    /// Ticket type codes or names; empty: every type.
+    pub ticket_types: Vec<String>,
+    pub connection_id: Option<i64>,
+    pub test_connection_id: Option<i64>,
+    pub url: String,
+    pub url_encoded: bool,
+    /// GET | POST | PUT | PATCH | DELETE
+    pub method: String,
+    /// json | xml | form | text
+    pub request_content_type: String,
+    /// `Name: value` lines.
+    pub headers: String,
+    /// json | xml | form | html
+    pub response_content_type: String,
+    pub run_rules_after_response: bool,
+    pub action_description: String,
+    pub show_as_button: bool,
+    /// `{"preset": "generic"}`, or a preset with its fields, such as
+    /// `{"preset": "slack", "text": "…", "title": "…", "button_label": "…", "ticket_url": "…"}`.
+    #[schema(value_type = Object)]
+    pub preset: Preset,
+    /// custom | ticket | ticket_linked
+    pub payload_mode: String,
+    pub body_template: String,
+    pub send_ids: bool,
+    /// all | any
+    pub condition_match: String,
+    pub conditions: Vec<ConditionInput>,
+    /// none | same_event | same_event_type | any_event
+    pub batch_mode: String,
+    pub batch_wait_seconds: i32,
+    pub batch_max_items: i32,
+    pub retry_max_attempts: Option<i32>,
+    /// Seconds between attempts, comma separated (`60, 300, 1800`); empty: global policy.
+    pub retry_schedule: String,
+    pub parameters: Vec<Parameter>,
+    pub response_fields: Vec<ResponseField>,
+    pub response_actions: Vec<ResponseActionInput>,
+    pub roles: Vec<String>,
+}
+
+impl Default for WebhookInput {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            description: String::new(),
+            status: Status::Enabled.code().into(),
+            ticket_types: Vec::new(),
+            connection_id: None,
+            test_connection_id: None,
+            url: String::new(),
+            url_encoded: false,
+            method: Method::Post.code().into(),
+            request_content_type: RequestType::Json.code().into(),
+            headers: String::new(),
+            response_content_type: ResponseType::Json.code().into(),
+            run_rules_after_response: false,
+            action_description: String::new(),
+            show_as_button: false,
+            preset: Preset::Generic,
+            payload_mode: PayloadMode::Custom.code().into(),
+            body_template: String::new(),
+            send_ids: false,
+            condition_match: MatchMode::All.code().into(),
+            conditions: Vec::new(),
+            batch_mode: BatchMode::None.code().into(),
+            batch_wait_seconds: 30,
+            batch_max_items: 100,
+            retry_max_attempts: None,
+            retry_schedule: String::new(),
+            parameters: Vec::new(),
+            response_fields: Vec::new(),
+            response_actions: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
+}
+
+impl WebhookInput {
+    pub fn from_webhook(w: &Webhook) -> Self {
+        Self {
+            name: w.name.clone(),
+            description: w.description.clone(),
+            status: w.status.code().into(),
+            ticket_types: w.ticket_types.clone(),
+            connection_id: w.connection_id,
+            test_connection_id: w.test_connection_id,
+            url: w.url.clone(),
+            url_encoded: w.url_encoded,
+            method: w.method.code().into(),
+            request_content_type: w.request_content_type.code().into(),
+            headers: w.headers.clone(),
+            response_content_type: w.response_content_type.code().into(),
+            run_rules_after_response: w.run_rules_after_response,
+            action_description: w.action_description.clone(),
+            show_as_button: w.show_as_button,
+            preset: w.preset.clone(),
+            payload_mode: w.payload_mode.code().into(),
+            body_template: w.body_template.clone(),
+            send_ids: w.send_ids,
+            condition_match: w.condition_match.code().into(),
+            conditions: w
+                .conditions
+                .iter()
+                .map(|c| ConditionInput {
+                    field: c.field.clone(),
+                    operator: c.operator.code().into(),
+                    value: c.value.clone(),
+                })
+                .collect(),
+            batch_mode: w.batch_mode.code().into(),
+            batch_wait_seconds: w.batch_wait_seconds,
+            batch_max_items: w.batch_max_items,
+            retry_max_attempts: w.retry_max_attempts,
+            retry_schedule: w
+                .retry_schedule
+                .as_ref()
+                .map(|s| s.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default(),
+            parameters: w.parameters.clone(),
+            response_fields: w.response_fields.clone(),
+            response_actions: w
+                .response_actions
+                .iter()
+                .map(|a| ResponseActionInput {
+                    kind: a.kind.code().into(),
+                    target: a.target.clone(),
+                    value_template: a.value_template.clone(),
+                })
+                .collect(),
+            roles: w.roles.clone(),
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The request a webhook sends for one ticket, built exactly once: the preview shows it
+//! and the delivery engine snapshots it. Secrets travel only in `headers`; everything
+//! meant for people or storage reads `redacted_headers`, where they are `••••`.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::input::body_kind;
+use super::model::{Method, PayloadMode, RequestType, Status, Webhook};
+use crate::connections::{Auth, Connection};
+use crate::db::DbConn;
+use crate::error::{Error, Result};
+use crate::secrets::{Secret, SecretBox};
+use crate::templating::{Kind, RenderContext, Template};
+use crate::tickets::payload::sample_template_values;
+use crate::tickets::{template_values, ticket_json};
+
+/// What is shown instead of a secret value.
+pub const MASK: &str = "••••";
+
+/// Which ticket the request is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketRef {
+    Id(i64),
+    /// The built-in sample ticket, for previews without real data.
+    Sample,
+}
+
+/// What fired the webhook, for `{{event.*}}` and `{{actor.name}}`.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerCtx {
+    pub event_type: Option<String>,
+    /// The event's `{field: {old, new}}` object.
+    pub changes: Option<Value>,
+    pub actor_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuiltRequest {
+    pub method: Method,
+    pub url: String,
+    /// Real values, for sending only.
+    pub headers: Vec<(String, Secret)>,
+    /// The same headers with secret values replaced by `••••`, for display and storage.
+    pub redacted_headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body's media type; None when there is no body.
+    pub content_type: Option<String>,
+    /// The connection the request goes through (the test connection in Test status).
+    pub connection_id: Option<i64>,
+    /// NTLM cannot be written as a header in advance: the sender negotiates it with
+    /// these credentials.
+    pub ntlm: Option<(String, Secret, String)>,
+}
+
+impl BuiltRequest {
+    /// The body for people: JSON pretty-printed, anything else as text.
+    pub fn display_body(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body).to_string();
+        let is_json = self
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json"));
+        if is_json && let Ok(v) = serde_json::from_str::<Value>(&text) {
+            return serde_json::to_string_pretty(&v).unwrap_or(text);
+        }
+        text
+    }
+}
+
+/// The connection a webhook sends through: its test connection in Test status or when
+/// asked, else its main connection.
+pub fn connection_for(w: &Webhook, use_test_connection: bool) -> Option<i64> {
+    if use_test_connection || w.status == Status::Test {
+        w.test_connection_id.or(w.connection_id)
+    } else {
+        w.connection_id
+    }
+}
+
+/// A ticket chosen by display id (`IN164`) or id (`42`); empty text is the sample ticket.
+pub fn resolve_ticket(conn: &mut DbConn, text: &str) -> Result<TicketRef> {
+    let t = text.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("sample") {
+        return Ok(TicketRef::Sample);
+    }
+    match crate::tickets::Ticket::find(conn, t) {
+        Ok(ticket) => Ok(TicketRef::Id(ticket.id)),
+        Err(Error::NotFound(_)) => Err(Error::NotFound(format!("ticket `{t}`"))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The ticket's template values.
+pub fn ticket_values(conn: &mut DbConn, ticket: TicketRef) -> Result<BTreeMap<String, Value>> {
+    match ticket {
+        TicketRef::Id(id) => template_values(conn, id),
+        TicketRef::Sample => Ok(sample_template_values()),
+    }
+}
+
+/// Parameter values: a read-only parameter or one not given takes its default template
+/// rendered against the ticket; the rest take what was typed.
+pub fn parameter_values(
+    w: &Webhook,
+    base: &RenderContext,
+    given: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for p in &w.parameters {
+        let typed = given
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&p.name))
+            .map(|(_, v)| v.clone());
+        let value = match typed {
+            Some(v) if !p.read_only => v,
+            _ => render_text(&p.default_template, base)?,
+        };
+        out.insert(p.name.clone(), value);
+    }
+    Ok(out)
+}
+
+fn render_text(text: &str, ctx: &RenderContext) -> Result<String> {
+    Ok(Template::parse(text, Kind::Text)?.render(ctx)?)
+}
+
+/// Builds the complete request. `now` is the `{{now}}` of the templates.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the agreed interface of the request builder"
+)]
+pub fn build(
+    conn: &mut DbConn,
+    sb: &SecretBox,
+    w: &Webhook,
+    ticket: TicketRef,
+    params: &BTreeMap<String, String>,
+    trigger: &TriggerCtx,
+    now: DateTime<Utc>,
+    use_test_connection: bool,
+) -> Result<BuiltRequest> {
+    let values = ticket_values(conn, ticket)?;
+    let mut ctx = RenderContext::new(values.clone(), now)
+        .with_webhook(w.name.clone())
+        .prefer_ids(w.send_ids);
+    if let Some(a) = &trigger.actor_name {
+        ctx = ctx.with_actor(a.clone());
+    }
+    if let Some(t) = &trigger.event_type {
+        ctx = ctx.with_event(t.clone(), trigger.changes.clone().unwrap_or(Value::Null));
+    }
+    for (k, v) in parameter_values(w, &ctx, params)? {
+        ctx = ctx.with_param(&k, v);
+    }
+
+    let connection_id = connection_for(w, use_test_connection);
+    let connection = match connection_id {
+        Some(id) => Some(Connection::get(conn, id)?),
+        None => None,
+    };
+
+    let url = full_url(w, connection.as_ref(), &ctx)?;
+
+    let mut headers: Vec<(String, Secret, bool)> = Vec::new();
+    let mut ntlm = None;
+    if let Some(c) = &connection {
+        for h in c.resolved_headers(sb)? {
+            set_header(&mut headers, h.name, h.value, h.secret);
+        }
+        match c.resolved_auth(sb)? {
+            Auth::None => {}
+            Auth::Basic { username, password } => {
+                let raw = format!("{username}:{}", password.expose());
+                let v = base64::engine::general_purpose::STANDARD.encode(raw);
+                set_header(
+                    &mut headers,
+                    "Authorization".into(),
+                    Secret(format!("Basic {v}")),
+                    true,
+                );
+            }
+            Auth::Bearer { token } => {
+                let v = Secret(format!("Bearer {}", token.expose()));
+                set_header(&mut headers, "Authorization".into(), v, true);
+            }
+            Auth::ApiKey { header, value } => set_header(&mut headers, header, value, true),
+            Auth::Ntlm {
+                username,
+                password,
+                domain,
+            } => ntlm = Some((username, password, domain)),
+        }
+    }
+    for (name, value) in w.header_lines() {
+        let v = Template::parse(&value, Kind::Header)?.render(&ctx)?;
+        set_header(&mut headers, name, Secret(v), false);
+    }
+
+    let (body, content_type) = if w.method.has_body() {
+        let (bytes, ct) = body(conn, w, ticket, &values, &ctx)?;
+        (bytes, Some(ct))
+    } else {
+        (Vec::new(), None)
+    };
+    if let Some(ct) = &content_type
+        && !headers
+            .iter()
+            .any(|(n, _, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".into(), Secret(ct.clone()), false));
+    }
+
+    let redacted_headers = headers
+        .iter()
+        .map(|(n, v, secret)| (n.clone(), redact(n, v, *secret)))
+        .chain(
+            ntlm.iter()
+                .map(|_| ("Authorization".to_string(), format!("NTLM {MASK}"))),
+        )
+        .collect();
+    Ok(BuiltRequest {
+        method: w.method,
+        url,
+        headers: headers.into_iter().map(|(n, v, _)| (n, v)).collect(),
+        redacted_headers,
+        body,
+        content_type,
+        connection_id,
+        ntlm,
+    })
+}
+
+/// A later header of the same name replaces an earlier one: webhook headers win over the
+/// connection's defaults.
+fn set_header(
+    headers: &mut Vec<(String, Secret, bool)>,
+    name: String,
+    value: Secret,
+    secret: bool,
+) {
+    headers.retain(|(n, _, _)| !n.eq_ignore_ascii_case(&name));
+    headers.push((name, value, secret));
+}
+
+/// Secrets become `••••`, keeping an auth scheme word (`Bearer ••••`) so people can see
+/// which kind of credential is sent.
+fn redact(name: &str, v: &Secret, secret: bool) -> String {
+    if !secret {
+        return v.expose().to_string();
+    }
+    if name.eq_ignore_ascii_case("authorization")
+        && let Some((scheme, _)) = v.expose().split_once(' ')
+    {
+        return format!("{scheme} {MASK}");
+    }
+    MASK.to_string()
+}
+
+/// The connection's base URL joined with the webhook's URL, or the webhook's URL alone
+/// when it is absolute.
+fn full_url(w: &Webhook, c: Option<&Connection>, ctx: &RenderContext) -> Result<String> {
+    let own = Template::parse(
+        w.url.trim(),
+        Kind::Url {
+            already_encoded: w.url_encoded,
+        },
+    )?
+    .render(ctx)?;
+    let lower = own.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(own);
+    }
+    let Some(c) = c else {
+        return Err(Error::BadRequest(
+            "the webhook has no connection and its URL is not absolute".into(),
+        ));
+    };
+    // The base URL was typed as a URL: its literal parts are kept as written.
+    let base = Template::parse(
+        c.base_url.trim(),
+        Kind::Url {
+            already_encoded: true,
+        },
+    )?
+    .render(ctx)?;
+    Ok(join_url(&base, &own))
+}
+
+pub fn join_url(base: &str, path: &str) -> String {
+    if path.is_empty() {
+        base.to_string()
+    } else if path.starts_with('?') || path.starts_with('#') {
+        format!("{base}{path}")
+    } else {
+        format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
+    }
+}
+
+fn body(
+    conn: &mut DbConn,
+    w: &Webhook,
+    ticket: TicketRef,
+    values: &BTreeMap<String, Value>,
+    ctx: &RenderContext,
+) -> Result<(Vec<u8>, String)> {
+    let json_ct = RequestType::Json.mime().to_string();
+    if let Some(v) = w.preset.payload(ctx)? {
+        return Ok((serde_json::to_vec(&v).unwrap_or_default(), json_ct));
+    }
+    let json = |v: Value| (serde_json::to_vec(&v).unwrap_or_default(), json_ct.clone());
+    match w.payload_mode {
+        PayloadMode::WholeTicket => Ok(json(whole(conn, w, ticket, values, false)?)),
+        PayloadMode::WholeTicketLinked => Ok(json(whole(conn, w, ticket, values, true)?)),
+        PayloadMode::Custom => {
+            let t = Template::parse(&w.body_template, body_kind(w.request_content_type))?;
+            Ok((
+                t.render(ctx)?.into_bytes(),
+                w.request_content_type.mime().to_string(),
+            ))
+        }
+    }
+}
+
+fn whole(
+    conn: &mut DbConn,
+    w: &Webhook,
+    ticket: TicketRef,
+    values: &BTreeMap<String, Value>,
+    linked: bool,
+) -> Result<Value> {
+    match ticket {
+        TicketRef::Id(id) => ticket_json(conn, id, linked, w.send_ids),
+        TicketRef::Sample => Ok(sample_ticket_json(values, linked, w.send_ids)),
+    }
+}
+
+/// The whole-ticket shape for the sample ticket, from its flat values: base fields at the
+/// top, `ticket.<form>.<field>` under `forms`, multi-line forms as arrays of rows.
+fn sample_ticket_json(values: &BTreeMap<String, Value>, linked: bool, ids: bool) -> Value {
+    let mut top = Map::new();
+    let mut forms: Map<String, Value> = Map::new();
+    for (k, v) in values {
+        let Some(rest) = k.strip_prefix("ticket.") else {
+            continue;
+        };
+        let parts: Vec<&str> = rest.split('.').collect();
+        match parts.as_slice() {
+            [name] if v.is_array() && !top.contains_key(*name) && !is_base(name) => {
+                forms.insert((*name).to_string(), v.clone());
+            }
+            [name] => {
+                top.insert((*name).to_string(), v.clone());
+            }
+            ["priority", "id"] if ids => {
+                top.insert("priority".into(), v.clone());
+            }
+            [form, field] => {
+                let entry = forms
+                    .entry((*form).to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                // With ids the `.id` entry, which sorts after this one, replaces it.
+                if let Some(o) = entry.as_object_mut() {
+                    o.insert((*field).to_string(), v.clone());
+                }
+            }
+            [form, field, "id"] if ids => {
+                if let Some(o) = forms
+                    .entry((*form).to_string())
+                    .or_insert_with(|| Value::Object(Map::new()))
+                    .as_object_mut()
+                {
+                    o.insert((*field).to_string(), v.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    top.insert("forms".into(), Value::Object(forms));
+    if linked {
+        top.insert("history".into(), Value::Array(Vec::new()));
+    }
+    Value::Object(top)
+}
+
+fn is_base(name: &str) -> bool {
+    !name.contains('.')
+        && matches!(
+            name,
+            "id" | "displayid" | "type" | "subject" | "description" | "status" | "priority"
+        )
+}
