@@ -31,8 +31,29 @@ pub struct Authenticated {
     pub login_id: String,
 }
 
+/// A role a route or extractor demands; the checks and their messages live only here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Need {
+    Technician,
+    Admin,
+    ApiAdmin,
+}
+
+pub(crate) fn require(p: &Principal, need: Need) -> Result<(), Error> {
+    let (ok, message) = match need {
+        Need::Technician => (p.is_technician(), "This page is for technicians."),
+        Need::Admin => (p.is_admin(), "This page is for administrators."),
+        Need::ApiAdmin => (p.is_admin(), "administrator role required"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(message.into()))
+    }
+}
+
 impl Authenticated {
-    async fn load(req: HttpRequest) -> Result<Self, Error> {
+    pub(crate) async fn load(req: HttpRequest) -> Result<Self, Error> {
         if let Some(a) = req.extensions().get::<Authenticated>() {
             return Ok(a.clone());
         }
@@ -91,9 +112,7 @@ impl FromRequest for TechnicianUser {
         let req = req.clone();
         Box::pin(async move {
             let a = Authenticated::load(req).await?;
-            if !a.principal.is_technician() {
-                return Err(Error::Forbidden("This page is for technicians.".into()).into());
-            }
+            require(&a.principal, Need::Technician)?;
             Ok(TechnicianUser(a))
         })
     }
@@ -110,9 +129,7 @@ impl FromRequest for AdminUser {
         let req = req.clone();
         Box::pin(async move {
             let a = Authenticated::load(req).await?;
-            if !a.principal.is_admin() {
-                return Err(Error::Forbidden("This page is for administrators.".into()).into());
-            }
+            require(&a.principal, Need::Admin)?;
             Ok(AdminUser(a))
         })
     }
@@ -123,7 +140,7 @@ impl FromRequest for AdminUser {
 pub struct ApiUser(pub Principal);
 
 impl ApiUser {
-    async fn load(req: HttpRequest) -> Result<Self, Error> {
+    pub(crate) async fn load(req: HttpRequest) -> Result<Self, Error> {
         if let Some(a) = req.extensions().get::<ApiUser>() {
             return Ok(a.clone());
         }
@@ -165,9 +182,7 @@ impl FromRequest for ApiAdmin {
         let req = req.clone();
         Box::pin(async move {
             let ApiUser(p) = ApiUser::load(req).await?;
-            if !p.is_admin() {
-                return Err(Error::Forbidden("administrator role required".into()).into());
-            }
+            require(&p, Need::ApiAdmin)?;
             Ok(ApiAdmin(p))
         })
     }

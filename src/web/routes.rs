@@ -11,7 +11,7 @@ use actix_web::http::Method;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 
-use super::extract::{ApiUser, Authenticated};
+use super::extract::{ApiUser, Authenticated, Need, require};
 use crate::error::Error;
 
 use super::connections;
@@ -162,45 +162,14 @@ async fn check(req: &ServiceRequest, access: Access) -> Result<(), Error> {
     let http = req.request().clone();
     match access {
         Access::Public => Ok(()),
-        Access::User => Authenticated::extract(&http)
-            .await
-            .map(|_| ())
-            .map_err(to_app),
-        Access::Technician => {
-            let a = Authenticated::extract(&http).await.map_err(to_app)?;
-            if a.principal.is_technician() {
-                Ok(())
-            } else {
-                Err(Error::Forbidden("This page is for technicians.".into()))
-            }
-        }
-        Access::Admin => {
-            let a = Authenticated::extract(&http).await.map_err(to_app)?;
-            if a.principal.is_admin() {
-                Ok(())
-            } else {
-                Err(Error::Forbidden("This page is for administrators.".into()))
-            }
-        }
-        Access::Api => ApiUser::extract(&http).await.map(|_| ()).map_err(to_app),
-        Access::ApiAdmin => {
-            let ApiUser(p) = ApiUser::extract(&http).await.map_err(to_app)?;
-            if p.is_admin() {
-                Ok(())
-            } else {
-                Err(Error::Forbidden("administrator role required".into()))
-            }
-        }
-    }
-}
-
-/// Our extractors only ever fail with `crate::Error`; keep it typed for rendering.
-fn to_app(e: actix_web::Error) -> Error {
-    match e.as_error::<Error>() {
-        Some(Error::Unauthenticated) => Error::Unauthenticated,
-        Some(Error::Forbidden(m)) => Error::Forbidden(m.clone()),
-        Some(other) => Error::Internal(other.to_string()),
-        None => Error::Internal(e.to_string()),
+        Access::User => Authenticated::load(http).await.map(|_| ()),
+        Access::Technician => require(
+            &Authenticated::load(http).await?.principal,
+            Need::Technician,
+        ),
+        Access::Admin => require(&Authenticated::load(http).await?.principal, Need::Admin),
+        Access::Api => ApiUser::load(http).await.map(|_| ()),
+        Access::ApiAdmin => require(&ApiUser::load(http).await?.0, Need::ApiAdmin),
     }
 }
 
