@@ -33,6 +33,24 @@ pub struct Config {
     /// unset a password is generated and printed once).
     #[serde(skip)]
     pub admin_password: Option<Secret>,
+    /// Run the delivery worker in this process (`serve --no-worker` turns it off).
+    pub run_worker: bool,
+    /// Deliveries in flight at once in one worker.
+    pub worker_concurrency: usize,
+    /// Deliveries in flight at once to one connection.
+    pub worker_per_connection: usize,
+    /// Most deliveries claimed in one transaction.
+    pub worker_claim_batch: usize,
+    /// How long a claim holds; must exceed `delivery_timeout_seconds` by 5 s.
+    pub worker_lease_seconds: u64,
+    /// How often the worker looks for work enqueued by other processes (milliseconds).
+    pub worker_poll_ms: u64,
+    /// On shutdown, seconds in-flight deliveries may finish before they are released.
+    pub worker_shutdown_seconds: u64,
+    /// Failures in a row that pause a connection (circuit breaker).
+    pub breaker_failures: i32,
+    /// How long a paused connection waits before one probe delivery.
+    pub breaker_cooldown_seconds: u64,
 }
 
 /// A value that must never reach a log: `Debug` prints it redacted.
@@ -66,6 +84,15 @@ impl Default for Config {
             login_failure_window_minutes: 15,
             login_lockout_minutes: 15,
             admin_password: None,
+            run_worker: true,
+            worker_concurrency: 256,
+            worker_per_connection: 16,
+            worker_claim_batch: 256,
+            worker_lease_seconds: 120,
+            worker_poll_ms: 1000,
+            worker_shutdown_seconds: 10,
+            breaker_failures: 10,
+            breaker_cooldown_seconds: 300,
         }
     }
 }
@@ -146,6 +173,30 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
+    /// Deliveries in flight at once in one worker [default: 256]
+    #[arg(long, env = "HOOKDESK_WORKER_CONCURRENCY", global = true, value_name = "N")]
+    pub worker_concurrency: Option<usize>,
+    /// Deliveries in flight at once to one connection [default: 16]
+    #[arg(long, env = "HOOKDESK_WORKER_PER_CONNECTION", global = true, value_name = "N")]
+    pub worker_per_connection: Option<usize>,
+    /// Most deliveries claimed in one transaction [default: 256]
+    #[arg(long, env = "HOOKDESK_WORKER_CLAIM_BATCH", global = true, value_name = "N")]
+    pub worker_claim_batch: Option<usize>,
+    /// Seconds a claim holds; must exceed the delivery timeout by 5 s [default: 120]
+    #[arg(long, env = "HOOKDESK_WORKER_LEASE_SECONDS", global = true, value_name = "SECS")]
+    pub worker_lease_seconds: Option<u64>,
+    /// Milliseconds between looks for work enqueued by other processes [default: 1000]
+    #[arg(long, env = "HOOKDESK_WORKER_POLL_MS", global = true, value_name = "MS")]
+    pub worker_poll_ms: Option<u64>,
+    /// Seconds in-flight deliveries may finish at shutdown [default: 10]
+    #[arg(long, env = "HOOKDESK_WORKER_SHUTDOWN_SECONDS", global = true, value_name = "SECS")]
+    pub worker_shutdown_seconds: Option<u64>,
+    /// Failures in a row that pause a connection [default: 10]
+    #[arg(long, env = "HOOKDESK_BREAKER_FAILURES", global = true, value_name = "N")]
+    pub breaker_failures: Option<i32>,
+    /// Seconds a paused connection waits before a probe delivery [default: 300]
+    #[arg(long, env = "HOOKDESK_BREAKER_COOLDOWN_SECONDS", global = true, value_name = "SECS")]
+    pub breaker_cooldown_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +257,16 @@ impl Config {
             login_failure_window_minutes,
             login_lockout_minutes
         );
+        set!(
+            worker_concurrency,
+            worker_per_connection,
+            worker_claim_batch,
+            worker_lease_seconds,
+            worker_poll_ms,
+            worker_shutdown_seconds,
+            breaker_failures,
+            breaker_cooldown_seconds
+        );
         if let Some(p) = &a.admin_password {
             self.admin_password = Some(Secret(p.clone()));
         }
@@ -222,6 +283,23 @@ impl Config {
             ("login_lockout_minutes", self.login_lockout_minutes),
             ("login_max_failures", i64::from(self.login_max_failures)),
             ("db_pool_size", i64::from(self.db_pool_size)),
+            ("breaker_failures", i64::from(self.breaker_failures)),
+            (
+                "worker_concurrency",
+                i64::try_from(self.worker_concurrency).unwrap_or(i64::MAX),
+            ),
+            (
+                "worker_per_connection",
+                i64::try_from(self.worker_per_connection).unwrap_or(i64::MAX),
+            ),
+            (
+                "worker_claim_batch",
+                i64::try_from(self.worker_claim_batch).unwrap_or(i64::MAX),
+            ),
+            (
+                "worker_poll_ms",
+                i64::try_from(self.worker_poll_ms).unwrap_or(i64::MAX),
+            ),
         ];
         for (name, v) in positive {
             if v <= 0 {

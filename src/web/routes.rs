@@ -227,6 +227,22 @@ pub fn table() -> RouteTable {
 
     t.get("/api/v1/me", Api, api::me::me_get);
 
+    t.get(
+        "/api/v1/deliveries/{id:\\d+}",
+        ApiAdmin,
+        api::deliveries::delivery_get,
+    );
+    t.post(
+        "/api/v1/deliveries/{id:\\d+}/replay",
+        ApiAdmin,
+        api::deliveries::delivery_replay,
+    );
+    t.post(
+        "/api/v1/deliveries/{id:\\d+}/cancel",
+        ApiAdmin,
+        api::deliveries::delivery_cancel,
+    );
+
     t
 }
 

@@ -14,3 +14,4 @@ mod browser;
 mod cli;
 mod database;
 mod route_table;
+mod queue;
