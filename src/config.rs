@@ -51,6 +51,18 @@ pub struct Config {
     pub breaker_failures: i32,
     /// How long a paused connection waits before one probe delivery.
     pub breaker_cooldown_seconds: u64,
+    /// Networks (CIDR) outgoing requests may reach although private, loopback, etc.
+    pub allowed_networks: Vec<String>,
+    /// Waits before each delivery attempt (`0s`, `5s`, `5m`, `2h`, `1d`); its length is
+    /// the number of attempts.
+    pub retry_schedule: Vec<String>,
+    /// Seconds allowed to open a connection to a receiver.
+    pub delivery_connect_timeout_seconds: u64,
+    /// Seconds allowed for one whole request, response body included.
+    pub delivery_timeout_seconds: u64,
+    /// Proxy for outgoing requests (`http://host:port`); proxy environment variables are
+    /// ignored.
+    pub outgoing_proxy: Option<String>,
 }
 
 /// A value that must never reach a log: `Debug` prints it redacted.
@@ -93,6 +105,14 @@ impl Default for Config {
             worker_shutdown_seconds: 10,
             breaker_failures: 10,
             breaker_cooldown_seconds: 300,
+            allowed_networks: Vec::new(),
+            retry_schedule: crate::delivery::retry::DEFAULT_SCHEDULE
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            delivery_connect_timeout_seconds: 10,
+            delivery_timeout_seconds: 30,
+            outgoing_proxy: None,
         }
     }
 }
@@ -197,6 +217,48 @@ pub struct ConfigArgs {
     /// Seconds a paused connection waits before a probe delivery [default: 300]
     #[arg(long, env = "HOOKDESK_BREAKER_COOLDOWN_SECONDS", global = true, value_name = "SECS")]
     pub breaker_cooldown_seconds: Option<u64>,
+    /// Comma-separated CIDRs outgoing requests may reach although private [default: none]
+    #[arg(
+        long,
+        env = "HOOKDESK_ALLOWED_NETWORKS",
+        global = true,
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub allowed_networks: Option<Vec<String>>,
+    /// Comma-separated waits before each attempt [default: 0s,5s,5m,30m,2h,5h,10h,10h]
+    #[arg(
+        long,
+        env = "HOOKDESK_RETRY_SCHEDULE",
+        global = true,
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub retry_schedule: Option<Vec<String>>,
+    /// Seconds to open a connection to a receiver [default: 10]
+    #[arg(
+        long,
+        env = "HOOKDESK_DELIVERY_CONNECT_TIMEOUT_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub delivery_connect_timeout_seconds: Option<u64>,
+    /// Seconds for one whole outgoing request, response included [default: 30]
+    #[arg(
+        long,
+        env = "HOOKDESK_DELIVERY_TIMEOUT_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub delivery_timeout_seconds: Option<u64>,
+    /// Proxy for outgoing requests, e.g. http://proxy:3128 [default: none]
+    #[arg(
+        long,
+        env = "HOOKDESK_OUTGOING_PROXY",
+        global = true,
+        value_name = "URL"
+    )]
+    pub outgoing_proxy: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -270,6 +332,15 @@ impl Config {
         if let Some(p) = &a.admin_password {
             self.admin_password = Some(Secret(p.clone()));
         }
+        set!(
+            allowed_networks,
+            retry_schedule,
+            delivery_connect_timeout_seconds,
+            delivery_timeout_seconds
+        );
+        if let Some(p) = &a.outgoing_proxy {
+            self.outgoing_proxy = Some(p.clone()).filter(|p| !p.trim().is_empty());
+        }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -303,6 +374,29 @@ impl Config {
         ];
         for (name, v) in positive {
             if v <= 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: must be greater than 0"
+                )));
+            }
+        }
+        self.validate_delivery()
+    }
+
+    fn validate_delivery(&self) -> Result<(), ConfigError> {
+        for n in &self.allowed_networks {
+            crate::delivery::ssrf::parse_network(n)
+                .map_err(|e| ConfigError::Invalid(format!("allowed_networks: {e}")))?;
+        }
+        crate::delivery::retry::RetryPolicy::parse(&self.retry_schedule)
+            .map_err(ConfigError::Invalid)?;
+        for (name, v) in [
+            (
+                "delivery_connect_timeout_seconds",
+                self.delivery_connect_timeout_seconds,
+            ),
+            ("delivery_timeout_seconds", self.delivery_timeout_seconds),
+        ] {
+            if v == 0 {
                 return Err(ConfigError::Invalid(format!(
                     "{name}: must be greater than 0"
                 )));

@@ -2,6 +2,7 @@
 //! administrators' tokens only.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::Connection;
 
 use crate::audit;
 use crate::db;

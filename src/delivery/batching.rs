@@ -107,7 +107,7 @@ pub(super) fn validate(spec: &BatchSpec, body: &str, errs: &mut FieldErrors) {
     if spec.max_items < 1 {
         errs.add("batch_max_items", "must be at least 1");
     }
-    if serde_json::from_str::<serde_json::de::IgnoredAny>(body).is_err() {
+    if serde_json::from_str::<serde::de::IgnoredAny>(body).is_err() {
         errs.add("body", "a batched body must be JSON");
     }
 }

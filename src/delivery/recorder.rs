@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::claim::{self, Finish};

@@ -13,5 +13,8 @@ mod auth;
 mod browser;
 mod cli;
 mod database;
+mod receiver;
 mod route_table;
 mod queue;
+mod sender;
+mod ssrf;

@@ -1,0 +1,175 @@
+//! What one send produced — the record the execution log shows — and how failures are
+//! classified. Stored request headers pass through [`redact_headers`] first.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// The value stored in place of a secret header value.
+pub const REDACTED: &str = "••••";
+
+/// Failure classes, as stored and shown (`as_str`) and as the retry policy reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The name did not resolve.
+    Dns,
+    /// No connection (refused, unreachable, reset before a response).
+    Connect,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// Connect or total deadline passed (the total includes reading the body).
+    Timeout,
+    /// The request body exceeds the limit; nothing was sent.
+    TooLarge,
+    /// The SSRF guard refused the destination; nothing was sent.
+    RefusedByPolicy,
+    /// A 3xx answer; redirects are never followed.
+    Redirect,
+    /// A 4xx/5xx answer, or a malformed response.
+    Http,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::Timeout => "timeout",
+            Self::TooLarge => "too_large",
+            Self::RefusedByPolicy => "refused_by_policy",
+            Self::Redirect => "redirect",
+            Self::Http => "http",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Dns,
+            Self::Connect,
+            Self::Tls,
+            Self::Timeout,
+            Self::TooLarge,
+            Self::RefusedByPolicy,
+            Self::Redirect,
+            Self::Http,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptError {
+    pub class: ErrorClass,
+    /// Readable, for the execution log; never contains a secret.
+    pub message: String,
+}
+
+/// One send, start to finish. `error` is `None` exactly when the answer was 2xx.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub method: String,
+    pub url: String,
+    /// Every header sent (including authentication and signatures), secrets redacted.
+    pub request_headers_redacted: Vec<(String, String)>,
+    pub status: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+    /// At most the sender's cap (64 KiB by default).
+    pub response_body: Vec<u8>,
+    /// The response body was longer than what is stored.
+    pub truncated: bool,
+    pub error: Option<AttemptError>,
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// The first response header named `name` (case-insensitive).
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        self.response_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn error_class(&self) -> Option<ErrorClass> {
+        self.error.as_ref().map(|e| e.class)
+    }
+}
+
+/// Header names whose values are secret whatever the connection says.
+const ALWAYS_SECRET: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+];
+
+/// Copies `headers`, replacing the value of every secret header (the built-in list plus
+/// `also_secret`, compared case-insensitively) with [`REDACTED`].
+pub fn redact_headers(headers: &[(String, String)], also_secret: &[&str]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let secret = ALWAYS_SECRET
+                .iter()
+                .chain(also_secret)
+                .any(|s| s.eq_ignore_ascii_case(k));
+            let value = if secret {
+                REDACTED.to_owned()
+            } else {
+                v.clone()
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_covers_builtin_and_flagged_headers() {
+        let h = vec![
+            ("Authorization".to_owned(), "Bearer abc".to_owned()),
+            ("X-Secret-Thing".to_owned(), "s3".to_owned()),
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+        ];
+        let r = redact_headers(&h, &["x-secret-thing"]);
+        assert_eq!(r[0].1, REDACTED);
+        assert_eq!(r[1].1, REDACTED);
+        assert_eq!(r[2].1, "application/json");
+    }
+
+    #[test]
+    fn classes_round_trip() {
+        for s in [
+            "dns",
+            "connect",
+            "tls",
+            "timeout",
+            "too_large",
+            "refused_by_policy",
+            "redirect",
+            "http",
+        ] {
+            assert_eq!(ErrorClass::parse(s).unwrap().as_str(), s);
+        }
+        assert_eq!(ErrorClass::parse("nope"), None);
+    }
+}

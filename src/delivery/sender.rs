@@ -1,0 +1,484 @@
+//! The one outgoing HTTP client. Everything Hookdesk sends — deliveries, test-sends,
+//! "test connection" — goes through [`Sender::send`], so every request gets the same
+//! limits, the SSRF guard, authentication, signatures and an [`Attempt`] on record.
+//!
+//! Limits, and why:
+//! - connect timeout (client-wide) and a total deadline per request that also covers
+//!   reading the response body, so a receiver trickling bytes cannot hold a worker slot;
+//! - the response body is read chunk by chunk and reading stops at the cap, so a huge or
+//!   endless answer costs at most the cap in memory;
+//! - no `Accept-Encoding` is sent and nothing is decompressed (reqwest is built without
+//!   its `gzip` feature): a gzip bomb is stored as the first compressed bytes, never inflated;
+//! - request bodies over the limit are refused before anything is sent;
+//! - redirects are not followed (a 3xx is a failure naming its `Location`): following one
+//!   would send the body, signature and credentials somewhere nobody configured;
+//! - proxy environment variables are ignored: only the `outgoing_proxy` setting counts.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::attempt::{Attempt, AttemptError, ErrorClass, redact_headers};
+use super::auth::{self, Auth, Secret};
+use super::signing;
+use super::ssrf::{DnsFailed, GuardedResolver, NetworkPolicy, Refused};
+use crate::config::Config;
+
+/// Response bytes kept per attempt.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 64 * 1024;
+/// Largest request body sent (60 MiB).
+pub const DEFAULT_MAX_REQUEST_BODY: usize = 60 * 1024 * 1024;
+
+pub fn user_agent() -> String {
+    format!("Hookdesk/{}", env!("CARGO_PKG_VERSION"))
+}
+
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    pub connect_timeout: Duration,
+    pub max_response_body: usize,
+    pub max_request_body: usize,
+    pub policy: NetworkPolicy,
+    /// `http://host:port` of an outgoing proxy; `None` connects directly.
+    pub proxy: Option<String>,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            max_request_body: DEFAULT_MAX_REQUEST_BODY,
+            policy: NetworkPolicy::default(),
+            proxy: None,
+        }
+    }
+}
+
+impl SenderConfig {
+    pub fn from_config(cfg: &Config) -> Result<Self, String> {
+        Ok(Self {
+            connect_timeout: Duration::from_secs(cfg.delivery_connect_timeout_seconds),
+            policy: NetworkPolicy::from_strings(&cfg.allowed_networks)?,
+            proxy: cfg.outgoing_proxy.clone(),
+            ..Self::default()
+        })
+    }
+}
+
+/// One request to send. The worker builds it from a delivery row and its connection.
+#[derive(Debug, Clone)]
+pub struct OutgoingRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Total deadline: connect, send, and read the response body.
+    pub timeout: Duration,
+    pub auth: Auth,
+    /// Active signing secrets (`whsec_…`); empty sends no `webhook-signature`.
+    pub signing: Vec<Secret>,
+    /// The delivery's stable id, sent as `webhook-id` on every attempt.
+    pub message_id: String,
+    /// Further header names (besides authentication) whose values are stored redacted.
+    pub secret_headers: Vec<String>,
+}
+
+/// Cheap to clone: the client and its connection pool are shared.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    cfg: Arc<SenderConfig>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").field("cfg", &self.cfg).finish()
+    }
+}
+
+/// What went wrong inside the deadline, before classification.
+enum Failure {
+    Reqwest(reqwest::Error),
+    Classified(AttemptError),
+}
+
+impl From<reqwest::Error> for Failure {
+    fn from(e: reqwest::Error) -> Self {
+        Failure::Reqwest(e)
+    }
+}
+
+fn fail(class: ErrorClass, message: impl Into<String>) -> Failure {
+    Failure::Classified(AttemptError {
+        class,
+        message: message.into(),
+    })
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    truncated: bool,
+}
+
+impl Sender {
+    pub fn new(cfg: &SenderConfig) -> Result<Self, String> {
+        let policy = Arc::new(cfg.policy.clone());
+        let mut builder = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(cfg.connect_timeout)
+            .dns_resolver(Arc::new(GuardedResolver::new(policy)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true);
+        if let Some(p) = &cfg.proxy {
+            let proxy = reqwest::Proxy::all(p).map_err(|e| format!("outgoing_proxy: {e}"))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            cfg: Arc::new(cfg.clone()),
+        })
+    }
+
+    pub fn config(&self) -> &SenderConfig {
+        &self.cfg
+    }
+
+    /// Sends `req` once and records what happened. Never panics, never returns early
+    /// without an [`Attempt`]: refusals and timeouts are attempts too.
+    pub async fn send(&self, req: &OutgoingRequest) -> Attempt {
+        let started_at = Utc::now();
+        let t0 = Instant::now();
+        let headers = self.headers_for(req, started_at.timestamp());
+        let mut secret_names: Vec<&str> = req.secret_headers.iter().map(String::as_str).collect();
+        secret_names.extend(req.auth.secret_header());
+        let mut attempt = Attempt {
+            started_at,
+            duration: Duration::ZERO,
+            method: req.method.clone(),
+            url: req.url.clone(),
+            request_headers_redacted: redact_headers(&headers, &secret_names),
+            status: None,
+            response_headers: Vec::new(),
+            response_body: Vec::new(),
+            truncated: false,
+            error: None,
+        };
+        let deadline = tokio::time::Instant::now() + req.timeout;
+        let outcome = match tokio::time::timeout_at(
+            deadline,
+            self.exchange(req, &headers, req.timeout),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(fail(
+                ErrorClass::Timeout,
+                format!(
+                    "no complete response within {} s",
+                    req.timeout.as_secs_f64()
+                ),
+            )),
+        };
+        attempt.duration = t0.elapsed();
+        match outcome {
+            Ok(answer) => {
+                attempt.status = Some(answer.status);
+                attempt.error = status_error(answer.status, &answer.headers);
+                attempt.response_headers = redact_headers(&answer.headers, &[]);
+                attempt.response_body = answer.body;
+                attempt.truncated = answer.truncated;
+            }
+            Err(Failure::Classified(e)) => attempt.error = Some(e),
+            Err(Failure::Reqwest(e)) => attempt.error = Some(classify(&e)),
+        }
+        attempt
+    }
+
+    /// The caller's headers, minus any it must not set, plus authentication and the
+    /// Standard Webhooks headers.
+    fn headers_for(&self, req: &OutgoingRequest, timestamp: i64) -> Vec<(String, String)> {
+        let auth_header = req.auth.secret_header();
+        let reserved = |k: &str| {
+            k.eq_ignore_ascii_case(signing::HEADER_ID)
+                || k.eq_ignore_ascii_case(signing::HEADER_TIMESTAMP)
+                || k.eq_ignore_ascii_case(signing::HEADER_SIGNATURE)
+                || k.eq_ignore_ascii_case("user-agent")
+                || auth_header.is_some_and(|a| k.eq_ignore_ascii_case(a))
+        };
+        let mut out: Vec<(String, String)> = req
+            .headers
+            .iter()
+            .filter(|(k, _)| !reserved(k))
+            .cloned()
+            .collect();
+        out.push(("user-agent".into(), user_agent()));
+        out.extend(req.auth.header());
+        out.extend(signing::headers(
+            &req.message_id,
+            timestamp,
+            &req.body,
+            &req.signing,
+        ));
+        out
+    }
+
+    async fn exchange(
+        &self,
+        req: &OutgoingRequest,
+        headers: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<Answer, Failure> {
+        if req.body.len() > self.cfg.max_request_body {
+            return Err(fail(
+                ErrorClass::TooLarge,
+                format!(
+                    "request body is {} bytes; the limit is {} bytes",
+                    req.body.len(),
+                    self.cfg.max_request_body
+                ),
+            ));
+        }
+        let url = url::Url::parse(&req.url)
+            .map_err(|e| fail(ErrorClass::RefusedByPolicy, format!("invalid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(fail(
+                ErrorClass::RefusedByPolicy,
+                format!("scheme {:?} is not http or https", url.scheme()),
+            ));
+        }
+        self.cfg
+            .policy
+            .check_url(&url)
+            .map_err(|r| fail(ErrorClass::RefusedByPolicy, r.to_string()))?;
+        if self.cfg.proxy.is_some() {
+            // Through a proxy our resolver only sees the proxy's name, so check the
+            // destination here; the proxy then is the boundary against a DNS answer
+            // changing between this check and its own lookup.
+            self.precheck_name(&url).await?;
+        }
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| fail(ErrorClass::Http, format!("invalid method {:?}", req.method)))?;
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| fail(ErrorClass::Http, format!("invalid header name {k:?}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| fail(ErrorClass::Http, format!("invalid value for header {k}")))?;
+            map.append(name, value);
+        }
+        let build = |auth: Option<String>, body: Vec<u8>| {
+            let mut m = map.clone();
+            if let Some(a) = auth.and_then(|a| HeaderValue::from_str(&a).ok()) {
+                m.insert(reqwest::header::AUTHORIZATION, a);
+            }
+            self.client
+                .request(method.clone(), url.clone())
+                .headers(m)
+                .timeout(timeout)
+                .body(body)
+        };
+        let mut resp = match &req.auth {
+            Auth::Ntlm {
+                user,
+                password,
+                domain,
+            } => self.ntlm(&build, req, user, password, domain).await?,
+            _ => build(None, req.body.clone()).send().await?,
+        };
+        self.read_answer(&mut resp).await
+    }
+
+    /// NTLM authenticates a connection, not a request: negotiate (type 1, empty body),
+    /// read the 401 challenge to the end so the connection goes back to the pool, then
+    /// send the real request with the authenticate message (type 3), which the pool
+    /// hands the same idle keep-alive connection. Should another connection be used after
+    /// all (the pool is shared), the server answers 401 again and the handshake is
+    /// repeated once — not more, since every failed type 3 may count towards an account
+    /// lockout on the directory.
+    async fn ntlm(
+        &self,
+        build: &impl Fn(Option<String>, Vec<u8>) -> reqwest::RequestBuilder,
+        req: &OutgoingRequest,
+        user: &str,
+        password: &Secret,
+        domain: &str,
+    ) -> Result<reqwest::Response, Failure> {
+        let negotiate = auth::ntlm_negotiate_header().map_err(|m| fail(ErrorClass::Http, m))?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut first = build(Some(negotiate.clone()), Vec::new()).send().await?;
+            if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+                if first.status().is_success() {
+                    return Err(fail(
+                        ErrorClass::Http,
+                        format!(
+                            "the server answered the NTLM negotiation with {} instead of a challenge; the body was not sent",
+                            first.status()
+                        ),
+                    ));
+                }
+                return Ok(first);
+            }
+            let challenge = first
+                .headers()
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(auth::ntlm_challenge);
+            let Some(challenge) = challenge else {
+                // A 401 without an NTLM challenge: the server does not do NTLM here.
+                return Ok(first);
+            };
+            while first.chunk().await?.is_some() {}
+            let answer = auth::ntlm_authenticate_header(&challenge, user, password, domain)
+                .map_err(|m| fail(ErrorClass::Http, m))?;
+            let resp = build(Some(answer), req.body.clone()).send().await?;
+            if resp.status() == reqwest::StatusCode::UNAUTHORIZED && tries < 2 {
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    async fn precheck_name(&self, url: &url::Url) -> Result<(), Failure> {
+        let Some(url::Host::Domain(host)) = url.host() else {
+            return Ok(());
+        };
+        let addrs: Vec<_> = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|e| fail(ErrorClass::Dns, format!("cannot resolve {host}: {e}")))?
+            .collect();
+        self.cfg
+            .policy
+            .filter(host, addrs)
+            .map(|_| ())
+            .map_err(|r| fail(ErrorClass::RefusedByPolicy, r.to_string()))
+    }
+
+    /// Status and headers, then the body up to the cap; reading stops there.
+    async fn read_answer(&self, resp: &mut reqwest::Response) -> Result<Answer, Failure> {
+        let cap = self.cfg.max_response_body;
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = resp.chunk().await? {
+            let room = cap - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+            if body.len() == cap {
+                // Exactly full: one more chunk tells whether anything was cut off.
+                truncated = resp.chunk().await?.is_some_and(|c| !c.is_empty());
+                break;
+            }
+        }
+        Ok(Answer {
+            status: resp.status().as_u16(),
+            headers,
+            body,
+            truncated,
+        })
+    }
+}
+
+/// 2xx is success; 3xx a redirect not followed; anything else an HTTP failure.
+fn status_error(status: u16, headers: &[(String, String)]) -> Option<AttemptError> {
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    match status {
+        200..=299 => None,
+        300..=399 => {
+            let location = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("(no Location header)");
+            Some(AttemptError {
+                class: ErrorClass::Redirect,
+                message: format!(
+                    "HTTP {status} {reason}: redirect to {location} not followed; update the URL"
+                ),
+            })
+        }
+        _ => Some(AttemptError {
+            class: ErrorClass::Http,
+            message: format!("HTTP {status} {reason}").trim_end().to_owned(),
+        }),
+    }
+}
+
+/// Maps a reqwest error to its class by looking through its causes for the guard's own
+/// errors first. The message is built from the causes only: reqwest's own text repeats
+/// the URL, whose query string may hold a credential.
+fn classify(e: &reqwest::Error) -> AttemptError {
+    let mut causes: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(e);
+    let mut tls = false;
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<Refused>() {
+            return AttemptError {
+                class: ErrorClass::RefusedByPolicy,
+                message: r.to_string(),
+            };
+        }
+        if let Some(d) = s.downcast_ref::<DnsFailed>() {
+            return AttemptError {
+                class: ErrorClass::Dns,
+                message: d.to_string(),
+            };
+        }
+        let text = s.to_string();
+        let lower = text.to_ascii_lowercase();
+        tls |=
+            lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake");
+        if !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
+        source = s.source();
+    }
+    let detail = if causes.is_empty() {
+        "no detail".to_owned()
+    } else {
+        causes.join(": ")
+    };
+    let (class, what) = if e.is_timeout() {
+        (ErrorClass::Timeout, "timed out")
+    } else if e.is_connect() && tls {
+        (ErrorClass::Tls, "TLS failure")
+    } else if e.is_connect() {
+        (ErrorClass::Connect, "cannot connect")
+    } else if e.is_body() || e.is_decode() || e.is_request() {
+        (ErrorClass::Connect, "connection failed during the exchange")
+    } else {
+        (ErrorClass::Http, "invalid response")
+    };
+    AttemptError {
+        class,
+        message: format!("{what}: {detail}"),
+    }
+}
