@@ -63,6 +63,13 @@ pub struct Config {
     /// Proxy for outgoing requests (`http://host:port`); proxy environment variables are
     /// ignored.
     pub outgoing_proxy: Option<String>,
+    /// Master key for secrets at rest, base64 of 32 bytes (environment only).
+    #[serde(skip)]
+    pub secret_key: Option<Secret>,
+    /// File holding the master key; created with mode 0600 on first start when absent.
+    /// Unset: beside the SQLite database file (`<db>.key`), or `hookdesk.key` in the
+    /// working directory for PostgreSQL.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// A value that must never reach a log: `Debug` prints it redacted.
@@ -72,6 +79,19 @@ pub struct Secret(pub String);
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("••••")
+    }
+}
+
+impl Secret {
+    /// The clear value, for the one place that must use it (sending, sealing).
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -113,6 +133,8 @@ impl Default for Config {
             delivery_connect_timeout_seconds: 10,
             delivery_timeout_seconds: 30,
             outgoing_proxy: None,
+            secret_key: None,
+            secret_key_file: None,
         }
     }
 }
@@ -259,6 +281,23 @@ pub struct ConfigArgs {
         value_name = "URL"
     )]
     pub outgoing_proxy: Option<String>,
+    /// Master key for secrets at rest: base64 of 32 bytes [default: read from the key file]
+    #[arg(
+        long,
+        env = "HOOKDESK_SECRET_KEY",
+        global = true,
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Key file for secrets at rest [default: <database file>.key, or ./hookdesk.key for PostgreSQL]
+    #[arg(
+        long,
+        env = "HOOKDESK_SECRET_KEY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +379,12 @@ impl Config {
         );
         if let Some(p) = &a.outgoing_proxy {
             self.outgoing_proxy = Some(p.clone()).filter(|p| !p.trim().is_empty());
+        }
+        if let Some(k) = &a.secret_key {
+            self.secret_key = Some(Secret(k.clone()));
+        }
+        if let Some(f) = &a.secret_key_file {
+            self.secret_key_file = Some(f.clone());
         }
     }
 

@@ -39,6 +39,21 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Re-encrypt every stored secret under a new master key (one transaction). The
+    /// current key is read as `serve` reads it; a key file in use is rewritten afterwards.
+    Rekey {
+        /// File holding the new key (base64 of 32 bytes); created with a fresh key if absent.
+        #[arg(long, value_name = "FILE", required_unless_present = "new_key")]
+        new_key_file: Option<std::path::PathBuf>,
+        /// The new key, base64 of 32 bytes.
+        #[arg(
+            long,
+            env = "HOOKDESK_NEW_SECRET_KEY",
+            hide_env_values = true,
+            conflicts_with = "new_key_file"
+        )]
+        new_key: Option<String>,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -112,6 +127,32 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user_command(&config, cmd),
+        Command::Rekey {
+            new_key_file,
+            new_key,
+        } => {
+            use hookdesk::secrets::rekey::{NewKey, run};
+            let (pool, _) = startup::prepare_database(&config)?;
+            let mut conn = pool.get()?;
+            let source = match (new_key, new_key_file) {
+                (Some(k), _) => NewKey::Base64(hookdesk::config::Secret(k)),
+                (None, Some(f)) => NewKey::File(f),
+                (None, None) => {
+                    anyhow::bail!("give the new key with --new-key-file or HOOKDESK_NEW_SECRET_KEY")
+                }
+            };
+            let msg = run(&config, &mut conn, source)?;
+            audit::record(
+                &mut conn,
+                &audit::Actor::system("cli"),
+                "secrets.rekey",
+                "master key",
+                audit::SUCCESS,
+                &msg,
+            )?;
+            println!("{msg}");
+            Ok(())
+        }
         Command::Token(TokenCommand::Create { user, name }) => {
             let (pool, _) = startup::prepare_database(&config)?;
             let mut conn = pool.get()?;

@@ -25,6 +25,8 @@ pub struct AppState {
     pub dummy_hash: String,
     /// Wake the delivery worker after a transaction that enqueued has committed.
     pub delivery_waker: crate::delivery::Waker,
+    /// Seals and opens the secrets connections hold (see `secrets`).
+    pub secrets: std::sync::Arc<crate::secrets::SecretBox>,
 }
 
 pub struct Application {
@@ -117,6 +119,11 @@ impl Application {
             println!("Created administrator `admin` with password: {pw}");
             println!("Sign in and change it under My account.");
         }
+        let (p, cfg) = (pool.clone(), config.clone());
+        let secrets = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            crate::secrets::key::open_secret_box(&cfg, &mut *p.get()?)
+        })
+        .await??;
         let p = pool.clone();
         let key = tokio::task::spawn_blocking(move || cookie_key(&p)).await??;
         let dummy_hash = tokio::task::spawn_blocking(password::dummy_hash).await??;
@@ -135,6 +142,7 @@ impl Application {
             config: config.clone(),
             dummy_hash,
             delivery_waker,
+            secrets: std::sync::Arc::new(secrets),
         });
         let server = HttpServer::new(move || {
             let session =

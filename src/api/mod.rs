@@ -1,4 +1,5 @@
 //! The JSON API under `/api/v1`, authenticated by bearer tokens.
 
+pub mod connections;
 pub mod me;
 pub mod deliveries;

@@ -79,13 +79,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    connections (id) {
+        id -> BigInt,
+        name -> Text,
+        app_type -> Text,
+        environment -> Text,
+        base_url -> Text,
+        headers -> Text,
+        timeout_ms -> Integer,
+        verify_tls -> Bool,
+        auth_kind -> Text,
+        auth_username -> Text,
+        auth_domain -> Text,
+        auth_header -> Text,
+        auth_secret_sealed -> Nullable<Text>,
+        signing_secret_sealed -> Nullable<Text>,
+        previous_signing_secret_sealed -> Nullable<Text>,
+        previous_signing_expires_at -> Nullable<Timestamp>,
+        consecutive_failures -> Integer,
+        paused_until -> Nullable<Timestamp>,
+        gone_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    users, roles, user_roles, sessions, api_tokens, audit_log, settings,
+    users,
+    roles,
+    user_roles,
+    sessions,
+    api_tokens,
+    audit_log,
+    settings,
+    connections,
 );
 
 diesel::table! {

@@ -135,3 +135,28 @@ impl State {
         matches!(self, State::Paused(_) | State::Probing)
     }
 }
+
+impl crate::connections::Connection {
+    /// The breaker's state as the connection pages show it (read at the current time).
+    pub fn health_label(&self) -> String {
+        let mut s = match self.paused_until {
+            Some(t) if t > crate::db::now() => State::Paused(t).label(),
+            _ if self.consecutive_failures > 0 => {
+                format!("Failing ({} in a row)", self.consecutive_failures)
+            }
+            _ => State::Healthy.label(),
+        };
+        if let Some(g) = self.gone_at {
+            s.push_str(&format!(
+                "; answered 410 Gone at {} UTC",
+                g.format("%Y-%m-%d %H:%M:%S")
+            ));
+        }
+        s
+    }
+
+    /// Paused, failing or flagged gone: an administrator may resume it.
+    pub fn needs_resume(&self) -> bool {
+        self.consecutive_failures > 0 || self.paused_until.is_some() || self.gone_at.is_some()
+    }
+}

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod assets;
 pub mod audit;
+pub mod connections;
 pub mod csrf;
 pub mod error;
 pub mod extract;
@@ -18,3 +19,4 @@ pub mod routes;
 pub mod security;
 pub mod session_store;
 pub mod users;
+pub mod connection_health;

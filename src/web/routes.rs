@@ -14,6 +14,7 @@ use actix_web::{FromRequest, Handler, Responder, Route, web};
 use super::extract::{ApiUser, Authenticated};
 use crate::error::Error;
 
+use super::connections;
 use super::{account, assets, audit, health, home, login, roles, users};
 use crate::api;
 
@@ -78,6 +79,22 @@ impl RouteTable {
         F::Output: Responder + 'static,
     {
         self.add(Method::POST, path, access, handler);
+    }
+    fn patch<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PATCH, path, access, handler);
+    }
+    fn delete<F, Args>(&mut self, path: &'static str, access: Access, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::DELETE, path, access, handler);
     }
 
     pub fn infos(&self) -> Vec<RouteInfo> {
@@ -241,6 +258,78 @@ pub fn table() -> RouteTable {
         "/api/v1/deliveries/{id:\\d+}/cancel",
         ApiAdmin,
         api::deliveries::delivery_cancel,
+    );
+    t.get("/admin/connections", Admin, connections::connections_list);
+    t.post("/admin/connections", Admin, connections::connections_create);
+    t.get(
+        "/admin/connections/new",
+        Admin,
+        connections::connections_new,
+    );
+    t.get(
+        "/admin/connections/{id:\\d+}",
+        Admin,
+        connections::connections_edit,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}",
+        Admin,
+        connections::connections_update,
+    );
+    t.get(
+        "/admin/connections/{id:\\d+}/clone",
+        Admin,
+        connections::connections_clone,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/delete",
+        Admin,
+        connections::connections_delete,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/signing-secret",
+        Admin,
+        connections::connections_signing_secret,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/resume",
+        Admin,
+        super::connection_health::connections_resume,
+    );
+    t.get(
+        "/api/v1/connections",
+        ApiAdmin,
+        api::connections::connections_index,
+    );
+    t.post(
+        "/api/v1/connections",
+        ApiAdmin,
+        api::connections::connections_create,
+    );
+    t.get(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_show,
+    );
+    t.patch(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_update,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_update,
+    );
+    t.delete(
+        "/api/v1/connections/{id:\\d+}",
+        ApiAdmin,
+        api::connections::connections_delete,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}/signing-secret",
+        ApiAdmin,
+        api::connections::connections_signing_secret,
     );
 
     t

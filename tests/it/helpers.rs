@@ -92,6 +92,15 @@ pub fn test_config(db_url: &str) -> Config {
         database_url: db_url.into(),
         db_pool_size: 4,
         admin_password: Some(Secret(ADMIN_PASSWORD.into())),
+        // SQLite tests use the key file created beside their database; PostgreSQL ones
+        // have no such place, so they get a key of their own.
+        secret_key: db_url.starts_with("postgres").then(|| {
+            use base64::Engine;
+            Secret(
+                base64::engine::general_purpose::STANDARD
+                    .encode(hookdesk::secrets::SecretBox::generate_key()),
+            )
+        }),
         ..Config::default()
     }
 }

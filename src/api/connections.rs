@@ -1,0 +1,327 @@
+//! `/api/v1/connections`: the same connections as the pages, same validation. Secrets are
+//! write-only: responses say whether one is set (`auth_secret_set`, `value_set`, …),
+//! never what it is — except the one response that generates a signing secret.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
+
+use crate::audit::{self, Actor};
+use crate::connections::{Connection, ConnectionInput, HeaderInput, SecretChange, change_summary};
+use crate::db;
+use crate::error::Error;
+use crate::secrets::Secret;
+use crate::web::extract::{ApiAdmin, client_ip, state};
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HeaderView {
+    pub name: String,
+    /// `null` for secret headers.
+    pub value: Option<String>,
+    pub secret: bool,
+    pub value_set: bool,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ConnectionView {
+    pub id: i64,
+    pub name: String,
+    pub app_type: String,
+    pub environment: String,
+    pub base_url: String,
+    pub headers: Vec<HeaderView>,
+    pub timeout_ms: i32,
+    pub verify_tls: bool,
+    pub auth_kind: String,
+    pub auth_username: String,
+    pub auth_domain: String,
+    pub auth_header: String,
+    pub auth_secret_set: bool,
+    pub signing_secret_set: bool,
+    pub previous_signing_secret_expires_at: Option<NaiveDateTime>,
+    pub consecutive_failures: i32,
+    pub paused_until: Option<NaiveDateTime>,
+    pub gone_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<&Connection> for ConnectionView {
+    fn from(c: &Connection) -> Self {
+        Self {
+            id: c.id,
+            name: c.name.clone(),
+            app_type: c.app_type.clone(),
+            environment: c.environment.clone(),
+            base_url: c.base_url.clone(),
+            headers: c
+                .stored_headers()
+                .into_iter()
+                .map(|h| HeaderView {
+                    value_set: h.value.is_some(),
+                    value: if h.secret { None } else { h.value },
+                    name: h.name,
+                    secret: h.secret,
+                })
+                .collect(),
+            timeout_ms: c.timeout_ms,
+            verify_tls: c.verify_tls,
+            auth_kind: c.auth_kind.clone(),
+            auth_username: c.auth_username.clone(),
+            auth_domain: c.auth_domain.clone(),
+            auth_header: c.auth_header.clone(),
+            auth_secret_set: c.auth_secret_set(),
+            signing_secret_set: c.signing_secret_set(),
+            previous_signing_secret_expires_at: c
+                .previous_signing_secret_sealed
+                .as_ref()
+                .and(c.previous_signing_expires_at),
+            consecutive_failures: c.consecutive_failures,
+            paused_until: c.paused_until,
+            gone_at: c.gone_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderBody {
+    pub name: String,
+    /// For a secret header, absent or `null` keeps the stored value.
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// Create (absent fields take defaults) or update (absent fields keep their value).
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionBody {
+    pub name: Option<String>,
+    pub app_type: Option<String>,
+    pub environment: Option<String>,
+    pub base_url: Option<String>,
+    /// Replaces the whole list when present.
+    pub headers: Option<Vec<HeaderBody>>,
+    pub timeout_ms: Option<i64>,
+    pub verify_tls: Option<bool>,
+    pub auth_kind: Option<String>,
+    pub auth_username: Option<String>,
+    pub auth_domain: Option<String>,
+    pub auth_header: Option<String>,
+    /// Password, token or API key value; write-only.
+    pub auth_secret: Option<String>,
+    #[serde(default)]
+    pub auth_secret_clear: bool,
+    /// `whsec_…`; write-only. To generate one, POST `…/{id}/signing-secret`.
+    pub signing_secret: Option<String>,
+    #[serde(default)]
+    pub signing_secret_clear: bool,
+}
+
+fn change(value: Option<String>, clear: bool) -> SecretChange {
+    match (value, clear) {
+        (_, true) => SecretChange::Clear,
+        (Some(v), false) if !v.is_empty() => SecretChange::Set(Secret(v)),
+        _ => SecretChange::Keep,
+    }
+}
+
+impl ConnectionBody {
+    fn apply(self, mut i: ConnectionInput) -> ConnectionInput {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { i.$f = v; } )* };
+        }
+        take!(
+            name,
+            app_type,
+            environment,
+            base_url,
+            verify_tls,
+            auth_kind,
+            auth_username,
+            auth_domain,
+            auth_header
+        );
+        if self.timeout_ms.is_some() {
+            i.timeout_ms = self.timeout_ms;
+        }
+        if let Some(hs) = self.headers {
+            i.headers = hs
+                .into_iter()
+                .map(|h| HeaderInput {
+                    name: h.name,
+                    value: h.value.unwrap_or_default(),
+                    secret: h.secret,
+                })
+                .collect();
+        }
+        i.auth_secret = change(self.auth_secret, self.auth_secret_clear);
+        i.signing_secret = change(self.signing_secret, self.signing_secret_clear);
+        i
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<ConnectionBody, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+pub async fn connections_index(req: HttpRequest, _a: ApiAdmin) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let list = db::run(&st.pool, Connection::list).await?;
+    let views: Vec<ConnectionView> = list.iter().map(ConnectionView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+pub async fn connections_show(
+    req: HttpRequest,
+    _a: ApiAdmin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let c = db::run(&st.pool, move |c| Connection::get(c, id)).await?;
+    Ok(HttpResponse::Ok().json(ConnectionView::from(&c)))
+}
+
+pub async fn connections_create(
+    req: HttpRequest,
+    ApiAdmin(p): ApiAdmin,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let input = parse_body(&body)?.apply(ConnectionInput::default());
+    let sb = st.secrets.clone();
+    let actor = Actor::user(&p, client_ip(&req));
+    let c = db::run(&st.pool, move |c| {
+        let conn = Connection::create(c, &sb, &input)?;
+        let detail = change_summary(None, &conn);
+        audit::record(
+            c,
+            &actor,
+            "connection.create",
+            &conn.name,
+            audit::SUCCESS,
+            &detail,
+        )?;
+        Ok(conn)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/connections/{}", c.id)))
+        .json(ConnectionView::from(&c)))
+}
+
+/// PATCH (and POST, for clients without PATCH): absent fields keep their value.
+pub async fn connections_update(
+    req: HttpRequest,
+    ApiAdmin(p): ApiAdmin,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let patch = parse_body(&body)?;
+    let sb = st.secrets.clone();
+    let actor = Actor::user(&p, client_ip(&req));
+    let c = db::run(&st.pool, move |c| {
+        let current = Connection::get(c, id)?;
+        let input = patch.apply(ConnectionInput::from_connection(&current));
+        let (old, new) = Connection::update(c, &sb, id, &input)?;
+        let detail = change_summary(Some(&old), &new);
+        audit::record(
+            c,
+            &actor,
+            "connection.update",
+            &new.name,
+            audit::SUCCESS,
+            &detail,
+        )?;
+        Ok(new)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ConnectionView::from(&c)))
+}
+
+pub async fn connections_delete(
+    req: HttpRequest,
+    ApiAdmin(p): ApiAdmin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let actor = Actor::user(&p, client_ip(&req));
+    db::run(&st.pool, move |c| {
+        let conn = Connection::delete(c, id)?;
+        audit::record(
+            c,
+            &actor,
+            "connection.delete",
+            &conn.name,
+            audit::SUCCESS,
+            "",
+        )
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {
+    /// How long the previous secret keeps signing (0–168 hours, default 24).
+    pub grace_hours: Option<i64>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SigningSecretView {
+    /// Shown in this response only.
+    pub signing_secret: String,
+    pub connection: ConnectionView,
+}
+
+/// Generates or rotates the signing secret; the only response that carries a secret.
+pub async fn connections_signing_secret(
+    req: HttpRequest,
+    ApiAdmin(p): ApiAdmin,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let grace = if body.iter().all(u8::is_ascii_whitespace) {
+        24
+    } else {
+        serde_json::from_slice::<RotateBody>(&body)
+            .map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))?
+            .grace_hours
+            .unwrap_or(24)
+    };
+    if !(0..=crate::connections::signing::MAX_GRACE_HOURS).contains(&grace) {
+        return Err(Error::invalid("grace_hours", "From 0 to 168 hours."));
+    }
+    let sb = st.secrets.clone();
+    let actor = Actor::user(&p, client_ip(&req));
+    let (c, secret) = db::run(&st.pool, move |c| {
+        let (conn, secret) = Connection::rotate_signing_secret(c, &sb, id, grace, db::now())?;
+        let detail = format!("generated; previous secret valid for {grace} h");
+        audit::record(
+            c,
+            &actor,
+            "connection.signing_secret",
+            &conn.name,
+            audit::SUCCESS,
+            &detail,
+        )?;
+        Ok((conn, secret))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(SigningSecretView {
+            signing_secret: secret.expose().to_string(),
+            connection: ConnectionView::from(&c),
+        }))
+}

@@ -1,0 +1,369 @@
+//! Remote application connections: where webhook requests go and how they authenticate.
+//! Every secret a connection holds is sealed by `secrets::SecretBox` before it is stored;
+//! the model only ever carries ciphertext, and the two accessors the sender uses
+//! (`resolved_auth`, `active_signing_secrets`) hand clear values out inside `Secret`.
+
+pub mod input;
+pub mod kinds;
+pub mod signing;
+
+use chrono::NaiveDateTime;
+use diesel::Connection as _;
+use diesel::prelude::*;
+
+pub use input::{ConnectionInput, HeaderInput, SecretChange};
+pub use kinds::{AppType, AuthKind, Environment};
+
+use crate::db::DbConn;
+use crate::db::schema::connections;
+use crate::error::{Error, Result};
+use crate::secrets::{Secret, SecretBox};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = connections)]
+pub struct Connection {
+    pub id: i64,
+    pub name: String,
+    pub app_type: String,
+    pub environment: String,
+    pub base_url: String,
+    /// JSON array of `StoredHeader`; secret values sealed.
+    pub headers: String,
+    pub timeout_ms: i32,
+    pub verify_tls: bool,
+    pub auth_kind: String,
+    pub auth_username: String,
+    pub auth_domain: String,
+    pub auth_header: String,
+    pub auth_secret_sealed: Option<String>,
+    pub signing_secret_sealed: Option<String>,
+    pub previous_signing_secret_sealed: Option<String>,
+    pub previous_signing_expires_at: Option<NaiveDateTime>,
+    /// For the delivery engine: failures in a row, pause and "410 Gone" markers.
+    pub consecutive_failures: i32,
+    pub paused_until: Option<NaiveDateTime>,
+    pub gone_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One default header as stored. `value` is sealed when `secret`; a secret header whose
+/// value was never entered (e.g. in a clone) has `None`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredHeader {
+    pub name: String,
+    pub value: Option<String>,
+    pub secret: bool,
+}
+
+/// A header with its clear value, for the sender only.
+#[derive(Debug, Clone)]
+pub struct ResolvedHeader {
+    pub name: String,
+    pub value: Secret,
+    pub secret: bool,
+}
+
+/// Authentication with the secret decrypted, for the sender only (`Debug` is redacted
+/// because every secret is a `Secret`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    Bearer {
+        token: Secret,
+    },
+    ApiKey {
+        header: String,
+        value: Secret,
+    },
+    Ntlm {
+        username: String,
+        password: Secret,
+        domain: String,
+    },
+}
+
+/// The columns an insert or update writes (everything but ids, counters and times).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = connections, treat_none_as_null = true)]
+pub struct ConnectionRow {
+    pub name: String,
+    pub app_type: String,
+    pub environment: String,
+    pub base_url: String,
+    pub headers: String,
+    pub timeout_ms: i32,
+    pub verify_tls: bool,
+    pub auth_kind: String,
+    pub auth_username: String,
+    pub auth_domain: String,
+    pub auth_header: String,
+    pub auth_secret_sealed: Option<String>,
+    pub signing_secret_sealed: Option<String>,
+    pub previous_signing_secret_sealed: Option<String>,
+    pub previous_signing_expires_at: Option<NaiveDateTime>,
+}
+
+impl Connection {
+    pub fn app_type(&self) -> AppType {
+        AppType::parse(&self.app_type).unwrap_or(AppType::Generic)
+    }
+    pub fn environment(&self) -> Environment {
+        Environment::parse(&self.environment).unwrap_or(Environment::Production)
+    }
+    pub fn auth_kind(&self) -> AuthKind {
+        AuthKind::parse(&self.auth_kind).unwrap_or(AuthKind::None)
+    }
+    pub fn auth_secret_set(&self) -> bool {
+        self.auth_secret_sealed.is_some()
+    }
+    pub fn signing_secret_set(&self) -> bool {
+        self.signing_secret_sealed.is_some()
+    }
+    /// The stored headers (secret values still sealed).
+    pub fn stored_headers(&self) -> Vec<StoredHeader> {
+        serde_json::from_str(&self.headers).unwrap_or_default()
+    }
+    /// The host of the base URL with placeholders replaced, lower-cased.
+    pub fn host(&self) -> Option<String> {
+        input::url_host(&self.base_url)
+    }
+
+    /// The authentication with its secret decrypted.
+    pub fn resolved_auth(&self, sb: &SecretBox) -> Result<Auth> {
+        let secret = || -> Result<Secret> {
+            match &self.auth_secret_sealed {
+                Some(s) => sb.open(s),
+                None => Ok(Secret(String::new())),
+            }
+        };
+        Ok(match self.auth_kind() {
+            AuthKind::None => Auth::None,
+            AuthKind::Basic => Auth::Basic {
+                username: self.auth_username.clone(),
+                password: secret()?,
+            },
+            AuthKind::Bearer => Auth::Bearer { token: secret()? },
+            AuthKind::ApiKey => Auth::ApiKey {
+                header: self.auth_header.clone(),
+                value: secret()?,
+            },
+            AuthKind::Ntlm => Auth::Ntlm {
+                username: self.auth_username.clone(),
+                password: secret()?,
+                domain: self.auth_domain.clone(),
+            },
+        })
+    }
+
+    /// Default headers with clear values; secret headers without a value are left out.
+    pub fn resolved_headers(&self, sb: &SecretBox) -> Result<Vec<ResolvedHeader>> {
+        let mut out = Vec::new();
+        for h in self.stored_headers() {
+            let value = match (h.secret, h.value) {
+                (true, Some(v)) => sb.open(&v)?,
+                (true, None) => continue,
+                (false, v) => Secret(v.unwrap_or_default()),
+            };
+            out.push(ResolvedHeader {
+                name: h.name,
+                value,
+                secret: h.secret,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn list(conn: &mut DbConn) -> Result<Vec<Connection>> {
+        Ok(connections::table
+            .order(connections::name.asc())
+            .select(Connection::as_select())
+            .load(conn)?)
+    }
+
+    pub fn get(conn: &mut DbConn, id: i64) -> Result<Connection> {
+        connections::table
+            .find(id)
+            .select(Connection::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("connection #{id}")))
+    }
+
+    pub fn find_by_name(conn: &mut DbConn, name: &str) -> Result<Option<Connection>> {
+        Ok(connections::table
+            .filter(connections::name.eq(name))
+            .select(Connection::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Validates `input` and stores a new connection; nothing is written on error.
+    pub fn create(
+        conn: &mut DbConn,
+        sb: &SecretBox,
+        input: &ConnectionInput,
+    ) -> Result<Connection> {
+        conn.transaction(|c| {
+            let row = input.prepare(None, sb)?;
+            ensure_unique_name(c, &row.name, None)?;
+            let now = crate::db::now();
+            let id: i64 = diesel::insert_into(connections::table)
+                .values((
+                    &row,
+                    connections::created_at.eq(now),
+                    connections::updated_at.eq(now),
+                ))
+                .returning(connections::id)
+                .get_result(c)?;
+            Connection::get(c, id)
+        })
+    }
+
+    /// Validates `input` against the stored connection (blank secrets keep theirs) and
+    /// saves it. Returns the connection before and after, for the audit detail.
+    pub fn update(
+        conn: &mut DbConn,
+        sb: &SecretBox,
+        id: i64,
+        input: &ConnectionInput,
+    ) -> Result<(Connection, Connection)> {
+        conn.transaction(|c| {
+            let old = Connection::get(c, id)?;
+            let row = input.prepare(Some(&old), sb)?;
+            ensure_unique_name(c, &row.name, Some(id))?;
+            diesel::update(connections::table.find(id))
+                .set((&row, connections::updated_at.eq(crate::db::now())))
+                .execute(c)?;
+            Ok((old, Connection::get(c, id)?))
+        })
+    }
+
+    /// Deletes a connection no webhook uses; otherwise a conflict naming the webhooks.
+    pub fn delete(conn: &mut DbConn, id: i64) -> Result<Connection> {
+        conn.transaction(|c| {
+            let old = Connection::get(c, id)?;
+            let users = users_of(c, id)?;
+            if !users.is_empty() {
+                return Err(Error::Conflict(format!(
+                    "Connection {} is used by these webhooks: {}. Point them elsewhere first.",
+                    old.name,
+                    users.join(", ")
+                )));
+            }
+            diesel::delete(connections::table.find(id)).execute(c)?;
+            Ok(old)
+        })
+    }
+
+    /// A name for a copy that no connection has yet: "Copy of X", "Copy of X (2)", …
+    pub fn copy_name(conn: &mut DbConn, name: &str) -> Result<String> {
+        let base = format!("Copy of {name}");
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while Connection::find_by_name(conn, &candidate)?.is_some() {
+            candidate = format!("{base} ({n})");
+            n += 1;
+        }
+        Ok(candidate)
+    }
+
+    /// Re-encrypts every sealed value of every connection with `reseal` (used by rekey,
+    /// inside its transaction). Returns how many values were resealed.
+    pub fn reseal_all(conn: &mut DbConn, reseal: &dyn Fn(&str) -> Result<String>) -> Result<usize> {
+        let mut count = 0;
+        for c in Connection::list(conn)? {
+            let mut one = |v: &Option<String>| -> Result<Option<String>> {
+                v.as_deref()
+                    .map(|s| {
+                        count += 1;
+                        reseal(s)
+                    })
+                    .transpose()
+            };
+            let auth = one(&c.auth_secret_sealed)?;
+            let signing = one(&c.signing_secret_sealed)?;
+            let previous = one(&c.previous_signing_secret_sealed)?;
+            let mut headers = c.stored_headers();
+            for h in headers.iter_mut().filter(|h| h.secret) {
+                h.value = one(&h.value)?;
+            }
+            let headers = serde_json::to_string(&headers)
+                .map_err(|e| Error::Internal(format!("headers: {e}")))?;
+            diesel::update(connections::table.find(c.id))
+                .set((
+                    connections::auth_secret_sealed.eq(auth),
+                    connections::signing_secret_sealed.eq(signing),
+                    connections::previous_signing_secret_sealed.eq(previous),
+                    connections::headers.eq(headers),
+                ))
+                .execute(conn)?;
+        }
+        Ok(count)
+    }
+}
+
+fn ensure_unique_name(conn: &mut DbConn, name: &str, except: Option<i64>) -> Result<()> {
+    match Connection::find_by_name(conn, name)? {
+        Some(other) if Some(other.id) != except => Err(Error::invalid(
+            "name",
+            "Another connection already has this name.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Names of the webhooks that send through connection `id` (as their connection or
+/// their test connection). Deleting a connection is refused while this is non-empty.
+///
+/// This is the single place that knows which tables refer to connections. No such
+/// table exists yet; the webhooks part adds its query here (and a foreign key with
+/// `ON DELETE RESTRICT` as a second line of defence).
+pub fn users_of(_conn: &mut DbConn, _id: i64) -> Result<Vec<String>> {
+    Ok(Vec::new())
+}
+
+/// What an audit row says about a save: the fields that changed, by name only (secret
+/// values never, and not even their ciphertext).
+pub fn change_summary(old: Option<&Connection>, new: &Connection) -> String {
+    let Some(old) = old else {
+        return format!(
+            "type {}; environment {}; auth {}; TLS verification {}",
+            new.app_type,
+            new.environment,
+            new.auth_kind,
+            if new.verify_tls { "on" } else { "off" }
+        );
+    };
+    let pairs: [(&str, bool); 13] = [
+        ("name", old.name != new.name),
+        ("app_type", old.app_type != new.app_type),
+        ("environment", old.environment != new.environment),
+        ("base_url", old.base_url != new.base_url),
+        ("headers", old.headers != new.headers),
+        ("timeout_ms", old.timeout_ms != new.timeout_ms),
+        ("verify_tls", old.verify_tls != new.verify_tls),
+        ("auth_kind", old.auth_kind != new.auth_kind),
+        ("auth_username", old.auth_username != new.auth_username),
+        ("auth_domain", old.auth_domain != new.auth_domain),
+        ("auth_header", old.auth_header != new.auth_header),
+        (
+            "auth_secret",
+            old.auth_secret_sealed != new.auth_secret_sealed,
+        ),
+        (
+            "signing_secret",
+            old.signing_secret_sealed != new.signing_secret_sealed,
+        ),
+    ];
+    let changed: Vec<&str> = pairs.iter().filter(|(_, c)| *c).map(|(n, _)| *n).collect();
+    if changed.is_empty() {
+        "no changes".into()
+    } else {
+        format!("changed: {}", changed.join(", "))
+    }
+}

@@ -1,0 +1,536 @@
+//! Administration of remote application connections: list, create, edit, clone, delete,
+//! and generating the signing secret. Secrets are write-only here: the form shows
+//! whether one is stored, never its value.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::extract::{AdminUser, Authenticated, client_ip, state};
+use super::form::{HtmlForm, checked};
+use super::page::{PageCtx, flash, redirect};
+use crate::audit::{self, Actor};
+use crate::connections::{
+    AppType, AuthKind, Connection, ConnectionInput, Environment, HeaderInput, SecretChange,
+    change_summary,
+};
+use crate::db;
+use crate::error::{Error, FieldErrors};
+
+/// Empty header rows offered below the stored ones.
+const SPARE_HEADER_ROWS: usize = 3;
+
+#[derive(Template)]
+#[template(path = "connections/list.html", blocks = ["content"])]
+struct ConnectionsList {
+    ctx: PageCtx,
+    connections: Vec<Connection>,
+}
+
+/// One form for create, edit and clone.
+#[derive(Template)]
+#[template(path = "connections/form.html", blocks = ["content"])]
+struct ConnectionFormPage {
+    ctx: PageCtx,
+    /// The stored connection when editing.
+    conn: Option<Connection>,
+    form: ConnectionForm,
+    rows: Vec<HeaderRow>,
+    errors: FieldErrors,
+    /// Name of the connection this form copies.
+    copy_of: Option<String>,
+    /// A just-generated signing secret, shown on this response only.
+    new_signing_secret: Option<String>,
+    app_types: &'static [AppType],
+    environments: &'static [Environment],
+    auth_kinds: &'static [AuthKind],
+}
+
+/// A header row of the form. Secret values are never put back into the page.
+struct HeaderRow {
+    index: usize,
+    name: String,
+    value: String,
+    secret: bool,
+    stored: bool,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ConnectionForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    app_type: String,
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    timeout_ms: String,
+    #[serde(default)]
+    verify_tls: Option<String>,
+    #[serde(default)]
+    auth_kind: String,
+    #[serde(default)]
+    auth_username: String,
+    #[serde(default)]
+    auth_domain: String,
+    #[serde(default)]
+    auth_header: String,
+    #[serde(default)]
+    auth_secret: String,
+    #[serde(default)]
+    auth_secret_clear: Option<String>,
+    #[serde(default)]
+    signing_secret: String,
+    #[serde(default)]
+    signing_secret_clear: Option<String>,
+    #[serde(default)]
+    header_name: Vec<String>,
+    #[serde(default)]
+    header_value: Vec<String>,
+    /// Indices of the rows whose "secret" box is ticked.
+    #[serde(default)]
+    header_secret: Vec<String>,
+}
+
+impl ConnectionForm {
+    fn from_input(i: &ConnectionInput) -> Self {
+        Self {
+            name: i.name.clone(),
+            app_type: i.app_type.clone(),
+            environment: i.environment.clone(),
+            base_url: i.base_url.clone(),
+            timeout_ms: i.timeout_ms.map(|t| t.to_string()).unwrap_or_default(),
+            verify_tls: i.verify_tls.then(|| "on".into()),
+            auth_kind: i.auth_kind.clone(),
+            auth_username: i.auth_username.clone(),
+            auth_domain: i.auth_domain.clone(),
+            auth_header: i.auth_header.clone(),
+            header_name: i.headers.iter().map(|h| h.name.clone()).collect(),
+            header_value: i
+                .headers
+                .iter()
+                .map(|h| {
+                    if h.secret {
+                        String::new()
+                    } else {
+                        h.value.clone()
+                    }
+                })
+                .collect(),
+            header_secret: i
+                .headers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.secret)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn headers(&self) -> Vec<HeaderInput> {
+        self.header_name
+            .iter()
+            .enumerate()
+            .map(|(n, name)| HeaderInput {
+                name: name.clone(),
+                value: self.header_value.get(n).cloned().unwrap_or_default(),
+                secret: self.header_secret.iter().any(|s| *s == n.to_string()),
+            })
+            .collect()
+    }
+
+    fn to_input(&self) -> ConnectionInput {
+        ConnectionInput {
+            name: self.name.clone(),
+            app_type: self.app_type.clone(),
+            environment: self.environment.clone(),
+            base_url: self.base_url.clone(),
+            headers: self.headers(),
+            timeout_ms: self.timeout_ms.trim().parse().ok(),
+            verify_tls: checked(&self.verify_tls),
+            auth_kind: self.auth_kind.clone(),
+            auth_username: self.auth_username.clone(),
+            auth_domain: self.auth_domain.clone(),
+            auth_header: self.auth_header.clone(),
+            auth_secret: SecretChange::from_form(
+                &self.auth_secret,
+                checked(&self.auth_secret_clear),
+            ),
+            signing_secret: SecretChange::from_form(
+                &self.signing_secret,
+                checked(&self.signing_secret_clear),
+            ),
+        }
+    }
+
+    /// The form as re-shown after an error: every secret the user typed is dropped.
+    fn without_secrets(self) -> Self {
+        let headers = self.headers();
+        Self {
+            auth_secret: String::new(),
+            signing_secret: String::new(),
+            header_value: headers
+                .iter()
+                .map(|h| {
+                    if h.secret {
+                        String::new()
+                    } else {
+                        h.value.clone()
+                    }
+                })
+                .collect(),
+            ..self
+        }
+    }
+
+    fn verify_tls_on(&self) -> bool {
+        checked(&self.verify_tls)
+    }
+    fn is_app_type(&self, a: &AppType) -> bool {
+        AppType::parse(&self.app_type) == Some(*a)
+    }
+    fn is_environment(&self, e: &Environment) -> bool {
+        Environment::parse(&self.environment) == Some(*e)
+    }
+    fn is_auth_kind(&self, k: &AuthKind) -> bool {
+        AuthKind::parse(&self.auth_kind) == Some(*k)
+    }
+}
+
+fn header_rows(form: &ConnectionForm, stored: Option<&Connection>) -> Vec<HeaderRow> {
+    let stored = stored.map(Connection::stored_headers).unwrap_or_default();
+    let mut rows: Vec<HeaderRow> = form
+        .headers()
+        .into_iter()
+        .filter(|h| !h.name.trim().is_empty())
+        .map(|h| HeaderRow {
+            stored: h.secret
+                && stored.iter().any(|s| {
+                    s.secret && s.value.is_some() && s.name.eq_ignore_ascii_case(h.name.trim())
+                }),
+            value: if h.secret { String::new() } else { h.value },
+            name: h.name,
+            secret: h.secret,
+            index: 0,
+        })
+        .collect();
+    for _ in 0..SPARE_HEADER_ROWS {
+        rows.push(HeaderRow {
+            index: 0,
+            name: String::new(),
+            value: String::new(),
+            secret: false,
+            stored: false,
+        });
+    }
+    for (n, r) in rows.iter_mut().enumerate() {
+        r.index = n;
+    }
+    rows
+}
+
+pub async fn connections_list(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let connections = db::run(&st.pool, Connection::list).await?;
+    crate::page_or_fragment!(
+        &req,
+        ConnectionsList {
+            ctx: PageCtx::new(&auth, &session, "connections"),
+            connections,
+        }
+    )
+}
+
+struct FormArgs {
+    conn: Option<Connection>,
+    form: ConnectionForm,
+    errors: FieldErrors,
+    copy_of: Option<String>,
+    new_signing_secret: Option<String>,
+}
+
+async fn form_page(
+    req: &HttpRequest,
+    session: &Session,
+    auth: &Authenticated,
+    a: FormArgs,
+) -> Result<HttpResponse, Error> {
+    let status = if a.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut resp = crate::page_or_fragment!(
+        req,
+        ConnectionFormPage {
+            ctx: PageCtx::new(auth, session, "connections"),
+            rows: header_rows(&a.form, a.conn.as_ref()),
+            conn: a.conn,
+            form: a.form,
+            errors: a.errors,
+            copy_of: a.copy_of,
+            new_signing_secret: a.new_signing_secret,
+            app_types: AppType::ALL,
+            environments: Environment::ALL,
+            auth_kinds: AuthKind::ALL,
+        }
+    )?;
+    *resp.status_mut() = status;
+    // A page that may hold a just-generated secret must not be cached anywhere.
+    resp.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+fn blank(conn: Option<Connection>, form: ConnectionForm) -> FormArgs {
+    FormArgs {
+        conn,
+        form,
+        errors: FieldErrors::new(),
+        copy_of: None,
+        new_signing_secret: None,
+    }
+}
+
+pub async fn connections_new(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+) -> Result<HttpResponse, Error> {
+    let form = ConnectionForm::from_input(&ConnectionInput::default());
+    form_page(&req, &session, &auth, blank(None, form)).await
+}
+
+pub async fn connections_create(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    form: HtmlForm<ConnectionForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let form = form.into_inner();
+    let input = form.to_input();
+    let sb = st.secrets.clone();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        let conn = Connection::create(c, &sb, &input)?;
+        let detail = change_summary(None, &conn);
+        audit::record(
+            c,
+            &actor,
+            "connection.create",
+            &conn.name,
+            audit::SUCCESS,
+            &detail,
+        )?;
+        Ok(conn)
+    })
+    .await;
+    match res {
+        Ok(conn) => {
+            flash(
+                &session,
+                "success",
+                format!("Connection {} created.", conn.name),
+            );
+            Ok(redirect(&req, &format!("/admin/connections/{}", conn.id)))
+        }
+        Err(Error::Validation(errors)) => {
+            let args = FormArgs {
+                errors,
+                ..blank(None, form.without_secrets())
+            };
+            form_page(&req, &session, &auth, args).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn connections_edit(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let conn = db::run(&st.pool, move |c| Connection::get(c, id)).await?;
+    let form = ConnectionForm::from_input(&ConnectionInput::from_connection(&conn));
+    form_page(&req, &session, &auth, blank(Some(conn), form)).await
+}
+
+pub async fn connections_update(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+    form: HtmlForm<ConnectionForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let input = form.to_input();
+    let sb = st.secrets.clone();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        let (old, new) = Connection::update(c, &sb, id, &input)?;
+        let detail = change_summary(Some(&old), &new);
+        audit::record(
+            c,
+            &actor,
+            "connection.update",
+            &new.name,
+            audit::SUCCESS,
+            &detail,
+        )?;
+        Ok(new)
+    })
+    .await;
+    match res {
+        Ok(conn) => {
+            flash(
+                &session,
+                "success",
+                format!("Connection {} saved.", conn.name),
+            );
+            Ok(redirect(&req, &format!("/admin/connections/{id}")))
+        }
+        Err(Error::Validation(errors)) => {
+            let conn = db::run(&st.pool, move |c| Connection::get(c, id)).await?;
+            let args = FormArgs {
+                errors,
+                ..blank(Some(conn), form.without_secrets())
+            };
+            form_page(&req, &session, &auth, args).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// "Clone": the create form filled from an existing connection, secrets left out.
+pub async fn connections_clone(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let (src, name) = db::run(&st.pool, move |c| {
+        let src = Connection::get(c, id)?;
+        let name = Connection::copy_name(c, &src.name)?;
+        Ok((src, name))
+    })
+    .await?;
+    let form = ConnectionForm::from_input(&ConnectionInput::for_copy(&src, name));
+    let args = FormArgs {
+        copy_of: Some(src.name),
+        ..blank(None, form)
+    };
+    form_page(&req, &session, &auth, args).await
+}
+
+pub async fn connections_delete(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let res = db::run(&st.pool, move |c| {
+        let conn = Connection::delete(c, id)?;
+        audit::record(
+            c,
+            &actor,
+            "connection.delete",
+            &conn.name,
+            audit::SUCCESS,
+            "",
+        )?;
+        Ok(conn)
+    })
+    .await;
+    match res {
+        Ok(conn) => {
+            flash(
+                &session,
+                "success",
+                format!("Connection {} deleted.", conn.name),
+            );
+            Ok(redirect(&req, "/admin/connections"))
+        }
+        Err(Error::Conflict(msg)) => {
+            let actor = Actor::user(&auth.principal, client_ip(&req));
+            let m = msg.clone();
+            db::run(&st.pool, move |c| {
+                let target = format!("connection #{id}");
+                audit::record(c, &actor, "connection.delete", &target, audit::FAILURE, &m)
+            })
+            .await?;
+            flash(&session, "error", msg);
+            Ok(redirect(&req, &format!("/admin/connections/{id}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RotateForm {
+    #[serde(default)]
+    grace_hours: String,
+}
+
+/// Generates (or rotates) the signing secret and shows it on this response only.
+pub async fn connections_signing_secret(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+    form: HtmlForm<RotateForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let grace: i64 = form.into_inner().grace_hours.trim().parse().unwrap_or(24);
+    let sb = st.secrets.clone();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let (conn, secret) = db::run(&st.pool, move |c| {
+        let had = Connection::get(c, id)?.signing_secret_set();
+        let (conn, secret) = Connection::rotate_signing_secret(c, &sb, id, grace, db::now())?;
+        let detail = if had {
+            format!(
+                "rotated; previous secret valid for {} h",
+                grace.clamp(0, 168)
+            )
+        } else {
+            "generated".to_string()
+        };
+        audit::record(
+            c,
+            &actor,
+            "connection.signing_secret",
+            &conn.name,
+            audit::SUCCESS,
+            &detail,
+        )?;
+        Ok((conn, secret))
+    })
+    .await?;
+    let form = ConnectionForm::from_input(&ConnectionInput::from_connection(&conn));
+    let args = FormArgs {
+        new_signing_secret: Some(secret.expose().to_string()),
+        ..blank(Some(conn), form)
+    };
+    form_page(&req, &session, &auth, args).await
+}
