@@ -216,28 +216,68 @@ pub struct ConfigArgs {
     )]
     pub admin_password: Option<String>,
     /// Deliveries in flight at once in one worker [default: 256]
-    #[arg(long, env = "HOOKDESK_WORKER_CONCURRENCY", global = true, value_name = "N")]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_CONCURRENCY",
+        global = true,
+        value_name = "N"
+    )]
     pub worker_concurrency: Option<usize>,
     /// Deliveries in flight at once to one connection [default: 16]
-    #[arg(long, env = "HOOKDESK_WORKER_PER_CONNECTION", global = true, value_name = "N")]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_PER_CONNECTION",
+        global = true,
+        value_name = "N"
+    )]
     pub worker_per_connection: Option<usize>,
     /// Most deliveries claimed in one transaction [default: 256]
-    #[arg(long, env = "HOOKDESK_WORKER_CLAIM_BATCH", global = true, value_name = "N")]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_CLAIM_BATCH",
+        global = true,
+        value_name = "N"
+    )]
     pub worker_claim_batch: Option<usize>,
     /// Seconds a claim holds; must exceed the delivery timeout by 5 s [default: 120]
-    #[arg(long, env = "HOOKDESK_WORKER_LEASE_SECONDS", global = true, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_LEASE_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
     pub worker_lease_seconds: Option<u64>,
     /// Milliseconds between looks for work enqueued by other processes [default: 1000]
-    #[arg(long, env = "HOOKDESK_WORKER_POLL_MS", global = true, value_name = "MS")]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_POLL_MS",
+        global = true,
+        value_name = "MS"
+    )]
     pub worker_poll_ms: Option<u64>,
     /// Seconds in-flight deliveries may finish at shutdown [default: 10]
-    #[arg(long, env = "HOOKDESK_WORKER_SHUTDOWN_SECONDS", global = true, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_SHUTDOWN_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
     pub worker_shutdown_seconds: Option<u64>,
     /// Failures in a row that pause a connection [default: 10]
-    #[arg(long, env = "HOOKDESK_BREAKER_FAILURES", global = true, value_name = "N")]
+    #[arg(
+        long,
+        env = "HOOKDESK_BREAKER_FAILURES",
+        global = true,
+        value_name = "N"
+    )]
     pub breaker_failures: Option<i32>,
     /// Seconds a paused connection waits before a probe delivery [default: 300]
-    #[arg(long, env = "HOOKDESK_BREAKER_COOLDOWN_SECONDS", global = true, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "HOOKDESK_BREAKER_COOLDOWN_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
     pub breaker_cooldown_seconds: Option<u64>,
     /// Comma-separated CIDRs outgoing requests may reach although private [default: none]
     #[arg(

@@ -64,8 +64,7 @@ pub async fn start_worker(
 pub async fn shutdown_signal() {
     let term = async {
         #[cfg(unix)]
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
             return;

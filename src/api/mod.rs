@@ -1,5 +1,5 @@
 //! The JSON API under `/api/v1`, authenticated by bearer tokens.
 
 pub mod connections;
-pub mod me;
 pub mod deliveries;
+pub mod me;

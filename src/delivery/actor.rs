@@ -114,7 +114,10 @@ impl Handler<Shutdown> for WorkerActor {
             let _ = tokio::time::timeout(grace, rx.wait_for(|n| *n == 0)).await;
             let left = ctx.active_claims();
             if !left.is_empty() {
-                tracing::warn!(n = left.len(), "releasing deliveries still in flight at shutdown");
+                tracing::warn!(
+                    n = left.len(),
+                    "releasing deliveries still in flight at shutdown"
+                );
                 let now = db::now();
                 let res = db::run(&ctx.pool, move |c| {
                     for (id, token) in &left {
@@ -128,7 +131,10 @@ impl Handler<Shutdown> for WorkerActor {
                 }
             }
         };
-        c.wait(fut.into_actor(self).map(|(), _, _| System::current().stop()));
+        c.wait(
+            fut.into_actor(self)
+                .map(|(), _, _| System::current().stop()),
+        );
     }
 }
 
@@ -187,5 +193,4 @@ impl WorkerHandle {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
     }
-
 }

@@ -113,7 +113,11 @@ pub(super) fn validate(spec: &BatchSpec, body: &str, errs: &mut FieldErrors) {
 }
 
 /// The body, due time and maximum of a new batch holding its first occurrence.
-pub(super) fn open(spec: &BatchSpec, body: &str, now: NaiveDateTime) -> (String, NaiveDateTime, i32) {
+pub(super) fn open(
+    spec: &BatchSpec,
+    body: &str,
+    now: NaiveDateTime,
+) -> (String, NaiveDateTime, i32) {
     let due = if spec.max_items <= 1 {
         now
     } else {

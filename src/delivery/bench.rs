@@ -32,19 +32,28 @@ struct Arrivals {
     changed: tokio::sync::Notify,
 }
 
-async fn receive(body: web::Bytes, _req: HttpRequest, arr: web::Data<Arc<Arrivals>>) -> HttpResponse {
+async fn receive(
+    body: web::Bytes,
+    _req: HttpRequest,
+    arr: web::Data<Arc<Arrivals>>,
+) -> HttpResponse {
     let now = Instant::now();
     let n = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("n").and_then(serde_json::Value::as_u64))
         .and_then(|n| usize::try_from(n).ok());
     if let Some(n) = n {
-        let mut at = arr.at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut at = arr
+            .at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(slot) = at.get_mut(n)
             && slot.is_none()
         {
             *slot = Some(now);
-            *arr.count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+            *arr.count
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
             arr.changed.notify_one();
         }
     }
@@ -53,17 +62,30 @@ async fn receive(body: web::Bytes, _req: HttpRequest, arr: web::Data<Arc<Arrival
 
 impl Arrivals {
     fn reset(&self, n: usize) {
-        *self.at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = vec![None; n];
-        *self.count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = 0;
+        *self
+            .at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = vec![None; n];
+        *self
+            .count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = 0;
     }
     fn count(&self) -> usize {
-        *self.count.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
     async fn wait_all(&self, n: usize, limit: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + limit;
         while self.count() < n {
             let left = deadline.saturating_duration_since(Instant::now());
-            anyhow::ensure!(!left.is_zero(), "only {} of {n} deliveries arrived", self.count());
+            anyhow::ensure!(
+                !left.is_zero(),
+                "only {} of {n} deliveries arrived",
+                self.count()
+            );
             let _ = tokio::time::timeout(left, self.changed.notified()).await;
         }
         Ok(())
@@ -189,7 +211,11 @@ async fn bench_in(dir: &std::path::Path, base: &Config, args: &BenchArgs) -> any
             *slot = at;
         }
         arrivals.wait_all(total, Duration::from_secs(120)).await?;
-        let at = arrivals.at.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let at = arrivals
+            .at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut lat: Vec<Duration> = at
             .iter()
             .zip(&sent)

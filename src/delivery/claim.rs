@@ -147,20 +147,19 @@ pub fn finish(conn: &mut DbConn, items: &[Finish], now: NaiveDateTime) -> Result
                     .filter(deliveries::claim_token.eq(&f.token))
                     .filter(deliveries::status.eq(Status::InFlight.as_str())),
             )
-                .set((
-                    deliveries::status.eq(f.status.as_str()),
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                    deliveries::next_attempt_at
-                        .eq(f.next_attempt_at.unwrap_or(now)),
-                    deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
-                    deliveries::claim_token.eq(None::<String>),
-                    deliveries::claimed_by.eq(None::<String>),
-                    deliveries::last_status.eq(f.last_status),
-                    deliveries::last_error.eq(&f.last_error),
-                    deliveries::updated_at.eq(now),
-                    deliveries::completed_at.eq(done.then_some(now)),
-                ))
-                .execute(conn)?;
+            .set((
+                deliveries::status.eq(f.status.as_str()),
+                deliveries::attempts.eq(deliveries::attempts + 1),
+                deliveries::next_attempt_at.eq(f.next_attempt_at.unwrap_or(now)),
+                deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+                deliveries::claim_token.eq(None::<String>),
+                deliveries::claimed_by.eq(None::<String>),
+                deliveries::last_status.eq(f.last_status),
+                deliveries::last_error.eq(&f.last_error),
+                deliveries::updated_at.eq(now),
+                deliveries::completed_at.eq(done.then_some(now)),
+            ))
+            .execute(conn)?;
             if n == 1 {
                 f.attempt.insert(conn, f.id)?;
             } else {
@@ -199,7 +198,13 @@ pub fn release(conn: &mut DbConn, token: &str, ids: &[i64], now: NaiveDateTime) 
 
 /// Moves a pending delivery's next attempt (used to hold deliveries of a paused
 /// connection until its cool-down ends without counting an attempt).
-pub fn postpone(conn: &mut DbConn, token: &str, ids: &[i64], until: NaiveDateTime, now: NaiveDateTime) -> Result<usize> {
+pub fn postpone(
+    conn: &mut DbConn,
+    token: &str,
+    ids: &[i64],
+    until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<usize> {
     if ids.is_empty() {
         return Ok(0);
     }

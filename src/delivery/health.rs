@@ -35,9 +35,10 @@ impl HealthEvent {
         match (o.error, o.status) {
             (None, _) => Some(Self::Success),
             (_, Some(410)) => Some(Self::Gone),
-            (Some(ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Timeout), _) => {
-                Some(Self::Failure)
-            }
+            (
+                Some(ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Timeout),
+                _,
+            ) => Some(Self::Failure),
             (_, Some(s)) if s == 408 || s == 429 || s >= 500 => Some(Self::Failure),
             _ => None,
         }
@@ -55,18 +56,25 @@ pub fn apply(
     let row = || connections::table.find(id);
     match ev {
         HealthEvent::Success => {
-            diesel::update(row().filter(connections::consecutive_failures.gt(0).or(connections::paused_until.is_not_null())))
-                .set((
-                    connections::consecutive_failures.eq(0),
-                    connections::paused_until.eq(None::<NaiveDateTime>),
-                ))
-                .execute(conn)?;
+            diesel::update(
+                row().filter(
+                    connections::consecutive_failures
+                        .gt(0)
+                        .or(connections::paused_until.is_not_null()),
+                ),
+            )
+            .set((
+                connections::consecutive_failures.eq(0),
+                connections::paused_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
         }
         HealthEvent::Failure => {
             diesel::update(row())
                 .set(connections::consecutive_failures.eq(connections::consecutive_failures + 1))
                 .execute(conn)?;
-            let until = now + chrono::Duration::from_std(breaker.1).unwrap_or(chrono::Duration::MAX);
+            let until =
+                now + chrono::Duration::from_std(breaker.1).unwrap_or(chrono::Duration::MAX);
             diesel::update(row().filter(connections::consecutive_failures.ge(breaker.0)))
                 .set(connections::paused_until.eq(Some(until)))
                 .execute(conn)?;
@@ -112,7 +120,12 @@ pub enum State {
     Probing,
 }
 
-pub fn state(failures: i32, paused_until: Option<NaiveDateTime>, threshold: i32, now: NaiveDateTime) -> State {
+pub fn state(
+    failures: i32,
+    paused_until: Option<NaiveDateTime>,
+    threshold: i32,
+    now: NaiveDateTime,
+) -> State {
     match paused_until {
         Some(t) if t > now => State::Paused(t),
         _ if failures >= threshold => State::Probing,

@@ -35,9 +35,13 @@ pub mod records;
 pub mod target;
 pub mod worker;
 
-pub use queue::{Delivery, DeliveryId, NewDelivery, RequestSnapshot, Status, Trigger, Waker, enqueue};
+pub use queue::{
+    Delivery, DeliveryId, NewDelivery, RequestSnapshot, Status, Trigger, Waker, enqueue,
+};
 
 /// Attempts a delivery gets by default: the length of the configured retry schedule.
 pub fn max_attempts(config: &crate::config::Config) -> i32 {
-    i32::try_from(config.retry_schedule.len()).unwrap_or(i32::MAX).max(1)
+    i32::try_from(config.retry_schedule.len())
+        .unwrap_or(i32::MAX)
+        .max(1)
 }

@@ -106,5 +106,8 @@ pub fn load(
         .filter(cols::id.eq_any(&ids))
         .select(Connection::as_select())
         .load(conn)?;
-    Ok(rows.iter().map(|c| (c.id, Target::of(c, sb, now))).collect())
+    Ok(rows
+        .iter()
+        .map(|c| (c.id, Target::of(c, sb, now)))
+        .collect())
 }

@@ -122,7 +122,11 @@ pub struct Job {
 impl Drop for Job {
     fn drop(&mut self) {
         let total = {
-            let mut s = self.ctx.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut s = self
+                .ctx
+                .slots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if s.active.remove(&self.row.id).is_some() {
                 s.total = s.total.saturating_sub(1);
                 if let Some(c) = self.row.connection_id
@@ -191,7 +195,10 @@ impl WorkerCtx {
     /// The claims of every delivery still in flight (released on shutdown).
     pub(super) fn active_claims(&self) -> Vec<(i64, String)> {
         let s = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        s.active.iter().map(|(id, (_, t))| (*id, t.clone())).collect()
+        s.active
+            .iter()
+            .map(|(id, (_, t))| (*id, t.clone()))
+            .collect()
     }
 }
 
@@ -221,7 +228,10 @@ pub async fn dispatch(ctx: &Arc<WorkerCtx>, now: NaiveDateTime) -> Result<Vec<Jo
         let mut s = ctx.slots.lock().unwrap_or_else(PoisonError::into_inner);
         for row in rows {
             let target = match row.connection_id {
-                Some(c) => targets.get(&c).cloned().unwrap_or_else(|| Target::missing(c)),
+                Some(c) => targets
+                    .get(&c)
+                    .cloned()
+                    .unwrap_or_else(|| Target::missing(c)),
                 None => Target::default(),
             };
             let limit = ctx.limit_for(&target);
@@ -248,7 +258,10 @@ pub async fn dispatch(ctx: &Arc<WorkerCtx>, now: NaiveDateTime) -> Result<Vec<Jo
         ctx.in_flight.send_replace(s.total);
     }
     if !overflow.is_empty() {
-        db::run(&ctx.pool, move |c| claim::release(c, &token, &overflow, now)).await?;
+        db::run(&ctx.pool, move |c| {
+            claim::release(c, &token, &overflow, now)
+        })
+        .await?;
     }
     Ok(jobs)
 }
@@ -378,7 +391,9 @@ fn outgoing(
         url: row.url.clone(),
         headers,
         body: row.body.clone().into_bytes(),
-        timeout: ctx.cfg.clamp_timeout(t.timeout.unwrap_or(ctx.cfg.request_timeout)),
+        timeout: ctx
+            .cfg
+            .clamp_timeout(t.timeout.unwrap_or(ctx.cfg.request_timeout)),
         auth: t.auth.clone(),
         signing: t.signing.clone(),
         message_id: row.uid.clone(),

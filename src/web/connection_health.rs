@@ -24,7 +24,14 @@ pub async fn connections_resume(
     let c = db::run(&st.pool, move |c| {
         let conn = Connection::get(c, id)?;
         health::resume(c, id)?;
-        audit::record(c, &actor, "connection.resume", &conn.name, audit::SUCCESS, "")?;
+        audit::record(
+            c,
+            &actor,
+            "connection.resume",
+            &conn.name,
+            audit::SUCCESS,
+            "",
+        )?;
         Ok(conn)
     })
     .await?;

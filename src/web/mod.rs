@@ -4,6 +4,7 @@
 pub mod account;
 pub mod assets;
 pub mod audit;
+pub mod connection_health;
 pub mod connections;
 pub mod csrf;
 pub mod error;
@@ -19,4 +20,3 @@ pub mod routes;
 pub mod security;
 pub mod session_store;
 pub mod users;
-pub mod connection_health;

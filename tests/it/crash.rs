@@ -55,7 +55,12 @@ async fn deliveries_survive_kill_9() {
         c.transaction(|c| {
             for i in 0..N {
                 let r = request(&rx.url("/crash"), &format!("{{\"n\":{i}}}"));
-                queue::enqueue(c, &NewDelivery::new(Trigger::Rule, None, r), 8, hookdesk::db::now())?;
+                queue::enqueue(
+                    c,
+                    &NewDelivery::new(Trigger::Rule, None, r),
+                    8,
+                    hookdesk::db::now(),
+                )?;
             }
             Ok::<_, hookdesk::error::Error>(())
         })
@@ -70,7 +75,10 @@ async fn deliveries_survive_kill_9() {
     child.kill().unwrap(); // SIGKILL: no shutdown code runs
     child.wait().unwrap();
     let at_kill = rx.received().len();
-    assert!(at_kill < N, "the kill came after everything arrived ({at_kill})");
+    assert!(
+        at_kill < N,
+        "the kill came after everything arrived ({at_kill})"
+    );
     let in_flight: HashSet<String> = {
         let mut c = pool.get().unwrap();
         deliveries::table
@@ -102,15 +110,19 @@ async fn deliveries_survive_kill_9() {
         got.len() == N
     })
     .await;
-    wait_until("every delivery is recorded", Duration::from_secs(30), || {
-        let mut c = pool.get().unwrap();
-        deliveries::table
-            .filter(deliveries::status.eq("succeeded"))
-            .count()
-            .get_result::<i64>(&mut c)
-            .unwrap()
-            == i64::try_from(N).unwrap()
-    })
+    wait_until(
+        "every delivery is recorded",
+        Duration::from_secs(30),
+        || {
+            let mut c = pool.get().unwrap();
+            deliveries::table
+                .filter(deliveries::status.eq("succeeded"))
+                .count()
+                .get_result::<i64>(&mut c)
+                .unwrap()
+                == i64::try_from(N).unwrap()
+        },
+    )
     .await;
     // A graceful stop this time (SIGTERM).
     Command::new("kill")
@@ -133,7 +145,10 @@ async fn deliveries_survive_kill_9() {
                 "{id} arrived {} times but was not in flight at the kill",
                 bodies.len()
             );
-            assert!(bodies.iter().all(|b| *b == bodies[0]), "{id}: same request each time");
+            assert!(
+                bodies.iter().all(|b| *b == bodies[0]),
+                "{id}: same request each time"
+            );
         }
     }
     assert_eq!(seen.len(), N);

@@ -16,7 +16,11 @@ fn token(app: &TestApp, username: &str) -> String {
 
 async fn api_reads_replays_and_cancels(app: TestApp) {
     let id = app.with_conn(|c| {
-        let n = NewDelivery::new(Trigger::Manual, None, request("http://127.0.0.1:9/x", "{\"a\":1}"));
+        let n = NewDelivery::new(
+            Trigger::Manual,
+            None,
+            request("http://127.0.0.1:9/x", "{\"a\":1}"),
+        );
         queue::enqueue(c, &n, 3, hookdesk::db::now()).unwrap().0
     });
     let admin = token(&app, "admin");
@@ -63,7 +67,13 @@ async fn api_reads_replays_and_cancels(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), 409);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("cancelled"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{v}"
+    );
 
     let r = http
         .get(app.url("/api/v1/deliveries/999999"))
@@ -88,7 +98,9 @@ async fn api_reads_replays_and_cancels(app: TestApp) {
 mod api_reads_replays_and_cancels {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
-        let app = super::no_worker(crate::helpers::Backend::Sqlite).await.unwrap();
+        let app = super::no_worker(crate::helpers::Backend::Sqlite)
+            .await
+            .unwrap();
         super::api_reads_replays_and_cancels(app).await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,13 +122,20 @@ async fn claims_hold_leases_and_expired_leases_return(app: TestApp) {
         assert!(rows.is_empty());
         // After it expires, another worker does.
         let later = t0() + Duration::seconds(61);
-        let (tok_b, rows) = claim::claim(c, "b", 10, later + Duration::seconds(60), &[], later).unwrap();
+        let (tok_b, rows) =
+            claim::claim(c, "b", 10, later + Duration::seconds(60), &[], later).unwrap();
         assert_eq!(rows.len(), 1);
         assert_ne!(tok_a, tok_b);
         // The first worker's outcome no longer counts; the holder's does.
-        assert_eq!(claim::finish(c, &[finish_ok(id, &tok_a)], later).unwrap(), vec![false]);
+        assert_eq!(
+            claim::finish(c, &[finish_ok(id, &tok_a)], later).unwrap(),
+            vec![false]
+        );
         assert!(AttemptRecord::for_delivery(c, id).unwrap().is_empty());
-        assert_eq!(claim::finish(c, &[finish_ok(id, &tok_b)], later).unwrap(), vec![true]);
+        assert_eq!(
+            claim::finish(c, &[finish_ok(id, &tok_b)], later).unwrap(),
+            vec![true]
+        );
         let d = Delivery::get(c, id).unwrap();
         assert_eq!(d.status, "succeeded");
         assert_eq!(d.attempts, 1);
@@ -185,7 +192,10 @@ async fn concurrent_claimers_never_share_a_row(app: TestApp) {
             }
         }));
     }
-    let mut all: Vec<i64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut all: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let n = all.len();
     all.sort_unstable();
     all.dedup();
@@ -215,17 +225,30 @@ async fn replay_links_a_new_delivery_with_the_same_request(app: TestApp) {
         f.status = Status::Failed;
         claim::finish(c, &[f], t0()).unwrap();
         let new_id = queue::replay(c, id, 8, t0()).unwrap().0;
-        let (o, r) = (Delivery::get(c, id).unwrap(), Delivery::get(c, new_id).unwrap());
+        let (o, r) = (
+            Delivery::get(c, id).unwrap(),
+            Delivery::get(c, new_id).unwrap(),
+        );
         assert_ne!(o.uid, r.uid, "a replay is a new message");
         assert_eq!(r.replay_of, Some(id));
         assert_eq!(r.trigger, "replay");
         assert_eq!(r.status, "pending");
-        assert_eq!((r.method, r.url, r.body, r.headers), (o.method, o.url, o.body, o.headers));
+        assert_eq!(
+            (r.method, r.url, r.body, r.headers),
+            (o.method, o.url, o.body, o.headers)
+        );
         assert_eq!(r.max_attempts, 2);
     });
 }
 
-fn batched(mode: BatchMode, webhook: i64, event: &str, body: &str, wait: i64, max: i32) -> NewDelivery {
+fn batched(
+    mode: BatchMode,
+    webhook: i64,
+    event: &str,
+    body: &str,
+    wait: i64,
+    max: i32,
+) -> NewDelivery {
     let mut n = new(body);
     n.webhook_id = Some(webhook);
     n.batch = batching::spec(mode, webhook, event, &n.request, wait, max);
@@ -235,39 +258,130 @@ fn batched(mode: BatchMode, webhook: i64, event: &str, body: &str, wait: i64, ma
 async fn batching_modes_group_occurrences(app: TestApp) {
     app.with_conn(|c| {
         // Same event: ticket.updated occurrences share, ticket.created gets its own.
-        let a = enqueue(c, &batched(BatchMode::SameEvent, 1, "ticket.updated", "{\"n\":1}", 30, 10), t0());
-        let b = enqueue(c, &batched(BatchMode::SameEvent, 1, "ticket.updated", "{\"n\":2}", 30, 10), t0());
-        let x = enqueue(c, &batched(BatchMode::SameEvent, 1, "ticket.created", "{\"n\":3}", 30, 10), t0());
+        let a = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEvent,
+                1,
+                "ticket.updated",
+                "{\"n\":1}",
+                30,
+                10,
+            ),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEvent,
+                1,
+                "ticket.updated",
+                "{\"n\":2}",
+                30,
+                10,
+            ),
+            t0(),
+        );
+        let x = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEvent,
+                1,
+                "ticket.created",
+                "{\"n\":3}",
+                30,
+                10,
+            ),
+            t0(),
+        );
         assert_eq!(a, b);
         assert_ne!(a, x);
         assert_eq!(Delivery::get(c, a).unwrap().body, "[{\"n\":1},{\"n\":2}]");
         // Same event type: every ticket.* event shares.
-        let a = enqueue(c, &batched(BatchMode::SameEventType, 2, "ticket.updated", "1", 30, 10), t0());
-        let b = enqueue(c, &batched(BatchMode::SameEventType, 2, "ticket.created", "2", 30, 10), t0());
-        let x = enqueue(c, &batched(BatchMode::SameEventType, 2, "webhook.response_processed", "3", 30, 10), t0());
+        let a = enqueue(
+            c,
+            &batched(BatchMode::SameEventType, 2, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(BatchMode::SameEventType, 2, "ticket.created", "2", 30, 10),
+            t0(),
+        );
+        let x = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEventType,
+                2,
+                "webhook.response_processed",
+                "3",
+                30,
+                10,
+            ),
+            t0(),
+        );
         assert_eq!(a, b);
         assert_ne!(a, x);
         // Any event: all share.
-        let a = enqueue(c, &batched(BatchMode::AnyEvent, 3, "ticket.updated", "1", 30, 10), t0());
-        let b = enqueue(c, &batched(BatchMode::AnyEvent, 3, "webhook.response_processed", "2", 30, 10), t0());
+        let a = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 3, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(
+                BatchMode::AnyEvent,
+                3,
+                "webhook.response_processed",
+                "2",
+                30,
+                10,
+            ),
+            t0(),
+        );
         assert_eq!(a, b);
         assert_eq!(Delivery::get(c, a).unwrap().body, "[1,2]");
         // None: one delivery each, body untouched.
-        let a = enqueue(c, &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10), t0());
-        let b = enqueue(c, &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10), t0());
+        let a = enqueue(
+            c,
+            &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10),
+            t0(),
+        );
         assert_ne!(a, b);
         assert_eq!(Delivery::get(c, a).unwrap().body, "{}");
         // Different webhooks never share.
-        let a = enqueue(c, &batched(BatchMode::AnyEvent, 5, "ticket.updated", "1", 30, 10), t0());
-        let b = enqueue(c, &batched(BatchMode::AnyEvent, 6, "ticket.updated", "1", 30, 10), t0());
+        let a = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 5, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 6, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
         assert_ne!(a, b);
     });
 }
 
 async fn batch_is_sent_after_its_wait(app: TestApp) {
     app.with_conn(|c| {
-        let a = enqueue(c, &batched(BatchMode::AnyEvent, 1, "ticket.updated", "1", 30, 10), t0());
-        enqueue(c, &batched(BatchMode::AnyEvent, 1, "ticket.updated", "2", 30, 10), t0() + Duration::seconds(10));
+        let a = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "2", 30, 10),
+            t0() + Duration::seconds(10),
+        );
         let lease = t0() + Duration::seconds(300);
         let (_, rows) = claim::claim(c, "w", 10, lease, &[], t0() + Duration::seconds(29)).unwrap();
         assert!(rows.is_empty(), "the batch waits for more");
@@ -276,7 +390,11 @@ async fn batch_is_sent_after_its_wait(app: TestApp) {
         assert_eq!(rows[0].id, a);
         assert_eq!(rows[0].body, "[1,2]");
         // Claimed means closed: the next occurrence opens a new batch.
-        let b = enqueue(c, &batched(BatchMode::AnyEvent, 1, "ticket.updated", "3", 30, 10), t0() + Duration::seconds(31));
+        let b = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "3", 30, 10),
+            t0() + Duration::seconds(31),
+        );
         assert_ne!(a, b);
         assert_eq!(Delivery::get(c, b).unwrap().body, "[3]");
     });
@@ -285,7 +403,20 @@ async fn batch_is_sent_after_its_wait(app: TestApp) {
 async fn batch_is_sent_when_full(app: TestApp) {
     app.with_conn(|c| {
         let ids: Vec<i64> = (1..=5)
-            .map(|i| enqueue(c, &batched(BatchMode::SameEvent, 1, "ticket.updated", &i.to_string(), 600, 3), t0()))
+            .map(|i| {
+                enqueue(
+                    c,
+                    &batched(
+                        BatchMode::SameEvent,
+                        1,
+                        "ticket.updated",
+                        &i.to_string(),
+                        600,
+                        3,
+                    ),
+                    t0(),
+                )
+            })
             .collect();
         assert_eq!(ids[0], ids[2]);
         assert_ne!(ids[2], ids[3], "the fourth occurrence opens a new batch");
@@ -313,7 +444,13 @@ async fn bad_deliveries_are_refused_whole(app: TestApp) {
         let hookdesk::error::Error::Validation(f) = err else {
             panic!("expected field errors, got {err}")
         };
-        for field in ["method", "url", "batch_wait_seconds", "batch_max_items", "body"] {
+        for field in [
+            "method",
+            "url",
+            "batch_wait_seconds",
+            "batch_max_items",
+            "body",
+        ] {
             assert!(f.get(field).is_some(), "{field}: {f}");
         }
         assert!(Delivery::count_by_status(c).unwrap().is_empty());

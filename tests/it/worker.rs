@@ -135,7 +135,10 @@ async fn retries_follow_the_schedule(app: TestApp) {
     // 10 s ± 20 % jitter.
     let wait = d.next_attempt_at - t0();
     assert!(wait >= Td::seconds(8) && wait <= Td::seconds(12), "{wait}");
-    assert_eq!(worker::run_once(&w, t0() + Td::seconds(7)).await.unwrap(), 0);
+    assert_eq!(
+        worker::run_once(&w, t0() + Td::seconds(7)).await.unwrap(),
+        0
+    );
     let t1 = t0() + Td::seconds(13);
     assert_eq!(worker::run_once(&w, t1).await.unwrap(), 1);
     let d = get(&app, id);
@@ -144,20 +147,40 @@ async fn retries_follow_the_schedule(app: TestApp) {
     let t2 = t1 + Td::seconds(73);
     assert_eq!(worker::run_once(&w, t2).await.unwrap(), 1);
     let d = get(&app, id);
-    assert_eq!((d.status.as_str(), d.attempts), ("failed", 3), "after the last attempt");
+    assert_eq!(
+        (d.status.as_str(), d.attempts),
+        ("failed", 3),
+        "after the last attempt"
+    );
     assert_eq!(d.last_status, Some(500));
     let attempts = app.with_conn(|c| AttemptRecord::for_delivery(c, id).unwrap());
-    assert_eq!(attempts.iter().map(|a| a.number).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        attempts.iter().map(|a| a.number).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     let last = &attempts[2];
     assert_eq!(last.response_status, Some(500));
     assert_eq!(last.error_class.as_deref(), Some("http"));
     assert_eq!(last.worker, w.cfg.id);
-    assert!(last.note.as_deref().unwrap_or("").contains("no attempts left"), "{last:?}");
-    assert!(last.request_header_list().iter().any(|(k, v)| k == "webhook-id" && *v == d.uid));
+    assert!(
+        last.note
+            .as_deref()
+            .unwrap_or("")
+            .contains("no attempts left"),
+        "{last:?}"
+    );
+    assert!(
+        last.request_header_list()
+            .iter()
+            .any(|(k, v)| k == "webhook-id" && *v == d.uid)
+    );
     // Every attempt carried the same webhook-id, the receiver's idempotency key.
     let got = rx.received();
     assert_eq!(got.len(), 3);
-    assert!(got.iter().all(|r| r.header("webhook-id") == Some(d.uid.as_str())));
+    assert!(
+        got.iter()
+            .all(|r| r.header("webhook-id") == Some(d.uid.as_str()))
+    );
     // Failed deliveries stay replayable.
     let again = app.with_conn(|c| queue::replay(c, id, 3, t2).unwrap().0);
     rx.set_reply(Reply::Status(200));
@@ -218,7 +241,10 @@ async fn breaker_pauses_probes_and_resumes(app: TestApp) {
     }
     assert_eq!(worker::run_once(&w, t0()).await.unwrap(), 3);
     // Three failures in a row ≥ 2: paused for the 60 s cool-down, retries due or not.
-    assert_eq!(worker::run_once(&w, t0() + Td::seconds(30)).await.unwrap(), 0);
+    assert_eq!(
+        worker::run_once(&w, t0() + Td::seconds(30)).await.unwrap(),
+        0
+    );
     let st = app.with_conn(|c| {
         let (f, p): (i32, Option<NaiveDateTime>) = connections::table
             .find(conn)
@@ -230,9 +256,15 @@ async fn breaker_pauses_probes_and_resumes(app: TestApp) {
     assert!(matches!(st, health::State::Paused(_)), "{st:?}");
     // After the cool-down: one probe only.
     rx.set_reply(Reply::Status(200));
-    assert_eq!(worker::run_once(&w, t0() + Td::seconds(61)).await.unwrap(), 1);
+    assert_eq!(
+        worker::run_once(&w, t0() + Td::seconds(61)).await.unwrap(),
+        1
+    );
     // The probe succeeded: the rest flow.
-    assert_eq!(worker::run_once(&w, t0() + Td::seconds(62)).await.unwrap(), 2);
+    assert_eq!(
+        worker::run_once(&w, t0() + Td::seconds(62)).await.unwrap(),
+        2
+    );
     assert_eq!(rx.received().len(), 6);
     // An administrator can resume a paused connection at once.
     rx.set_reply(Reply::Status(500));
@@ -240,7 +272,11 @@ async fn breaker_pauses_probes_and_resumes(app: TestApp) {
     enqueue(&app, Some(conn), &rx.url("/a"), "2", t0() + Td::seconds(70));
     worker::run_once(&w, t0() + Td::seconds(70)).await.unwrap();
     enqueue(&app, Some(conn), &rx.url("/a"), "3", t0() + Td::seconds(71));
-    assert_eq!(worker::run_once(&w, t0() + Td::seconds(72)).await.unwrap(), 0, "paused");
+    assert_eq!(
+        worker::run_once(&w, t0() + Td::seconds(72)).await.unwrap(),
+        0,
+        "paused"
+    );
     app.with_conn(|c| health::resume(c, conn).unwrap());
     assert!(worker::run_once(&w, t0() + Td::seconds(72)).await.unwrap() >= 1);
 }
@@ -267,12 +303,22 @@ async fn hung_endpoint_does_not_delay_others(app: TestApp) {
     // The hung endpoint has taken its two slots.
     hung.wait_for(2).await;
     for i in 0..5 {
-        enqueue(&app, Some(b), &ok.url("/o"), &i.to_string(), hookdesk::db::now());
+        enqueue(
+            &app,
+            Some(b),
+            &ok.url("/o"),
+            &i.to_string(),
+            hookdesk::db::now(),
+        );
     }
     waker.wake();
     let t = std::time::Instant::now();
     ok.wait_for(5).await;
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
     assert_eq!(hung.received().len(), 2, "per-connection bound");
     handle.shutdown().await;
     // Graceful stop: the hung claims were released, nothing counted as an attempt.
@@ -325,7 +371,10 @@ async fn two_workers_never_send_twice(app: TestApp) {
     }
     let got_after = rx.received();
     assert_eq!(got_after.len(), got.len().max(n), "no delivery sent twice");
-    let ids: HashSet<&str> = got_after.iter().filter_map(|r| r.header("webhook-id")).collect();
+    let ids: HashSet<&str> = got_after
+        .iter()
+        .filter_map(|r| r.header("webhook-id"))
+        .collect();
     assert_eq!(ids.len(), n);
     let workers: HashSet<String> = app.with_conn(|c| {
         hookdesk::db::schema::delivery_attempts::table
