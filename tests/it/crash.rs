@@ -152,4 +152,27 @@ async fn deliveries_survive_kill_9() {
         }
     }
     assert_eq!(seen.len(), N);
+    let dups = seen.values().filter(|b| b.len() > 1).count();
+    eprintln!(
+        "crash test: {at_kill} arrived before the kill, {} in flight at the kill, {dups} sent twice",
+        in_flight.len()
+    );
+}
+
+/// A lease that does not outlast the request timeout could let a slow request be sent
+/// twice: the worker refuses to start with one.
+#[test]
+fn worker_refuses_a_lease_shorter_than_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookdesk"))
+        .arg("worker")
+        .current_dir(dir.path())
+        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("h.db").display()))
+        .env("HOOKDESK_DELIVERY_TIMEOUT_SECONDS", "30")
+        .env("HOOKDESK_WORKER_LEASE_SECONDS", "30")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("worker_lease_seconds (30) must exceed"), "{err}");
 }
