@@ -332,16 +332,9 @@ async fn clone_and_delete(app: TestApp) {
 async fn signing_secret_generation_and_rotation(app: TestApp) {
     app.login_admin().await;
     let sb = secret_box(&app);
-    assert_eq!(
-        post(
-            &app,
-            "/admin/connections",
-            &base("sig", "https://sig.example.test/")
-        )
-        .await
-        .0,
-        303
-    );
+    let mut f = base("sig", "https://sig.example.test/");
+    f.push(("auth_kind", "none"));
+    assert_eq!(post(&app, "/admin/connections", &f).await.0, 303);
     let c = by_name(&app, "sig");
     let path = format!("/admin/connections/{}", c.id);
     assert!(page(&app, &path).await.contains("Generate signing secret"));
@@ -386,7 +379,7 @@ async fn signing_secret_generation_and_rotation(app: TestApp) {
 
     // A pasted secret is checked for the whsec_ format.
     let mut f = base("sig", "https://sig.example.test/");
-    f.push(("signing_secret", "whsec_tooshort"));
+    f.extend([("auth_kind", "none"), ("signing_secret", "whsec_tooshort")]);
     let (status, body) = post(&app, &path, &f).await;
     assert_eq!(status, 422);
     assert!(field_error(&body, "signing_secret").contains("bytes"));
