@@ -521,6 +521,29 @@ mod tests {
     }
 
     #[test]
+    fn delivery_lists_are_comma_separated() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ConfigArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "hookdesk",
+            "--allowed-networks",
+            "127.0.0.1/32,10.0.0.0/8",
+            "--retry-schedule",
+            "0s,1m",
+        ])
+        .unwrap();
+        let mut cfg = Config::default();
+        cfg.apply(&cli.args);
+        assert_eq!(cfg.allowed_networks, vec!["127.0.0.1/32", "10.0.0.0/8"]);
+        assert_eq!(cfg.retry_schedule, vec!["0s", "1m"]);
+        assert!(cfg.validate().is_ok());
+        assert_eq!(Config::default().retry_schedule.len(), 8);
+    }
+
+    #[test]
     fn zero_lifetime_refused() {
         let cfg = Config {
             session_idle_minutes: 0,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::attempt::{Attempt, AttemptError, ErrorClass, redact_headers};
+use super::attempt::{Attempt, AttemptError, ErrorClass, REDACTED, redact_headers};
 use super::auth::{self, Auth, Secret};
 use super::signing;
 use super::ssrf::{DnsFailed, GuardedResolver, NetworkPolicy, Refused};
@@ -161,12 +161,17 @@ impl Sender {
         let headers = self.headers_for(req, started_at.timestamp());
         let mut secret_names: Vec<&str> = req.secret_headers.iter().map(String::as_str).collect();
         secret_names.extend(req.auth.secret_header());
+        let mut shown = redact_headers(&headers, &secret_names);
+        if matches!(req.auth, Auth::Ntlm { .. }) {
+            // Set per handshake step in `ntlm`; recorded here so the log shows it was sent.
+            shown.push(("authorization".into(), REDACTED.into()));
+        }
         let mut attempt = Attempt {
             started_at,
             duration: Duration::ZERO,
             method: req.method.clone(),
             url: req.url.clone(),
-            request_headers_redacted: redact_headers(&headers, &secret_names),
+            request_headers_redacted: shown,
             status: None,
             response_headers: Vec::new(),
             response_body: Vec::new(),
@@ -341,6 +346,10 @@ impl Sender {
                 return Ok(first);
             };
             while first.chunk().await?.is_some() {}
+            drop(first);
+            // The connection returns to the pool from a task hyper spawned; let it run
+            // before asking the pool, or a fresh connection may win the race.
+            tokio::task::yield_now().await;
             let answer = auth::ntlm_authenticate_header(&challenge, user, password, domain)
                 .map_err(|m| fail(ErrorClass::Http, m))?;
             let resp = build(Some(answer), req.body.clone()).send().await?;

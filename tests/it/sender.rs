@@ -356,7 +356,7 @@ fn ntlm_request(rx: &Receiver, password: &str) -> OutgoingRequest {
     req
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ntlm_handshake_over_one_connection() {
     let rx = Receiver::start(Reply::Ntlm {
         user: "svc-hookdesk".into(),
@@ -395,4 +395,87 @@ async fn ntlm_handshake_over_one_connection() {
     assert_eq!(class(&a), Some(ErrorClass::Http));
     let last = rx.received().pop().unwrap();
     assert!(!last.ntlm.unwrap().proof_ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ntlm_handshakes_in_a_row_reuse_the_pool() {
+    let rx = Receiver::start(Reply::Ntlm {
+        user: "svc-hookdesk".into(),
+        password: "pw".into(),
+        domain: "CORP".into(),
+        then: 200,
+    })
+    .await;
+    let sender = loopback_sender();
+    for i in 0..20 {
+        let a = sender.send(&ntlm_request(&rx, "pw")).await;
+        assert_eq!(a.status, Some(200), "handshake {i}: {:?}", a.error);
+    }
+    let got = rx.received();
+    // Each send is one negotiate + one authenticate; should the pool hand out another
+    // connection for the second, one more round follows — rare, never a failure.
+    assert!(got.len() >= 40 && got.len() <= 50, "{} requests", got.len());
+    eprintln!(
+        "{} requests over {} connections",
+        got.len(),
+        rx.connections()
+    );
+}
+
+#[tokio::test]
+async fn the_allow_list_comes_from_configuration() {
+    let rx = Receiver::start(Reply::Status(200)).await;
+    let cfg = hookdesk::config::Config {
+        allowed_networks: vec!["127.0.0.0/8".into()],
+        ..Default::default()
+    };
+    let sender = Sender::new(&SenderConfig::from_config(&cfg).unwrap()).unwrap();
+    assert_eq!(sender.config().connect_timeout, Duration::from_secs(10));
+    let a = sender.send(&request(rx.url("/"))).await;
+    assert!(a.succeeded(), "{:?}", a.error);
+    // `localhost` resolves to 127.0.0.1 (allowed) and perhaps ::1 (not): the allowed
+    // address is the one dialled.
+    let a = sender
+        .send(&request(format!("http://localhost:{}/", rx.addr.port())))
+        .await;
+    assert!(a.succeeded(), "{:?}", a.error);
+    assert_eq!(rx.wait_for(2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_port_is_a_tls_failure() {
+    let rx = Receiver::start(Reply::Status(200)).await;
+    let a = loopback_sender()
+        .send(&request(format!("https://127.0.0.1:{}/", rx.addr.port())))
+        .await;
+    assert_eq!(class(&a), Some(ErrorClass::Tls), "{:?}", a.error);
+}
+
+#[tokio::test]
+async fn a_configured_proxy_is_used_and_the_guard_still_applies() {
+    let proxy = Receiver::start(Reply::Status(202)).await;
+    let sender = Sender::new(&SenderConfig {
+        proxy: Some(proxy.url("")),
+        ..SenderConfig::default()
+    })
+    .unwrap();
+    // A public destination goes through the proxy (which answers itself: nothing leaves
+    // the machine).
+    let a = sender
+        .send(&request("http://93.184.216.34/hook".into()))
+        .await;
+    assert_eq!(a.status, Some(202), "{:?}", a.error);
+    let got = proxy.wait_for(1).await;
+    assert_eq!(got[0].path, "http://93.184.216.34/hook");
+    // A private one is refused before the proxy sees it.
+    let a = sender.send(&request("http://10.1.2.3/".into())).await;
+    assert_eq!(class(&a), Some(ErrorClass::RefusedByPolicy));
+    let a = sender.send(&request("http://localhost/".into())).await;
+    assert_eq!(
+        class(&a),
+        Some(ErrorClass::RefusedByPolicy),
+        "{:?}",
+        a.error
+    );
+    assert_eq!(proxy.received().len(), 1);
 }
