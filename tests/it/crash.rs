@@ -167,12 +167,18 @@ fn worker_refuses_a_lease_shorter_than_the_timeout() {
     let out = Command::new(env!("CARGO_BIN_EXE_hookdesk"))
         .arg("worker")
         .current_dir(dir.path())
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("h.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("h.db").display()),
+        )
         .env("HOOKDESK_DELIVERY_TIMEOUT_SECONDS", "30")
         .env("HOOKDESK_WORKER_LEASE_SECONDS", "30")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("worker_lease_seconds (30) must exceed"), "{err}");
+    assert!(
+        err.contains("worker_lease_seconds (30) must exceed"),
+        "{err}"
+    );
 }
