@@ -33,13 +33,24 @@ pub struct Config {
     /// unset a password is generated and printed once).
     #[serde(skip)]
     pub admin_password: Option<Secret>,
-    /// Master key for secrets at rest, base64 of 32 bytes (environment only).
-    #[serde(skip)]
-    pub secret_key: Option<Secret>,
-    /// File holding the master key; created with mode 0600 on first start when absent.
-    /// Unset: beside the SQLite database file (`<db>.key`), or `hookdesk.key` in the
-    /// working directory for PostgreSQL.
-    pub secret_key_file: Option<PathBuf>,
+    /// Run the delivery worker in this process (`serve --no-worker` turns it off).
+    pub run_worker: bool,
+    /// Deliveries in flight at once in one worker.
+    pub worker_concurrency: usize,
+    /// Deliveries in flight at once to one connection.
+    pub worker_per_connection: usize,
+    /// Most deliveries claimed in one transaction.
+    pub worker_claim_batch: usize,
+    /// How long a claim holds; must exceed `delivery_timeout_seconds` by 5 s.
+    pub worker_lease_seconds: u64,
+    /// How often the worker looks for work enqueued by other processes (milliseconds).
+    pub worker_poll_ms: u64,
+    /// On shutdown, seconds in-flight deliveries may finish before they are released.
+    pub worker_shutdown_seconds: u64,
+    /// Failures in a row that pause a connection (circuit breaker).
+    pub breaker_failures: i32,
+    /// How long a paused connection waits before one probe delivery.
+    pub breaker_cooldown_seconds: u64,
     /// Networks (CIDR) outgoing requests may reach although private, loopback, etc.
     pub allowed_networks: Vec<String>,
     /// Waits before each delivery attempt (`0s`, `5s`, `5m`, `2h`, `1d`); its length is
@@ -52,6 +63,13 @@ pub struct Config {
     /// Proxy for outgoing requests (`http://host:port`); proxy environment variables are
     /// ignored.
     pub outgoing_proxy: Option<String>,
+    /// Master key for secrets at rest, base64 of 32 bytes (environment only).
+    #[serde(skip)]
+    pub secret_key: Option<Secret>,
+    /// File holding the master key; created with mode 0600 on first start when absent.
+    /// Unset: beside the SQLite database file (`<db>.key`), or `hookdesk.key` in the
+    /// working directory for PostgreSQL.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// A value that must never reach a log: `Debug` prints it redacted.
@@ -98,8 +116,15 @@ impl Default for Config {
             login_failure_window_minutes: 15,
             login_lockout_minutes: 15,
             admin_password: None,
-            secret_key: None,
-            secret_key_file: None,
+            run_worker: true,
+            worker_concurrency: 256,
+            worker_per_connection: 16,
+            worker_claim_batch: 256,
+            worker_lease_seconds: 120,
+            worker_poll_ms: 1000,
+            worker_shutdown_seconds: 10,
+            breaker_failures: 10,
+            breaker_cooldown_seconds: 300,
             allowed_networks: Vec::new(),
             retry_schedule: crate::delivery::retry::DEFAULT_SCHEDULE
                 .iter()
@@ -108,6 +133,8 @@ impl Default for Config {
             delivery_connect_timeout_seconds: 10,
             delivery_timeout_seconds: 30,
             outgoing_proxy: None,
+            secret_key: None,
+            secret_key_file: None,
         }
     }
 }
@@ -188,23 +215,70 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
-    /// Master key for secrets at rest: base64 of 32 bytes [default: read from the key file]
+    /// Deliveries in flight at once in one worker [default: 256]
     #[arg(
         long,
-        env = "HOOKDESK_SECRET_KEY",
+        env = "HOOKDESK_WORKER_CONCURRENCY",
         global = true,
-        value_name = "BASE64",
-        hide_env_values = true
+        value_name = "N"
     )]
-    pub secret_key: Option<String>,
-    /// Key file for secrets at rest [default: <database file>.key, or ./hookdesk.key for PostgreSQL]
+    pub worker_concurrency: Option<usize>,
+    /// Deliveries in flight at once to one connection [default: 16]
     #[arg(
         long,
-        env = "HOOKDESK_SECRET_KEY_FILE",
+        env = "HOOKDESK_WORKER_PER_CONNECTION",
         global = true,
-        value_name = "FILE"
+        value_name = "N"
     )]
-    pub secret_key_file: Option<PathBuf>,
+    pub worker_per_connection: Option<usize>,
+    /// Most deliveries claimed in one transaction [default: 256]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_CLAIM_BATCH",
+        global = true,
+        value_name = "N"
+    )]
+    pub worker_claim_batch: Option<usize>,
+    /// Seconds a claim holds; must exceed the delivery timeout by 5 s [default: 120]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_LEASE_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub worker_lease_seconds: Option<u64>,
+    /// Milliseconds between looks for work enqueued by other processes [default: 1000]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_POLL_MS",
+        global = true,
+        value_name = "MS"
+    )]
+    pub worker_poll_ms: Option<u64>,
+    /// Seconds in-flight deliveries may finish at shutdown [default: 10]
+    #[arg(
+        long,
+        env = "HOOKDESK_WORKER_SHUTDOWN_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub worker_shutdown_seconds: Option<u64>,
+    /// Failures in a row that pause a connection [default: 10]
+    #[arg(
+        long,
+        env = "HOOKDESK_BREAKER_FAILURES",
+        global = true,
+        value_name = "N"
+    )]
+    pub breaker_failures: Option<i32>,
+    /// Seconds a paused connection waits before a probe delivery [default: 300]
+    #[arg(
+        long,
+        env = "HOOKDESK_BREAKER_COOLDOWN_SECONDS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub breaker_cooldown_seconds: Option<u64>,
     /// Comma-separated CIDRs outgoing requests may reach although private [default: none]
     #[arg(
         long,
@@ -247,6 +321,23 @@ pub struct ConfigArgs {
         value_name = "URL"
     )]
     pub outgoing_proxy: Option<String>,
+    /// Master key for secrets at rest: base64 of 32 bytes [default: read from the key file]
+    #[arg(
+        long,
+        env = "HOOKDESK_SECRET_KEY",
+        global = true,
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Key file for secrets at rest [default: <database file>.key, or ./hookdesk.key for PostgreSQL]
+    #[arg(
+        long,
+        env = "HOOKDESK_SECRET_KEY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -307,14 +398,18 @@ impl Config {
             login_failure_window_minutes,
             login_lockout_minutes
         );
+        set!(
+            worker_concurrency,
+            worker_per_connection,
+            worker_claim_batch,
+            worker_lease_seconds,
+            worker_poll_ms,
+            worker_shutdown_seconds,
+            breaker_failures,
+            breaker_cooldown_seconds
+        );
         if let Some(p) = &a.admin_password {
             self.admin_password = Some(Secret(p.clone()));
-        }
-        if let Some(k) = &a.secret_key {
-            self.secret_key = Some(Secret(k.clone()));
-        }
-        if let Some(f) = &a.secret_key_file {
-            self.secret_key_file = Some(f.clone());
         }
         set!(
             allowed_networks,
@@ -324,6 +419,12 @@ impl Config {
         );
         if let Some(p) = &a.outgoing_proxy {
             self.outgoing_proxy = Some(p.clone()).filter(|p| !p.trim().is_empty());
+        }
+        if let Some(k) = &a.secret_key {
+            self.secret_key = Some(Secret(k.clone()));
+        }
+        if let Some(f) = &a.secret_key_file {
+            self.secret_key_file = Some(f.clone());
         }
     }
 
@@ -338,6 +439,23 @@ impl Config {
             ("login_lockout_minutes", self.login_lockout_minutes),
             ("login_max_failures", i64::from(self.login_max_failures)),
             ("db_pool_size", i64::from(self.db_pool_size)),
+            ("breaker_failures", i64::from(self.breaker_failures)),
+            (
+                "worker_concurrency",
+                i64::try_from(self.worker_concurrency).unwrap_or(i64::MAX),
+            ),
+            (
+                "worker_per_connection",
+                i64::try_from(self.worker_per_connection).unwrap_or(i64::MAX),
+            ),
+            (
+                "worker_claim_batch",
+                i64::try_from(self.worker_claim_batch).unwrap_or(i64::MAX),
+            ),
+            (
+                "worker_poll_ms",
+                i64::try_from(self.worker_poll_ms).unwrap_or(i64::MAX),
+            ),
         ];
         for (name, v) in positive {
             if v <= 0 {

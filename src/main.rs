@@ -24,8 +24,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the web console (the default when no command is given).
-    Serve,
+    /// Run the web console and the delivery worker (the default when no command is given).
+    Serve(ServeArgs),
+    /// Run only the delivery worker (with PostgreSQL, any number of workers share the queue).
+    Worker,
+    /// Measure the delivery engine: deliveries/s and enqueue-to-arrival latency against a
+    /// local receiver, on a throwaway SQLite database.
+    Bench(hookdesk::delivery::bench::BenchArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users.
@@ -51,6 +56,13 @@ enum Command {
     },
     /// Fill an empty database with sample forms, a technician and tickets with history.
     Demo,
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Serve the web console only; run deliveries in `hookdesk worker` processes.
+    #[arg(long)]
+    no_worker: bool,
 }
 
 #[derive(Subcommand)]
@@ -102,8 +114,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(&cli.config)?;
     telemetry::init(config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(Config {
+            run_worker: config.run_worker && !args.no_worker,
+            ..config
+        }),
+        Command::Worker => worker(config),
+        Command::Bench(args) => bench(config, args),
         Command::Migrate => {
             let pool = db::connect(&config.database_url, 1)?;
             let mut conn = pool.get()?;
@@ -257,4 +274,21 @@ fn demo(config: &Config) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+/// The delivery worker alone, until SIGTERM or SIGINT; then a graceful stop.
+#[tokio::main]
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let cfg = config.clone();
+    let (pool, _) = tokio::task::spawn_blocking(move || startup::prepare_database(&cfg)).await??;
+    let handle = startup::start_worker(&config, pool, hookdesk::delivery::Waker::default()).await?;
+    println!("Hookdesk worker is running");
+    startup::shutdown_signal().await;
+    tracing::info!("stopping the delivery worker");
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn bench(config: Config, args: hookdesk::delivery::bench::BenchArgs) -> anyhow::Result<()> {
+    hookdesk::delivery::bench::run(&config, &args).await
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub config: Config,
     /// Verified against when a login names an unknown user (see `auth::login`).
     pub dummy_hash: String,
+    /// Wake the delivery worker after a transaction that enqueued has committed.
+    pub delivery_waker: crate::delivery::Waker,
     /// Seals and opens the secrets connections hold (see `secrets`).
     pub secrets: std::sync::Arc<crate::secrets::SecretBox>,
 }
@@ -30,6 +32,49 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    worker: Option<crate::delivery::actor::WorkerHandle>,
+}
+
+/// Starts the delivery worker actor. Refuses a lease that does not exceed the request
+/// timeout (see `delivery::claim`), a bad retry schedule or network allow-list.
+pub async fn start_worker(
+    config: &Config,
+    pool: DbPool,
+    waker: crate::delivery::Waker,
+) -> anyhow::Result<crate::delivery::actor::WorkerHandle> {
+    use crate::delivery::{RetryPolicy, Sender, SenderConfig, worker};
+    let cfg = worker::WorkerConfig::from_config(config).map_err(anyhow::Error::msg)?;
+    let sender = Sender::new(&SenderConfig::from_config(config).map_err(anyhow::Error::msg)?)
+        .map_err(anyhow::Error::msg)?;
+    let policy = RetryPolicy::parse(&config.retry_schedule).map_err(anyhow::Error::msg)?;
+    let c = config.clone();
+    let p = pool.clone();
+    let secrets = tokio::task::spawn_blocking(move || {
+        crate::secrets::key::open_secret_box(&c, &mut *p.get()?)
+    })
+    .await??;
+    let secrets = std::sync::Arc::new(secrets);
+    crate::delivery::actor::WorkerHandle::start(
+        move || Ok(worker::WorkerCtx::new(pool, sender, secrets, policy, cfg)),
+        waker,
+    )
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        #[cfg(unix)]
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 /// Opens the database and brings it up to date. Returns the pool and, on a first start
@@ -85,10 +130,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
         spawn_session_purger(pool.clone());
+        let delivery_waker = crate::delivery::Waker::default();
+        let worker = if config.run_worker {
+            Some(start_worker(&config, pool.clone(), delivery_waker.clone()).await?)
+        } else {
+            None
+        };
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),
             dummy_hash,
+            delivery_waker,
             secrets: std::sync::Arc::new(secrets),
         });
         let server = HttpServer::new(move || {
@@ -122,15 +174,25 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGTERM/SIGINT (actix-web stops gracefully on both), then stops the
+    /// worker gracefully too.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let res = self.server.await;
+        if let Some(w) = self.worker {
+            w.shutdown().await;
+        }
+        res
     }
 }
 

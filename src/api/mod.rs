@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, authenticated by bearer tokens.
 
 pub mod connections;
+pub mod deliveries;
 pub mod me;
 pub mod openapi;
 pub mod tickets;

@@ -110,6 +110,66 @@ diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        uid -> Text,
+        webhook_id -> Nullable<BigInt>,
+        connection_id -> Nullable<BigInt>,
+        ticket_id -> Nullable<BigInt>,
+        event_id -> Nullable<BigInt>,
+        trigger -> Text,
+        replay_of -> Nullable<BigInt>,
+        status -> Text,
+        method -> Text,
+        url -> Text,
+        headers -> Text,
+        sealed_headers -> Nullable<Text>,
+        body -> Text,
+        content_type -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        retry_schedule -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        lease_expires_at -> Nullable<Timestamp>,
+        claim_token -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        batch_key -> Nullable<Text>,
+        batch_count -> Integer,
+        batch_max -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        number -> Integer,
+        trigger -> Text,
+        started_at -> Timestamp,
+        duration_ms -> BigInt,
+        request_method -> Text,
+        request_url -> Text,
+        request_headers -> Text,
+        request_body -> Text,
+        response_status -> Nullable<Integer>,
+        response_headers -> Text,
+        response_body -> Text,
+        response_truncated -> Bool,
+        error_class -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        worker -> Text,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     roles,
@@ -119,6 +179,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     settings,
     connections,
+    deliveries,
+    delivery_attempts,
 );
 
 diesel::table! {

@@ -5,6 +5,10 @@
 //! Use: build one [`Sender`] at startup from the configuration and share it (it is cheap
 //! to clone); for each attempt call `sender.send(&request).await`, store the returned
 //! [`Attempt`], then ask [`retry::next_delay`] what to do next.
+//!
+//! The queue side: [`queue::enqueue`] writes a delivery inside the caller's transaction
+//! (wake the worker with [`Waker`] after commit); [`claim`] holds the leasing invariants;
+//! [`worker::run_once`] is the unit of work and [`actor`] schedules it.
 
 pub mod attempt;
 pub mod auth;
@@ -17,3 +21,27 @@ pub use attempt::{Attempt, AttemptError, ErrorClass};
 pub use auth::Auth;
 pub use retry::{Decision, Outcome, RetryPolicy, next_delay};
 pub use sender::{OutgoingRequest, Sender, SenderConfig};
+
+// The queue side (issue 5 part B): the transactional outbox, claiming with leases, the
+// worker and its actor, attempt records, batching, connection health, the bench.
+pub mod actor;
+pub mod batching;
+pub mod bench;
+pub mod claim;
+pub mod health;
+pub mod queue;
+pub mod recorder;
+pub mod records;
+pub mod target;
+pub mod worker;
+
+pub use queue::{
+    Delivery, DeliveryId, NewDelivery, RequestSnapshot, Status, Trigger, Waker, enqueue,
+};
+
+/// Attempts a delivery gets by default: the length of the configured retry schedule.
+pub fn max_attempts(config: &crate::config::Config) -> i32 {
+    i32::try_from(config.retry_schedule.len())
+        .unwrap_or(i32::MAX)
+        .max(1)
+}

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod assets;
 pub mod audit;
+pub mod connection_health;
 pub mod connections;
 pub mod csrf;
 pub mod error;

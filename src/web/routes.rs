@@ -361,6 +361,21 @@ pub fn table() -> RouteTable {
         api::webhooks::webhooks_api_delete,
     );
 
+    t.get(
+        "/api/v1/deliveries/{id:\\d+}",
+        ApiAdmin,
+        api::deliveries::delivery_get,
+    );
+    t.post(
+        "/api/v1/deliveries/{id:\\d+}/replay",
+        ApiAdmin,
+        api::deliveries::delivery_replay,
+    );
+    t.post(
+        "/api/v1/deliveries/{id:\\d+}/cancel",
+        ApiAdmin,
+        api::deliveries::delivery_cancel,
+    );
     t.get("/admin/connections", Admin, connections::connections_list);
     t.post("/admin/connections", Admin, connections::connections_create);
     t.get(
@@ -392,6 +407,11 @@ pub fn table() -> RouteTable {
         "/admin/connections/{id:\\d+}/signing-secret",
         Admin,
         connections::connections_signing_secret,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/resume",
+        Admin,
+        super::connection_health::connections_resume,
     );
     t.get(
         "/api/v1/connections",

@@ -1,0 +1,110 @@
+//! `GET /api/v1/deliveries/{id}` (with its attempts), `POST …/replay`, `POST …/cancel`:
+//! administrators' tokens only.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::Connection;
+
+use crate::audit;
+use crate::db;
+use crate::delivery::queue::{self, Delivery};
+use crate::delivery::records::AttemptRecord;
+use crate::error::Result;
+use crate::web::extract::{ApiAdmin, state};
+
+#[derive(serde::Serialize)]
+pub struct DeliveryView {
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    pub headers: Vec<(String, String)>,
+    pub attempts: Vec<AttemptView>,
+}
+
+#[derive(serde::Serialize)]
+pub struct AttemptView {
+    #[serde(flatten)]
+    pub attempt: AttemptRecord,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+}
+
+fn view(conn: &mut db::DbConn, id: i64) -> Result<DeliveryView> {
+    let delivery = Delivery::get(conn, id)?;
+    let attempts = AttemptRecord::for_delivery(conn, id)?
+        .into_iter()
+        .map(|a| AttemptView {
+            request_headers: a.request_header_list(),
+            response_headers: a.response_header_list(),
+            attempt: a,
+        })
+        .collect();
+    Ok(DeliveryView {
+        headers: delivery.header_list(),
+        delivery,
+        attempts,
+    })
+}
+
+pub async fn delivery_get(
+    _admin: ApiAdmin,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let id = path.into_inner();
+    let v = db::run(&state(&req)?.pool, move |c| view(c, id)).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+pub async fn delivery_replay(
+    ApiAdmin(p): ApiAdmin,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let id = path.into_inner();
+    let st = state(&req)?;
+    let max = crate::delivery::max_attempts(&st.config);
+    let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
+    let v = db::run(&st.pool, move |c| {
+        let new = c.transaction(|c| {
+            let new = queue::replay(c, id, max, db::now())?;
+            audit::record(
+                c,
+                &actor,
+                "delivery.replay",
+                &format!("delivery {id}"),
+                audit::SUCCESS,
+                &format!("new delivery {}", new.0),
+            )?;
+            Ok::<_, crate::error::Error>(new)
+        })?;
+        view(c, new.0)
+    })
+    .await?;
+    st.delivery_waker.wake();
+    Ok(HttpResponse::Created().json(v))
+}
+
+pub async fn delivery_cancel(
+    ApiAdmin(p): ApiAdmin,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let id = path.into_inner();
+    let st = state(&req)?;
+    let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
+    let v = db::run(&st.pool, move |c| {
+        c.transaction(|c| {
+            queue::cancel(c, id, db::now())?;
+            audit::record(
+                c,
+                &actor,
+                "delivery.cancel",
+                &format!("delivery {id}"),
+                audit::SUCCESS,
+                "",
+            )
+        })?;
+        view(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}

@@ -1,0 +1,226 @@
+//! Claiming due deliveries with leases, and finishing them.
+//!
+//! Invariants (read these before changing anything here):
+//! 1. A delivery is sent only by the worker holding its claim: `status = 'in_flight'`,
+//!    a `claim_token` unique to one claim, and `lease_expires_at` in the future.
+//! 2. Claiming is one short write transaction — SQLite: `BEGIN IMMEDIATE` and
+//!    `UPDATE … RETURNING`, so two claimers are serialised by the write lock;
+//!    PostgreSQL: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`, so concurrent
+//!    claimers skip each other's rows instead of waiting or taking them twice.
+//! 3. Nothing is sent inside a transaction. The outcome is written by [`finish`] in a
+//!    second short transaction whose update only matches while the claim token is still
+//!    the row's: a worker whose lease expired (and whose row another worker re-claimed)
+//!    changes nothing.
+//! 4. An expired lease makes the row claimable again (a crashed worker's deliveries are
+//!    re-sent: at least once). The lease must exceed the longest request, or a slow but
+//!    live request could be sent twice; startup refuses a lease that does not exceed the
+//!    request timeout, and the worker clamps per-connection timeouts below the lease.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+
+use super::queue::Status;
+use super::records::NewAttempt;
+use crate::db::DbConn;
+use crate::db::schema::deliveries;
+use crate::error::Result;
+
+/// A claimed delivery: what the worker needs to send it.
+#[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = deliveries)]
+pub struct Claimed {
+    pub id: i64,
+    pub uid: String,
+    pub webhook_id: Option<i64>,
+    pub connection_id: Option<i64>,
+    pub trigger: String,
+    pub method: String,
+    pub url: String,
+    pub headers: String,
+    pub sealed_headers: Option<String>,
+    pub body: String,
+    pub content_type: String,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub retry_schedule: Option<String>,
+    pub claim_token: Option<String>,
+}
+
+const RETURNING: &str = "id, uid, webhook_id, connection_id, trigger, method, url, headers, \
+     sealed_headers, body, content_type, attempts, max_attempts, retry_schedule, claim_token";
+
+/// The rows a claimer may take: due pending ones, and in-flight ones whose lease has
+/// expired (their worker died or lost its way; invariant 4).
+const DUE: &str = "((status = 'pending' AND next_attempt_at <= {now}) \
+     OR (status = 'in_flight' AND lease_expires_at < {now}))";
+
+/// Claims up to `limit` due deliveries for `worker` until `lease_until`, skipping the
+/// connections in `exclude` (saturated or paused). Returns the claim token and the rows.
+pub fn claim(
+    conn: &mut DbConn,
+    worker: &str,
+    limit: i64,
+    lease_until: NaiveDateTime,
+    exclude: &[i64],
+    now: NaiveDateTime,
+) -> Result<(String, Vec<Claimed>)> {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    // Ids are integers we hold, never user text, so listing them inline is safe.
+    let excl = if exclude.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<String> = exclude.iter().map(i64::to_string).collect();
+        format!(
+            " AND (connection_id IS NULL OR connection_id NOT IN ({}))",
+            ids.join(",")
+        )
+    };
+    let rows = match conn {
+        DbConn::Sqlite(c) => {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'in_flight', claim_token = ?1, claimed_by = ?2, \
+                 lease_expires_at = ?3, updated_at = ?4 \
+                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl} \
+                 ORDER BY next_attempt_at, id LIMIT ?5) RETURNING {RETURNING}",
+                due = DUE.replace("{now}", "?4"),
+            );
+            // IMMEDIATE takes the write lock first, so the select inside the update sees
+            // no row that another claimer is taking (invariant 2).
+            c.immediate_transaction(|c| {
+                diesel::sql_query(sql)
+                    .bind::<Text, _>(&token)
+                    .bind::<Text, _>(worker)
+                    .bind::<Timestamp, _>(lease_until)
+                    .bind::<Timestamp, _>(now)
+                    .bind::<BigInt, _>(limit)
+                    .load::<Claimed>(c)
+            })?
+        }
+        DbConn::Postgres(c) => {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'in_flight', claim_token = $1, claimed_by = $2, \
+                 lease_expires_at = $3, updated_at = $4 \
+                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl} \
+                 ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                 RETURNING {RETURNING}",
+                due = DUE.replace("{now}", "$4"),
+            );
+            diesel::sql_query(sql)
+                .bind::<Text, _>(&token)
+                .bind::<Text, _>(worker)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load::<Claimed>(c)?
+        }
+    };
+    Ok((token, rows))
+}
+
+/// What became of one claimed delivery after an attempt.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub id: i64,
+    pub token: String,
+    /// `Pending` (retry at `next_attempt_at`), `Succeeded` or `Failed`.
+    pub status: Status,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub attempt: NewAttempt,
+}
+
+/// Records outcomes in one transaction (group commit: the worker hands over every result
+/// that is ready). Each delivery update only matches while its claim token holds
+/// (invariant 3); its attempt row is written only then. Returns, per item, whether it
+/// was recorded.
+pub fn finish(conn: &mut DbConn, items: &[Finish], now: NaiveDateTime) -> Result<Vec<bool>> {
+    conn.transaction(|conn| {
+        let mut out = Vec::with_capacity(items.len());
+        for f in items {
+            let done = matches!(f.status, Status::Succeeded | Status::Failed);
+            let n = diesel::update(
+                deliveries::table
+                    .find(f.id)
+                    .filter(deliveries::claim_token.eq(&f.token))
+                    .filter(deliveries::status.eq(Status::InFlight.as_str())),
+            )
+            .set((
+                deliveries::status.eq(f.status.as_str()),
+                deliveries::attempts.eq(deliveries::attempts + 1),
+                deliveries::next_attempt_at.eq(f.next_attempt_at.unwrap_or(now)),
+                deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+                deliveries::claim_token.eq(None::<String>),
+                deliveries::claimed_by.eq(None::<String>),
+                deliveries::last_status.eq(f.last_status),
+                deliveries::last_error.eq(&f.last_error),
+                deliveries::updated_at.eq(now),
+                deliveries::completed_at.eq(done.then_some(now)),
+            ))
+            .execute(conn)?;
+            if n == 1 {
+                f.attempt.insert(conn, f.id)?;
+            } else {
+                tracing::warn!(
+                    delivery = f.id,
+                    "claim lost before the outcome was recorded (lease expired); not recorded"
+                );
+            }
+            out.push(n == 1);
+        }
+        Ok(out)
+    })
+}
+
+/// Returns claimed rows to the queue untouched (no attempt counted): on shutdown, or
+/// when a claim brought more rows for a connection than it has free slots.
+pub fn release(conn: &mut DbConn, token: &str, ids: &[i64], now: NaiveDateTime) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(ids))
+            .filter(deliveries::claim_token.eq(token))
+            .filter(deliveries::status.eq(Status::InFlight.as_str())),
+    )
+    .set((
+        deliveries::status.eq(Status::Pending.as_str()),
+        deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+        deliveries::claim_token.eq(None::<String>),
+        deliveries::claimed_by.eq(None::<String>),
+        deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// Moves a pending delivery's next attempt (used to hold deliveries of a paused
+/// connection until its cool-down ends without counting an attempt).
+pub fn postpone(
+    conn: &mut DbConn,
+    token: &str,
+    ids: &[i64],
+    until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(ids))
+            .filter(deliveries::claim_token.eq(token))
+            .filter(deliveries::status.eq(Status::InFlight.as_str())),
+    )
+    .set((
+        deliveries::status.eq(Status::Pending.as_str()),
+        deliveries::next_attempt_at.eq(until),
+        deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+        deliveries::claim_token.eq(None::<String>),
+        deliveries::claimed_by.eq(None::<String>),
+        deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}

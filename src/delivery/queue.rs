@@ -1,0 +1,387 @@
+//! The delivery queue: the database is the queue (STYLE habit 5).
+//!
+//! A delivery row is written by [`enqueue`] on the caller's connection, inside the
+//! caller's transaction, so the cause (an event, a click, a replay) and its deliveries
+//! commit together or not at all — the transactional outbox. After the commit the caller
+//! wakes the worker with [`Waker::wake`]; a worker in another process finds the row on its
+//! next poll.
+//!
+//! The stored request is what will be sent, with one exception: secrets. Header values
+//! that are secret are stored redacted in `headers` (what the log shows) and, when the
+//! caller has them, sealed in `sealed_headers`; authentication and signatures are derived
+//! from the connection at send time, so no secret is ever stored in clear.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::batching::{self, BatchSpec};
+use crate::db::DbConn;
+use crate::db::schema::deliveries;
+use crate::error::{Error, Result};
+
+/// A delivery's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct DeliveryId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for `next_attempt_at` (or, for a batch, for its wait or its maximum).
+    Pending,
+    /// Claimed by a worker whose lease has not expired.
+    InFlight,
+    Succeeded,
+    /// Gave up (last attempt, a status that is not retried, 410, refused by policy).
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::InFlight,
+        Status::Succeeded,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::InFlight => "in_flight",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// What caused a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A technician fired the webhook from a ticket.
+    Manual,
+    /// A trigger rule fired it.
+    Rule,
+    /// Test-send from the webhook or connection page.
+    Test,
+    /// An administrator replayed an earlier delivery.
+    Replay,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Manual,
+        Trigger::Rule,
+        Trigger::Test,
+        Trigger::Replay,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Rule => "rule",
+            Trigger::Test => "test",
+            Trigger::Replay => "replay",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// The request as rendered when the delivery was caused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestSnapshot {
+    pub method: String,
+    pub url: String,
+    /// Headers with secret values already redacted: this is what is stored and shown.
+    pub headers: Vec<(String, String)>,
+    /// The redacted headers' real values, sealed by the caller (`SecretBox`), if any.
+    pub sealed_headers: Option<String>,
+    pub body: String,
+    pub content_type: String,
+}
+
+/// Everything [`enqueue`] needs.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub webhook_id: Option<i64>,
+    /// Where authentication, signing secrets, timeout and health come from; `None` sends
+    /// without authentication or signature.
+    pub connection_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub event_id: Option<i64>,
+    pub trigger: Trigger,
+    pub request: RequestSnapshot,
+    /// The webhook's own retry schedule (`["0s","5s","5m"]`); `None` uses the configured one.
+    pub retry_schedule: Option<Vec<String>>,
+    /// Group with other occurrences into one delivery (see [`batching`]).
+    pub batch: Option<BatchSpec>,
+    /// Set by [`replay`] only.
+    pub replay_of: Option<i64>,
+}
+
+impl NewDelivery {
+    /// A delivery with no webhook, ticket or event: the minimum a test-send needs.
+    pub fn new(trigger: Trigger, connection_id: Option<i64>, request: RequestSnapshot) -> Self {
+        Self {
+            webhook_id: None,
+            connection_id,
+            ticket_id: None,
+            event_id: None,
+            trigger,
+            request,
+            retry_schedule: None,
+            batch: None,
+            replay_of: None,
+        }
+    }
+}
+
+/// One row of `deliveries`.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = deliveries)]
+pub struct Delivery {
+    pub id: i64,
+    /// The stable `msg_…` id sent as `webhook-id` on every attempt.
+    pub uid: String,
+    pub webhook_id: Option<i64>,
+    pub connection_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub event_id: Option<i64>,
+    pub trigger: String,
+    pub replay_of: Option<i64>,
+    pub status: String,
+    pub method: String,
+    pub url: String,
+    pub headers: String,
+    #[serde(skip)]
+    pub sealed_headers: Option<String>,
+    pub body: String,
+    pub content_type: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub retry_schedule: Option<String>,
+    pub next_attempt_at: NaiveDateTime,
+    pub lease_expires_at: Option<NaiveDateTime>,
+    #[serde(skip)]
+    pub claim_token: Option<String>,
+    pub claimed_by: Option<String>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub batch_key: Option<String>,
+    pub batch_count: i32,
+    pub batch_max: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub completed_at: Option<NaiveDateTime>,
+}
+
+impl Delivery {
+    pub fn status(&self) -> Option<Status> {
+        Status::parse(&self.status)
+    }
+
+    pub fn header_list(&self) -> Vec<(String, String)> {
+        decode_headers(&self.headers)
+    }
+
+    pub fn get(conn: &mut DbConn, id: i64) -> Result<Delivery> {
+        deliveries::table
+            .find(id)
+            .select(Delivery::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("delivery {id}")))
+    }
+
+    pub fn find_by_uid(conn: &mut DbConn, uid: &str) -> Result<Option<Delivery>> {
+        Ok(deliveries::table
+            .filter(deliveries::uid.eq(uid))
+            .select(Delivery::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// How many deliveries are in each status (for tests, the bench and health pages).
+    pub fn count_by_status(conn: &mut DbConn) -> Result<Vec<(String, i64)>> {
+        Ok(deliveries::table
+            .group_by(deliveries::status)
+            .select((deliveries::status, diesel::dsl::count_star()))
+            .load(conn)?)
+    }
+}
+
+/// A new stable id: `msg_` + a time-ordered UUID (v7), the form Standard Webhooks uses.
+pub fn new_uid() -> String {
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
+}
+
+pub fn encode_headers(h: &[(String, String)]) -> String {
+    serde_json::to_string(h).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn decode_headers(s: &str) -> Vec<(String, String)> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Writes a delivery (or adds the occurrence to an open batch) on `conn`. Call it inside
+/// the transaction that writes the cause; wake the worker after that transaction commits.
+/// The number of attempts is the length of the retry schedule (`default_max_attempts`
+/// when the delivery has no schedule of its own).
+pub fn enqueue(
+    conn: &mut DbConn,
+    new: &NewDelivery,
+    default_max_attempts: i32,
+    now: NaiveDateTime,
+) -> Result<DeliveryId> {
+    validate(new)?;
+    if let Some(spec) = &new.batch
+        && let Some(id) = batching::try_append(conn, spec, &new.request.body, now)?
+    {
+        return Ok(id);
+    }
+    let max_attempts = match &new.retry_schedule {
+        Some(s) => i32::try_from(s.len()).unwrap_or(i32::MAX),
+        None => default_max_attempts,
+    }
+    .max(1);
+    let (body, next_at, batch_max) = match &new.batch {
+        Some(spec) => batching::open(spec, &new.request.body, now),
+        None => (new.request.body.clone(), now, 1),
+    };
+    let uid = new_uid();
+    let schedule = new
+        .retry_schedule
+        .as_ref()
+        .map(|s| serde_json::to_string(s).unwrap_or_default());
+    let r = &new.request;
+    diesel::insert_into(deliveries::table)
+        .values((
+            deliveries::uid.eq(&uid),
+            deliveries::webhook_id.eq(new.webhook_id),
+            deliveries::connection_id.eq(new.connection_id),
+            deliveries::ticket_id.eq(new.ticket_id),
+            deliveries::event_id.eq(new.event_id),
+            deliveries::trigger.eq(new.trigger.as_str()),
+            deliveries::replay_of.eq(new.replay_of),
+            deliveries::status.eq(Status::Pending.as_str()),
+            deliveries::method.eq(&r.method),
+            deliveries::url.eq(&r.url),
+            deliveries::headers.eq(encode_headers(&r.headers)),
+            deliveries::sealed_headers.eq(&r.sealed_headers),
+            deliveries::body.eq(&body),
+            deliveries::content_type.eq(&r.content_type),
+            deliveries::max_attempts.eq(max_attempts),
+            deliveries::retry_schedule.eq(schedule),
+            deliveries::next_attempt_at.eq(next_at),
+            deliveries::batch_key.eq(new.batch.as_ref().map(|b| b.key.as_str())),
+            deliveries::batch_max.eq(batch_max),
+            deliveries::created_at.eq(now),
+            deliveries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let id = deliveries::table
+        .filter(deliveries::uid.eq(&uid))
+        .select(deliveries::id)
+        .first(conn)?;
+    Ok(DeliveryId(id))
+}
+
+fn validate(new: &NewDelivery) -> Result<()> {
+    let mut errs = crate::error::FieldErrors::new();
+    let r = &new.request;
+    if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&r.method.as_str()) {
+        errs.add("method", "must be GET, POST, PUT, PATCH or DELETE");
+    }
+    if url::Url::parse(&r.url).is_err() {
+        errs.add("url", "is not an absolute URL");
+    }
+    if new.retry_schedule.as_ref().is_some_and(Vec::is_empty) {
+        errs.add("retry_schedule", "needs at least one entry");
+    }
+    if let Some(b) = &new.batch {
+        batching::validate(b, &r.body, &mut errs);
+    }
+    errs.into_result()
+}
+
+/// A new pending delivery with the original's request, linked to it, trigger `replay`.
+/// Works on a delivery in any state: replaying a success re-sends it on purpose.
+pub fn replay(
+    conn: &mut DbConn,
+    id: i64,
+    default_max_attempts: i32,
+    now: NaiveDateTime,
+) -> Result<DeliveryId> {
+    conn.transaction(|conn| {
+        let d = Delivery::get(conn, id)?;
+        let new = NewDelivery {
+            webhook_id: d.webhook_id,
+            connection_id: d.connection_id,
+            ticket_id: d.ticket_id,
+            event_id: d.event_id,
+            trigger: Trigger::Replay,
+            request: RequestSnapshot {
+                method: d.method,
+                url: d.url,
+                headers: decode_headers(&d.headers),
+                sealed_headers: d.sealed_headers,
+                body: d.body,
+                content_type: d.content_type,
+            },
+            retry_schedule: d
+                .retry_schedule
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
+            // The body is already the batch's array: it is sent as it was, alone.
+            batch: None,
+            replay_of: Some(d.id),
+        };
+        enqueue(conn, &new, default_max_attempts, now)
+    })
+}
+
+/// Stops a pending delivery. One in flight cannot be recalled (its request may already
+/// have arrived); one that ended is left as it is.
+pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Result<Delivery> {
+    let n = diesel::update(
+        deliveries::table
+            .find(id)
+            .filter(deliveries::status.eq(Status::Pending.as_str())),
+    )
+    .set((
+        deliveries::status.eq(Status::Cancelled.as_str()),
+        deliveries::updated_at.eq(now),
+        deliveries::completed_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    let d = Delivery::get(conn, id)?;
+    if n == 0 {
+        return Err(Error::Conflict(format!(
+            "delivery {id} is {} and can no longer be cancelled",
+            d.status.replace('_', " ")
+        )));
+    }
+    Ok(d)
+}
+
+/// Wakes the worker in this process after a transaction that enqueued has committed.
+/// Cheap to clone; a wake with nobody waiting is kept until the worker next looks.
+#[derive(Debug, Clone, Default)]
+pub struct Waker(pub Arc<tokio::sync::Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}

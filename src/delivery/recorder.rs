@@ -1,0 +1,102 @@
+//! Group commit for attempt outcomes: every send hands its outcome to one task, which
+//! writes all outcomes that are ready in one short transaction (SQLite has one writer;
+//! one transaction per hundred deliveries instead of one per delivery is what lets the
+//! engine reach thousands per second).
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::claim::{self, Finish};
+use super::health::{self, HealthEvent};
+use crate::db::{self, DbPool};
+
+/// Most outcomes written in one transaction.
+const MAX_GROUP: usize = 512;
+
+struct Item {
+    finish: Finish,
+    health: Option<(i64, HealthEvent)>,
+    breaker: (i32, Duration),
+    now: NaiveDateTime,
+    done: oneshot::Sender<bool>,
+}
+
+pub(super) struct Recorder {
+    tx: mpsc::UnboundedSender<Item>,
+}
+
+impl Recorder {
+    /// Spawns the writing task on the current runtime; it ends when the recorder is dropped.
+    pub(super) fn start(pool: DbPool) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, rx));
+        Self { tx }
+    }
+
+    /// Writes one outcome (with others that are ready) and tells whether it was recorded:
+    /// `false` when the claim had been lost or the database refused the write — the
+    /// delivery is then sent again once its lease expires.
+    pub(super) async fn record(
+        &self,
+        finish: Finish,
+        health: Option<(i64, HealthEvent)>,
+        breaker: (i32, Duration),
+        now: NaiveDateTime,
+    ) -> bool {
+        let (done, rx) = oneshot::channel();
+        let item = Item {
+            finish,
+            health,
+            breaker,
+            now,
+            done,
+        };
+        if self.tx.send(item).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+}
+
+async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>) {
+    while let Some(first) = rx.recv().await {
+        let mut items = vec![first];
+        while items.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(i) => items.push(i),
+                Err(_) => break,
+            }
+        }
+        let finishes: Vec<Finish> = items.iter().map(|i| i.finish.clone()).collect();
+        let events: Vec<_> = items.iter().map(|i| (i.health, i.breaker, i.now)).collect();
+        let res = db::run(&pool, move |c| {
+            c.transaction(|c| {
+                let now = events.last().map_or_else(db::now, |e| e.2);
+                let ok = claim::finish(c, &finishes, now)?;
+                for (recorded, (ev, breaker, now)) in ok.iter().zip(&events) {
+                    if let (true, Some((conn_id, ev))) = (recorded, ev) {
+                        health::apply(c, *conn_id, *ev, *breaker, *now)?;
+                    }
+                }
+                Ok(ok)
+            })
+        })
+        .await;
+        match res {
+            Ok(ok) => {
+                for (item, recorded) in items.into_iter().zip(ok) {
+                    let _ = item.done.send(recorded);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, n = items.len(), "recording delivery outcomes failed");
+                for item in items {
+                    let _ = item.done.send(false);
+                }
+            }
+        }
+    }
+}

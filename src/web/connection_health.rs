@@ -1,0 +1,45 @@
+//! `POST /admin/connections/{id}/resume`: an administrator closes a connection's circuit
+//! breaker (and clears its 410 flag) so deliveries flow again at once.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::extract::{AdminUser, client_ip, state};
+use super::page::{flash, redirect};
+use crate::audit::{self, Actor};
+use crate::connections::Connection;
+use crate::db;
+use crate::delivery::health;
+use crate::error::Error;
+
+pub async fn connections_resume(
+    AdminUser(auth): AdminUser,
+    req: HttpRequest,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let c = db::run(&st.pool, move |c| {
+        let conn = Connection::get(c, id)?;
+        health::resume(c, id)?;
+        audit::record(
+            c,
+            &actor,
+            "connection.resume",
+            &conn.name,
+            audit::SUCCESS,
+            "",
+        )?;
+        Ok(conn)
+    })
+    .await?;
+    st.delivery_waker.wake();
+    flash(
+        &session,
+        "success",
+        format!("Connection {} resumed: deliveries flow again.", c.name),
+    );
+    Ok(redirect(&req, &format!("/admin/connections/{id}")))
+}

@@ -1,0 +1,113 @@
+//! `/api/v1/deliveries/{id}`: read with attempts, replay, cancel — administrators only.
+
+use hookdesk::auth::User;
+use hookdesk::auth::tokens::ApiToken;
+use hookdesk::delivery::queue::{self, NewDelivery, Trigger};
+
+use crate::helpers::TestApp;
+use crate::queue::{no_worker, request};
+
+fn token(app: &TestApp, username: &str) -> String {
+    app.with_conn(|c| {
+        let u = User::find_by_username(c, username).unwrap().unwrap();
+        ApiToken::create(c, u.id, "t").unwrap().1
+    })
+}
+
+async fn api_reads_replays_and_cancels(app: TestApp) {
+    let id = app.with_conn(|c| {
+        let n = NewDelivery::new(
+            Trigger::Manual,
+            None,
+            request("http://127.0.0.1:9/x", "{\"a\":1}"),
+        );
+        queue::enqueue(c, &n, 3, hookdesk::db::now()).unwrap().0
+    });
+    let admin = token(&app, "admin");
+    let http = reqwest::Client::new();
+    let r = http
+        .get(app.url(&format!("/api/v1/deliveries/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "pending");
+    assert_eq!(v["body"], "{\"a\":1}");
+    assert!(v["uid"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(v["attempts"], serde_json::json!([]));
+
+    let r = http
+        .post(app.url(&format!("/api/v1/deliveries/{id}/replay")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["replay_of"], id);
+    assert_eq!(v["trigger"], "replay");
+
+    let r = http
+        .post(app.url(&format!("/api/v1/deliveries/{id}/cancel")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "cancelled");
+    // Cancelling twice is a conflict with a readable message.
+    let r = http
+        .post(app.url(&format!("/api/v1/deliveries/{id}/cancel")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{v}"
+    );
+
+    let r = http
+        .get(app.url("/api/v1/deliveries/999999"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A technician's token may not.
+    app.create_user("tech", &["Technician"]);
+    let tech = token(&app, "tech");
+    let r = http
+        .get(app.url(&format!("/api/v1/deliveries/{id}")))
+        .bearer_auth(&tech)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+mod api_reads_replays_and_cancels {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = super::no_worker(crate::helpers::Backend::Sqlite)
+            .await
+            .unwrap();
+        super::api_reads_replays_and_cancels(app).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        match super::no_worker(crate::helpers::Backend::Postgres).await {
+            Some(app) => super::api_reads_replays_and_cancels(app).await,
+            None => eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set"),
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! The delivery queue at the database level: the outbox commits with its cause, claims
+//! hold leases, expired leases return rows, two claimers never share a row, batching,
+//! cancel and replay. No worker runs in these apps; the tests claim by hand.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::Connection;
+use hookdesk::db::DbConn;
+use hookdesk::delivery::batching::{self, BatchMode};
+use hookdesk::delivery::claim::{self, Finish};
+use hookdesk::delivery::queue::{self, Delivery, NewDelivery, RequestSnapshot, Status, Trigger};
+use hookdesk::delivery::records::{AttemptRecord, NewAttempt};
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+/// Like `db_tests!`, with the app's own worker switched off.
+macro_rules! queue_tests {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = super::no_worker(super::Backend::Sqlite).await.unwrap();
+                super::$name(app).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match super::no_worker(super::Backend::Postgres).await {
+                    Some(app) => super::$name(app).await,
+                    None => eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set"),
+                }
+            }
+        }
+    )* };
+}
+
+pub(crate) async fn no_worker(b: Backend) -> Option<TestApp> {
+    spawn_app_with(b, |c| c.run_worker = false).await
+}
+
+pub(crate) fn t0() -> NaiveDateTime {
+    chrono::DateTime::from_timestamp(1_900_000_000, 0)
+        .unwrap()
+        .naive_utc()
+}
+
+pub(crate) fn request(url: &str, body: &str) -> RequestSnapshot {
+    RequestSnapshot {
+        method: "POST".into(),
+        url: url.into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        sealed_headers: None,
+        body: body.into(),
+        content_type: "application/json".into(),
+    }
+}
+
+fn new(body: &str) -> NewDelivery {
+    NewDelivery::new(
+        Trigger::Rule,
+        None,
+        request("http://127.0.0.1:9/hook", body),
+    )
+}
+
+fn enqueue(c: &mut DbConn, n: &NewDelivery, now: NaiveDateTime) -> i64 {
+    queue::enqueue(c, n, 8, now).unwrap().0
+}
+
+fn finish_ok(id: i64, token: &str) -> Finish {
+    Finish {
+        id,
+        token: token.into(),
+        status: Status::Succeeded,
+        next_attempt_at: None,
+        last_status: Some(200),
+        last_error: None,
+        attempt: NewAttempt {
+            number: 1,
+            trigger: "rule".into(),
+            started_at: t0(),
+            worker: "test".into(),
+            ..NewAttempt::default()
+        },
+    }
+}
+
+async fn outbox_commits_with_its_cause(app: TestApp) {
+    app.with_conn(|c| {
+        // The cause fails after enqueueing: nothing may remain.
+        let r: Result<(), diesel::result::Error> = c.transaction(|c| {
+            enqueue(c, &new("{}"), t0());
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(r.is_err());
+        assert!(Delivery::count_by_status(c).unwrap().is_empty());
+        c.transaction(|c| {
+            enqueue(c, &new("{}"), t0());
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+        assert_eq!(
+            Delivery::count_by_status(c).unwrap(),
+            vec![("pending".to_string(), 1)]
+        );
+    });
+}
+
+async fn claims_hold_leases_and_expired_leases_return(app: TestApp) {
+    app.with_conn(|c| {
+        let id = enqueue(c, &new("{}"), t0());
+        // Not due before its time.
+        let (_, rows) = claim::claim(c, "a", 10, t0(), &[], t0() - Duration::seconds(1)).unwrap();
+        assert!(rows.is_empty());
+        let lease = t0() + Duration::seconds(60);
+        let (tok_a, rows) = claim::claim(c, "a", 10, lease, &[], t0()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, id);
+        let d = Delivery::get(c, id).unwrap();
+        assert_eq!(d.status, "in_flight");
+        assert_eq!(d.claimed_by.as_deref(), Some("a"));
+        // While the lease holds nobody else gets it.
+        let (_, rows) = claim::claim(c, "b", 10, lease, &[], t0() + Duration::seconds(59)).unwrap();
+        assert!(rows.is_empty());
+        // After it expires, another worker does.
+        let later = t0() + Duration::seconds(61);
+        let (tok_b, rows) =
+            claim::claim(c, "b", 10, later + Duration::seconds(60), &[], later).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_ne!(tok_a, tok_b);
+        // The first worker's outcome no longer counts; the holder's does.
+        assert_eq!(
+            claim::finish(c, &[finish_ok(id, &tok_a)], later).unwrap(),
+            vec![false]
+        );
+        assert!(AttemptRecord::for_delivery(c, id).unwrap().is_empty());
+        assert_eq!(
+            claim::finish(c, &[finish_ok(id, &tok_b)], later).unwrap(),
+            vec![true]
+        );
+        let d = Delivery::get(c, id).unwrap();
+        assert_eq!(d.status, "succeeded");
+        assert_eq!(d.attempts, 1);
+        assert!(d.claim_token.is_none() && d.lease_expires_at.is_none());
+        assert_eq!(AttemptRecord::for_delivery(c, id).unwrap().len(), 1);
+    });
+}
+
+async fn release_returns_rows_untouched(app: TestApp) {
+    app.with_conn(|c| {
+        let id = enqueue(c, &new("{}"), t0());
+        let (tok, _) = claim::claim(c, "a", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
+        assert_eq!(claim::release(c, &tok, &[id], t0()).unwrap(), 1);
+        let d = Delivery::get(c, id).unwrap();
+        assert_eq!((d.status.as_str(), d.attempts), ("pending", 0));
+        let (_, rows) = claim::claim(c, "b", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
+        assert_eq!(rows.len(), 1);
+    });
+}
+
+async fn excluded_connections_are_not_claimed(app: TestApp) {
+    app.with_conn(|c| {
+        let mut a = new("{}");
+        a.connection_id = Some(1);
+        let mut b = new("{}");
+        b.connection_id = Some(2);
+        enqueue(c, &a, t0());
+        let id_b = enqueue(c, &b, t0());
+        let (_, rows) = claim::claim(c, "w", 10, t0() + Duration::seconds(60), &[1], t0()).unwrap();
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id_b]);
+    });
+}
+
+/// Two claimers racing on separate connections over 600 rows never take one row twice.
+async fn concurrent_claimers_never_share_a_row(app: TestApp) {
+    app.with_conn(|c| {
+        for i in 0..600 {
+            enqueue(c, &new(&format!("{{\"n\":{i}}}")), t0());
+        }
+    });
+    let mut handles = Vec::new();
+    for w in ["a", "b"] {
+        let pool = app.pool.clone();
+        handles.push(std::thread::spawn(move || {
+            let mut c = pool.get().unwrap();
+            let mut got = Vec::new();
+            loop {
+                let (_, rows) =
+                    claim::claim(&mut c, w, 7, t0() + Duration::seconds(60), &[], t0()).unwrap();
+                if rows.is_empty() {
+                    return got;
+                }
+                got.extend(rows.into_iter().map(|r| r.id));
+            }
+        }));
+    }
+    let mut all: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(n, 600, "every row claimed exactly once");
+    assert_eq!(all.len(), 600);
+}
+
+async fn cancel_stops_only_pending(app: TestApp) {
+    app.with_conn(|c| {
+        let id = enqueue(c, &new("{}"), t0());
+        let d = queue::cancel(c, id, t0()).unwrap();
+        assert_eq!(d.status, "cancelled");
+        let (_, rows) = claim::claim(c, "a", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
+        assert!(rows.is_empty(), "a cancelled delivery is never claimed");
+        let err = queue::cancel(c, id, t0()).unwrap_err().to_string();
+        assert!(err.contains("cancelled"), "{err}");
+    });
+}
+
+async fn replay_links_a_new_delivery_with_the_same_request(app: TestApp) {
+    app.with_conn(|c| {
+        let mut n = new("{\"a\":1}");
+        n.retry_schedule = Some(vec!["0s".into(), "1m".into()]);
+        let id = enqueue(c, &n, t0());
+        let (tok, _) = claim::claim(c, "a", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
+        let mut f = finish_ok(id, &tok);
+        f.status = Status::Failed;
+        claim::finish(c, &[f], t0()).unwrap();
+        let new_id = queue::replay(c, id, 8, t0()).unwrap().0;
+        let (o, r) = (
+            Delivery::get(c, id).unwrap(),
+            Delivery::get(c, new_id).unwrap(),
+        );
+        assert_ne!(o.uid, r.uid, "a replay is a new message");
+        assert_eq!(r.replay_of, Some(id));
+        assert_eq!(r.trigger, "replay");
+        assert_eq!(r.status, "pending");
+        assert_eq!(
+            (r.method, r.url, r.body, r.headers),
+            (o.method, o.url, o.body, o.headers)
+        );
+        assert_eq!(r.max_attempts, 2);
+    });
+}
+
+fn batched(
+    mode: BatchMode,
+    webhook: i64,
+    event: &str,
+    body: &str,
+    wait: i64,
+    max: i32,
+) -> NewDelivery {
+    let mut n = new(body);
+    n.webhook_id = Some(webhook);
+    n.batch = batching::spec(mode, webhook, event, &n.request, wait, max);
+    n
+}
+
+async fn batching_modes_group_occurrences(app: TestApp) {
+    app.with_conn(|c| {
+        // Same event: ticket.updated occurrences share, ticket.created gets its own.
+        let a = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEvent,
+                1,
+                "ticket.updated",
+                "{\"n\":1}",
+                30,
+                10,
+            ),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEvent,
+                1,
+                "ticket.updated",
+                "{\"n\":2}",
+                30,
+                10,
+            ),
+            t0(),
+        );
+        let x = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEvent,
+                1,
+                "ticket.created",
+                "{\"n\":3}",
+                30,
+                10,
+            ),
+            t0(),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, x);
+        assert_eq!(Delivery::get(c, a).unwrap().body, "[{\"n\":1},{\"n\":2}]");
+        // Same event type: every ticket.* event shares.
+        let a = enqueue(
+            c,
+            &batched(BatchMode::SameEventType, 2, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(BatchMode::SameEventType, 2, "ticket.created", "2", 30, 10),
+            t0(),
+        );
+        let x = enqueue(
+            c,
+            &batched(
+                BatchMode::SameEventType,
+                2,
+                "webhook.response_processed",
+                "3",
+                30,
+                10,
+            ),
+            t0(),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, x);
+        // Any event: all share.
+        let a = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 3, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(
+                BatchMode::AnyEvent,
+                3,
+                "webhook.response_processed",
+                "2",
+                30,
+                10,
+            ),
+            t0(),
+        );
+        assert_eq!(a, b);
+        assert_eq!(Delivery::get(c, a).unwrap().body, "[1,2]");
+        // None: one delivery each, body untouched.
+        let a = enqueue(
+            c,
+            &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10),
+            t0(),
+        );
+        assert_ne!(a, b);
+        assert_eq!(Delivery::get(c, a).unwrap().body, "{}");
+        // Different webhooks never share.
+        let a = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 5, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        let b = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 6, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        assert_ne!(a, b);
+    });
+}
+
+async fn batch_is_sent_after_its_wait(app: TestApp) {
+    app.with_conn(|c| {
+        let a = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "1", 30, 10),
+            t0(),
+        );
+        enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "2", 30, 10),
+            t0() + Duration::seconds(10),
+        );
+        let lease = t0() + Duration::seconds(300);
+        let (_, rows) = claim::claim(c, "w", 10, lease, &[], t0() + Duration::seconds(29)).unwrap();
+        assert!(rows.is_empty(), "the batch waits for more");
+        let (_, rows) = claim::claim(c, "w", 10, lease, &[], t0() + Duration::seconds(30)).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, a);
+        assert_eq!(rows[0].body, "[1,2]");
+        // Claimed means closed: the next occurrence opens a new batch.
+        let b = enqueue(
+            c,
+            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "3", 30, 10),
+            t0() + Duration::seconds(31),
+        );
+        assert_ne!(a, b);
+        assert_eq!(Delivery::get(c, b).unwrap().body, "[3]");
+    });
+}
+
+async fn batch_is_sent_when_full(app: TestApp) {
+    app.with_conn(|c| {
+        let ids: Vec<i64> = (1..=5)
+            .map(|i| {
+                enqueue(
+                    c,
+                    &batched(
+                        BatchMode::SameEvent,
+                        1,
+                        "ticket.updated",
+                        &i.to_string(),
+                        600,
+                        3,
+                    ),
+                    t0(),
+                )
+            })
+            .collect();
+        assert_eq!(ids[0], ids[2]);
+        assert_ne!(ids[2], ids[3], "the fourth occurrence opens a new batch");
+        assert_eq!(ids[3], ids[4]);
+        // The full batch is due at once; the open one waits.
+        let (_, rows) = claim::claim(c, "w", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].body, "[1,2,3]");
+        let open = Delivery::get(c, ids[3]).unwrap();
+        assert_eq!((open.body.as_str(), open.batch_count), ("[4,5]", 2));
+    });
+}
+
+async fn bad_deliveries_are_refused_whole(app: TestApp) {
+    app.with_conn(|c| {
+        let mut n = new("not json");
+        n.request.method = "TRACE".into();
+        n.request.url = "nope".into();
+        n.batch = Some(batching::BatchSpec {
+            key: "k".into(),
+            wait_seconds: -1,
+            max_items: 0,
+        });
+        let err = queue::enqueue(c, &n, 8, t0()).unwrap_err();
+        let hookdesk::error::Error::Validation(f) = err else {
+            panic!("expected field errors, got {err}")
+        };
+        for field in [
+            "method",
+            "url",
+            "batch_wait_seconds",
+            "batch_max_items",
+            "body",
+        ] {
+            assert!(f.get(field).is_some(), "{field}: {f}");
+        }
+        assert!(Delivery::count_by_status(c).unwrap().is_empty());
+    });
+}
+
+queue_tests!(
+    outbox_commits_with_its_cause,
+    claims_hold_leases_and_expired_leases_return,
+    release_returns_rows_untouched,
+    excluded_connections_are_not_claimed,
+    concurrent_claimers_never_share_a_row,
+    cancel_stops_only_pending,
+    replay_links_a_new_delivery_with_the_same_request,
+    batching_modes_group_occurrences,
+    batch_is_sent_after_its_wait,
+    batch_is_sent_when_full,
+    bad_deliveries_are_refused_whole,
+);
