@@ -44,6 +44,9 @@ fn view(conn: &mut db::DbConn, id: i64) -> Result<DeliveryView> {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = i64, Path)),
+    responses((status = 200, description = "The delivery, its request (secrets redacted) and every attempt"), (status = 404)),
+    security(("bearer" = [])))]
 pub async fn delivery_get(
     _admin: ApiAdmin,
     req: HttpRequest,
@@ -54,6 +57,9 @@ pub async fn delivery_get(
     Ok(HttpResponse::Ok().json(v))
 }
 
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "deliveries", params(("id" = i64, Path)),
+    responses((status = 201, description = "A new delivery of the original request, linked to it"), (status = 404)),
+    security(("bearer" = [])))]
 pub async fn delivery_replay(
     ApiAdmin(p): ApiAdmin,
     req: HttpRequest,
@@ -83,6 +89,9 @@ pub async fn delivery_replay(
     Ok(HttpResponse::Created().json(v))
 }
 
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/cancel", tag = "deliveries", params(("id" = i64, Path)),
+    responses((status = 200, description = "The delivery, now cancelled"), (status = 404), (status = 409, description = "Not pending")),
+    security(("bearer" = [])))]
 pub async fn delivery_cancel(
     ApiAdmin(p): ApiAdmin,
     req: HttpRequest,

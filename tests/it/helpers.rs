@@ -28,9 +28,22 @@ pub struct PgDatabase {
     pub url: String,
 }
 
+/// Loopback test databases need no TLS, and libpq's OpenSSL can crash a test process
+/// that exits while other threads still hold TLS connections; so `sslmode=disable`
+/// unless the URL chooses a mode itself.
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    }
+}
+
 impl PgDatabase {
     pub fn create() -> Option<Self> {
-        let admin_url = std::env::var("HOOKDESK_TEST_DATABASE_URL").ok()?;
+        let admin_url = without_tls(&std::env::var("HOOKDESK_TEST_DATABASE_URL").ok()?);
         let name = format!("hookdesk_t_{}", uuid::Uuid::new_v4().simple());
         let mut c = diesel::PgConnection::establish(&admin_url)
             .unwrap_or_else(|e| panic!("HOOKDESK_TEST_DATABASE_URL is set but unreachable: {e}"));
