@@ -3,6 +3,7 @@
 //! its own transaction. Pages and the API both call these functions; nothing here knows
 //! about HTTP.
 
+mod changes;
 pub mod demo;
 pub mod display_id;
 pub mod events;

@@ -9,6 +9,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{Map, Value, json};
 
+pub(super) use super::changes::finish_update;
+use super::changes::form_changes;
 use super::values::{self, FormWrite};
 use super::{
     ChangeActor, TicketType, display_id, events, history, parse_priority, parse_status,
@@ -441,7 +443,7 @@ fn write_form(c: &mut DbConn, ticket_id: i64, w: &FormWrite) -> Result<()> {
     }
 }
 
-fn touch(c: &mut DbConn, id: i64, actor: &ChangeActor) -> Result<()> {
+pub(super) fn touch(c: &mut DbConn, id: i64, actor: &ChangeActor) -> Result<()> {
     diesel::update(tickets::table.find(id))
         .set((
             tickets::updated_at.eq(crate::db::now()),
@@ -518,101 +520,6 @@ fn update_with(
         finish_update(c, actor, id, &changes, webhook)?;
         Ok(changes)
     })
-}
-
-fn form_changes(w: &FormWrite, existing: &[values::StoredRow], changes: &mut Changes) {
-    match w {
-        FormWrite::Single { form, fields, data } => {
-            let old = existing
-                .iter()
-                .find(|r| r.form_id == form.id)
-                .map(values::StoredRow::values)
-                .unwrap_or_default();
-            for f in fields {
-                let k = f.id.to_string();
-                let (o, n) = (
-                    values::typed(f, old.get(&k), false),
-                    values::typed(f, data.get(&k), false),
-                );
-                // A missing checkbox and an unticked one mean the same thing.
-                let same = o == n || (o.is_null() && n == Value::Bool(false));
-                if !same {
-                    changes.insert(
-                        format!("{}.{}", form.normalized_name, f.normalized_name),
-                        change(o, n),
-                    );
-                }
-            }
-        }
-        FormWrite::Rows { form, fields, rows } => {
-            let old: Vec<Map<String, Value>> = existing
-                .iter()
-                .filter(|r| r.form_id == form.id)
-                .map(values::StoredRow::values)
-                .collect();
-            let (o, n) = (rows_json(fields, &old), rows_json(fields, rows));
-            if o != n {
-                changes.insert(form.normalized_name.clone(), change(o, n));
-            }
-        }
-    }
-}
-
-/// History entry and events for an update that changed something.
-pub(super) fn finish_update(
-    c: &mut DbConn,
-    actor: &ChangeActor,
-    id: i64,
-    changes: &Changes,
-    webhook: Option<&str>,
-) -> Result<()> {
-    touch(c, id, actor)?;
-    let ch = Value::Object(changes.clone().into_iter().collect());
-    if let Some(name) = webhook {
-        history::record(
-            c,
-            id,
-            history::WEBHOOK_RESPONSE,
-            actor,
-            &format!("Response of webhook “{name}” processed"),
-            false,
-            &ch,
-        )?;
-        return events::record(
-            c,
-            events::WEBHOOK_RESPONSE_PROCESSED,
-            id,
-            actor,
-            &json!({ "webhook": name, "changes": ch }),
-        );
-    }
-    history::record(c, id, history::FIELD_CHANGE, actor, "", false, &ch)?;
-    events::record(
-        c,
-        events::TICKET_UPDATED,
-        id,
-        actor,
-        &json!({ "changes": ch }),
-    )?;
-    if let Some(s) = changes.get("status") {
-        events::record(
-            c,
-            events::TICKET_STATUS_CHANGED,
-            id,
-            actor,
-            &json!({ "changes": { "status": s } }),
-        )?;
-    }
-    if let Some(a) = changes.get("assignee") {
-        events::record(
-            c,
-            events::TICKET_REASSIGNED,
-            id,
-            actor,
-            &json!({ "changes": { "assignee": a } }),
-        )?;
-    }
-    Ok(())
 }
 
 /// Active users that tickets can be assigned to: (id, display name).

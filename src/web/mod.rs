@@ -24,5 +24,6 @@ pub mod session_store;
 pub mod ticket_rows;
 pub mod tickets;
 pub mod users;
+pub mod webhook_preview;
 pub mod webhooks;
 pub mod webhooks_form;

@@ -15,9 +15,9 @@ use super::extract::{ApiUser, Authenticated, Need, require};
 use crate::error::Error;
 
 use super::connections;
-use super::webhooks;
 use super::{account, assets, audit, health, home, login, roles, users};
 use super::{form_fields, forms, ticket_rows, tickets};
+use super::{webhook_preview, webhooks};
 use crate::api;
 
 /// Who may reach a route.
@@ -312,7 +312,11 @@ pub fn table() -> RouteTable {
     t.get("/admin/webhooks", Admin, webhooks::webhooks_list);
     t.post("/admin/webhooks", Admin, webhooks::webhooks_create);
     t.get("/admin/webhooks/new", Admin, webhooks::webhooks_new);
-    t.post("/admin/webhooks/preview", Admin, webhooks::webhooks_preview);
+    t.post(
+        "/admin/webhooks/preview",
+        Admin,
+        webhook_preview::webhooks_preview,
+    );
     t.get("/admin/webhooks/rows/{kind}", Admin, webhooks::webhooks_row);
     t.get("/admin/webhooks/{id:\\d+}", Admin, webhooks::webhooks_edit);
     t.post(

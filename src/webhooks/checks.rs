@@ -12,6 +12,9 @@ use crate::tickets::{TicketType, template_names};
 use super::input::WebhookInput;
 use super::model::*;
 use super::presets::{Preset, PresetKind};
+pub use super::syntax::{
+    body_kind, parse_schedule, valid_header_name, valid_response_path, writable,
+};
 
 /// The input checked and typed, ready to be written.
 #[derive(Debug, Clone)]
@@ -115,31 +118,6 @@ pub fn known_names(ticket: &[String], params: &[Parameter]) -> KnownNames {
     )
 }
 
-/// Ticket fields a response may write: everything but the identity and bookkeeping.
-pub fn writable(name: &str) -> bool {
-    !matches!(
-        name,
-        "ticket.id"
-            | "ticket.displayid"
-            | "ticket.type"
-            | "ticket.createdat"
-            | "ticket.createdby"
-            | "ticket.updatedat"
-            | "ticket.updatedby"
-            | "ticket.assigneeusername"
-    ) && !name.ends_with(".id")
-}
-
-/// The template kind a body of this content type is parsed as.
-pub fn body_kind(ct: RequestType) -> Kind {
-    match ct {
-        RequestType::Json => Kind::Json,
-        RequestType::Xml => Kind::Xml,
-        RequestType::Form => Kind::Form,
-        RequestType::Text => Kind::Text,
-    }
-}
-
 fn template_msg(e: &TemplateError) -> String {
     e.to_string()
 }
@@ -166,53 +144,6 @@ fn parse_choice<T: Copy>(
             default
         }
     }
-}
-
-fn valid_header_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// `result.number`, `items[0].id`, `a/b/c` (XML), `key` (form): dotted or slashed
-/// segments, each a name optionally followed by `[index]`s.
-pub fn valid_response_path(p: &str) -> bool {
-    let p = p.trim().trim_start_matches('/');
-    !p.is_empty()
-        && p.split(['.', '/']).all(|seg| {
-            let (name, rest) = seg.split_once('[').map_or((seg, ""), |(n, r)| (n, r));
-            let name_ok = !name.is_empty() || !rest.is_empty();
-            let idx_ok = rest.is_empty()
-                || rest.ends_with(']')
-                    && format!("[{rest}").split_terminator(']').all(|i| {
-                        i.strip_prefix('[')
-                            .is_some_and(|d| d.parse::<usize>().is_ok())
-                    });
-            name_ok && idx_ok && !seg.is_empty()
-        })
-}
-
-/// Retry delays in seconds: `60, 300, 1800`.
-pub fn parse_schedule(s: &str) -> std::result::Result<Option<Vec<u32>>, String> {
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    for part in s.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
-        match part.trim().parse::<u32>() {
-            Ok(n) if (1..=604_800).contains(&n) => out.push(n),
-            _ => {
-                return Err(format!(
-                    "`{}` is not a delay in seconds between 1 and 604800",
-                    part.trim()
-                ));
-            }
-        }
-    }
-    if out.len() > 50 {
-        return Err("at most 50 delays".into());
-    }
-    Ok(Some(out))
 }
 
 /// Checks everything; `except` is the webhook being edited (its own name is not taken).

@@ -9,6 +9,7 @@ pub mod model;
 pub mod presets;
 pub mod request;
 pub mod store;
+pub mod syntax;
 
 pub use input::WebhookInput;
 pub use model::{

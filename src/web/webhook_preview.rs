@@ -1,0 +1,168 @@
+//! The live request preview on the webhook page: the request the form, as it is now
+//! (saved or not), would send for a chosen ticket, with template errors in place.
+
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::extract::{AdminUser, state};
+use super::form::HtmlForm;
+use super::webhooks::tab_of;
+use super::webhooks_form::WebhookForm;
+use crate::db;
+use crate::error::Error;
+use crate::webhooks::WebhookInput;
+use crate::webhooks::model::*;
+use crate::webhooks::request::{self, BuiltRequest, TicketRef, TriggerCtx};
+
+#[derive(Template)]
+#[template(path = "webhooks/_preview.html")]
+struct PreviewFragment {
+    built: Option<BuiltRequest>,
+    body: String,
+    errors: Vec<(String, String)>,
+    body_error: Option<String>,
+    ticket_label: String,
+    batching: Option<&'static str>,
+}
+
+impl PreviewFragment {
+    fn batching_reason(&self) -> Option<&'static str> {
+        self.batching
+    }
+}
+
+/// Field keys worth showing in the preview: those that shape the request. A missing
+/// name or role does not change what would be sent.
+fn affects_request(field: &str) -> bool {
+    !matches!(
+        tab_of(field),
+        "roles" | "select-tickets" | "batching" | "retry" | "response-fields" | "response-actions"
+    ) && !matches!(field, "name" | "description" | "status" | "ticket_types")
+}
+
+/// Renders the request the form, as it is now (saved or not), would send for the chosen
+/// ticket. Template errors come back in place: in the panel, and beside the body field
+/// through an out-of-band swap.
+pub async fn webhooks_preview(
+    req: HttpRequest,
+    AdminUser(auth): AdminUser,
+    form: HtmlForm<WebhookForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let form = form.into_inner();
+    let mut input = form.to_input();
+    if input.name.trim().is_empty() {
+        input.name = "Preview".into();
+    }
+    let params = form.preview_params();
+    let batching = match (
+        Method::parse(&input.method),
+        RequestType::parse(&input.request_content_type),
+        PayloadMode::parse(&input.payload_mode),
+    ) {
+        (Some(m), Some(ct), Some(pm)) => batching_unavailable(m, ct, pm),
+        _ => None,
+    };
+    let ticket_text = form.preview_ticket.trim().to_string();
+    let sb = st.secrets.clone();
+    let actor_name = auth.principal.user.display_name.clone();
+    let outcome = db::run(&st.pool, move |c| {
+        let ticket = request::resolve_ticket(c, &ticket_text)?;
+        let label = match ticket {
+            TicketRef::Sample => "the sample ticket".to_string(),
+            TicketRef::Id(_) => ticket_text.to_uppercase(),
+        };
+        let valid = match crate::webhooks::input::validate(c, &input, None) {
+            Ok(v) => v,
+            Err(Error::Validation(errs)) => {
+                let relevant: Vec<_> = errs
+                    .0
+                    .into_iter()
+                    .filter(|e| affects_request(&e.field))
+                    .collect();
+                if !relevant.is_empty() {
+                    return Ok((label, Preview::Invalid(relevant)));
+                }
+                // Only settings that do not shape the request are wrong: preview anyway.
+                crate::webhooks::input::validate(c, &relaxed(&input), None)?
+            }
+            Err(e) => return Err(e),
+        };
+        let w = valid.into_webhook(0);
+        let trigger = TriggerCtx {
+            actor_name: Some(actor_name),
+            ..TriggerCtx::default()
+        };
+        let now = chrono::Utc::now();
+        match request::build(c, &sb, &w, ticket, &params, &trigger, now, false) {
+            Ok(b) => Ok((label, Preview::Built(Box::new(b)))),
+            Err(e @ (Error::NotFound(_) | Error::BadRequest(_))) => {
+                Ok((label, Preview::Failed(e.public_message())))
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await;
+    let empty = PreviewFragment {
+        built: None,
+        body: String::new(),
+        errors: Vec::new(),
+        body_error: None,
+        ticket_label: String::new(),
+        batching,
+    };
+    let frag = match outcome {
+        Ok((label, Preview::Built(b))) => PreviewFragment {
+            body: b.display_body(),
+            built: Some(*b),
+            ticket_label: label,
+            ..empty
+        },
+        Ok((label, Preview::Invalid(errs))) => PreviewFragment {
+            body_error: errs
+                .iter()
+                .find(|e| e.field == "body_template")
+                .map(|e| e.message.clone()),
+            errors: errs.into_iter().map(|e| (e.field, e.message)).collect(),
+            ticket_label: label,
+            ..empty
+        },
+        Ok((label, Preview::Failed(m))) => PreviewFragment {
+            errors: vec![("request".into(), m)],
+            ticket_label: label,
+            ..empty
+        },
+        Err(e @ (Error::NotFound(_) | Error::BadRequest(_))) => PreviewFragment {
+            errors: vec![("preview_ticket".into(), e.public_message())],
+            ..empty
+        },
+        Err(e) => return Err(e),
+    };
+    super::page::html(frag.render())
+}
+
+enum Preview {
+    Built(Box<BuiltRequest>),
+    Invalid(Vec<crate::error::FieldError>),
+    Failed(String),
+}
+
+/// The input with everything that does not shape the request reset, so a form whose
+/// only problems are elsewhere (a missing name, a role) still previews.
+fn relaxed(input: &WebhookInput) -> WebhookInput {
+    WebhookInput {
+        name: format!("{} (preview {})", input.name, crate::auth::random_token(4)),
+        status: Status::Enabled.code().into(),
+        ticket_types: Vec::new(),
+        roles: Vec::new(),
+        conditions: Vec::new(),
+        response_fields: Vec::new(),
+        response_actions: Vec::new(),
+        batch_mode: BatchMode::None.code().into(),
+        batch_wait_seconds: 0,
+        batch_max_items: 1,
+        retry_max_attempts: None,
+        retry_schedule: String::new(),
+        ..input.clone()
+    }
+}

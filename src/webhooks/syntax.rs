@@ -1,0 +1,79 @@
+//! The pure syntax rules of a webhook's fields: which ticket fields a response may write,
+//! which template kind a body is, and what a header name, a response path and a retry
+//! schedule look like. `checks` applies them while validating a whole webhook.
+
+use crate::templating::Kind;
+
+use super::model::RequestType;
+
+/// Ticket fields a response may write: everything but the identity and bookkeeping.
+pub fn writable(name: &str) -> bool {
+    !matches!(
+        name,
+        "ticket.id"
+            | "ticket.displayid"
+            | "ticket.type"
+            | "ticket.createdat"
+            | "ticket.createdby"
+            | "ticket.updatedat"
+            | "ticket.updatedby"
+            | "ticket.assigneeusername"
+    ) && !name.ends_with(".id")
+}
+
+/// The template kind a body of this content type is parsed as.
+pub fn body_kind(ct: RequestType) -> Kind {
+    match ct {
+        RequestType::Json => Kind::Json,
+        RequestType::Xml => Kind::Xml,
+        RequestType::Form => Kind::Form,
+        RequestType::Text => Kind::Text,
+    }
+}
+
+pub fn valid_header_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `result.number`, `items[0].id`, `a/b/c` (XML), `key` (form): dotted or slashed
+/// segments, each a name optionally followed by `[index]`s.
+pub fn valid_response_path(p: &str) -> bool {
+    let p = p.trim().trim_start_matches('/');
+    !p.is_empty()
+        && p.split(['.', '/']).all(|seg| {
+            let (name, rest) = seg.split_once('[').map_or((seg, ""), |(n, r)| (n, r));
+            let name_ok = !name.is_empty() || !rest.is_empty();
+            let idx_ok = rest.is_empty()
+                || rest.ends_with(']')
+                    && format!("[{rest}").split_terminator(']').all(|i| {
+                        i.strip_prefix('[')
+                            .is_some_and(|d| d.parse::<usize>().is_ok())
+                    });
+            name_ok && idx_ok && !seg.is_empty()
+        })
+}
+
+/// Retry delays in seconds: `60, 300, 1800`.
+pub fn parse_schedule(s: &str) -> std::result::Result<Option<Vec<u32>>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for part in s.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+        match part.trim().parse::<u32>() {
+            Ok(n) if (1..=604_800).contains(&n) => out.push(n),
+            _ => {
+                return Err(format!(
+                    "`{}` is not a delay in seconds between 1 and 604800",
+                    part.trim()
+                ));
+            }
+        }
+    }
+    if out.len() > 50 {
+        return Err("at most 50 delays".into());
+    }
+    Ok(Some(out))
+}
