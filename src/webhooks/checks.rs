@@ -571,6 +571,7 @@ mod tests {
         );
         assert!(parse_schedule("60, soon").is_err());
         assert!(parse_schedule("0").is_err());
+        assert_eq!(parse_schedule("1m, 2h"), Ok(Some(vec![60, 7200])));
     }
 
     #[test]

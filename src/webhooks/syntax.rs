@@ -55,18 +55,22 @@ pub fn valid_response_path(p: &str) -> bool {
         })
 }
 
-/// Retry delays in seconds: `60, 300, 1800`.
+/// A webhook's own retry delays, in seconds: `60, 300, 1800` or `1m, 5m, 30m` — read by
+/// the same duration parser as the global `retry_schedule`, so both accept one syntax.
 pub fn parse_schedule(s: &str) -> std::result::Result<Option<Vec<u32>>, String> {
     if s.trim().is_empty() {
         return Ok(None);
     }
     let mut out = Vec::new();
     for part in s.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
-        match part.trim().parse::<u32>() {
-            Ok(n) if (1..=604_800).contains(&n) => out.push(n),
+        let secs = crate::delivery::retry::parse_duration(part)
+            .ok()
+            .and_then(|d| u32::try_from(d.as_secs()).ok());
+        match secs {
+            Some(n) if (1..=604_800).contains(&n) => out.push(n),
             _ => {
                 return Err(format!(
-                    "`{}` is not a delay in seconds between 1 and 604800",
+                    "`{}` is not a delay between 1 second and 7 days (like 60, 5m or 2h)",
                     part.trim()
                 ));
             }
