@@ -3,7 +3,6 @@
 //! whether one is stored, never its value.
 
 use actix_session::Session;
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -263,11 +262,7 @@ async fn form_page(
     auth: &Authenticated,
     a: FormArgs,
 ) -> Result<HttpResponse, Error> {
-    let status = if a.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::page::form_status(&a.errors);
     let mut resp = crate::page_or_fragment!(
         req,
         ConnectionFormPage {

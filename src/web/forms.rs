@@ -2,7 +2,6 @@
 //! when tickets hold values). Fields are edited in `form_fields.rs` on the same page.
 
 use actix_session::Session;
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -170,11 +169,7 @@ pub async fn render_edit(
         None => (None, Vec::new(), 0),
     };
     let data = data.unwrap_or_else(|| form.as_ref().map(FormData::of).unwrap_or_default());
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::page::form_status(&errors);
     let mut resp = crate::page_or_fragment!(
         req,
         EditPage {

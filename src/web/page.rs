@@ -104,3 +104,12 @@ macro_rules! page_or_fragment {
         }
     }};
 }
+
+/// A form page answers 200, or 422 when it shows validation errors.
+pub fn form_status(errors: &crate::error::FieldErrors) -> actix_web::http::StatusCode {
+    if errors.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    }
+}

@@ -41,11 +41,7 @@ async fn list_page(
 ) -> Result<HttpResponse, Error> {
     let st = state(req)?;
     let roles = db::run(&st.pool, Role::list).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::page::form_status(&errors);
     let mut resp = crate::page_or_fragment!(
         req,
         RolesList {

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use actix_session::Session;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -188,11 +187,7 @@ async fn render_form(
         Ok((forms, assignable_users(c)?))
     })
     .await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::page::form_status(&errors);
     let mut values = values;
     values
         .entry("type".into())
@@ -330,11 +325,7 @@ async fn render_show(
 ) -> Result<HttpResponse, Error> {
     let d = load_show(req, id).await?;
     let ctx = PageCtx::new(auth, session, "tickets");
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::page::form_status(&errors);
     let mut resp = crate::page_or_fragment!(
         req,
         ShowPage {

@@ -1,7 +1,6 @@
 //! Administration of users: list, create, edit roles, deactivate, reset password.
 
 use actix_session::Session;
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -88,11 +87,7 @@ async fn form_page(
     form: UserFormData,
     errors: FieldErrors,
 ) -> Result<HttpResponse, Error> {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::page::form_status(&errors);
     let mut resp = crate::page_or_fragment!(
         req,
         UserFormPage {
