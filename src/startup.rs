@@ -27,6 +27,8 @@ pub struct AppState {
     pub delivery_waker: crate::delivery::Waker,
     /// Seals and opens the secrets connections hold (see `secrets`).
     pub secrets: std::sync::Arc<crate::secrets::SecretBox>,
+    /// Test-send and "Test connection": sends at once, outside the queue.
+    pub direct: crate::delivery::direct::DirectSender,
 }
 
 pub struct Application {
@@ -136,12 +138,24 @@ impl Application {
         } else {
             None
         };
+        let secrets = std::sync::Arc::new(secrets);
+        let sender = crate::delivery::Sender::new(
+            &crate::delivery::SenderConfig::from_config(&config).map_err(anyhow::Error::msg)?,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let direct = crate::delivery::direct::DirectSender::new(
+            pool.clone(),
+            sender,
+            secrets.clone(),
+            &config,
+        );
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),
             dummy_hash,
             delivery_waker,
-            secrets: std::sync::Arc::new(secrets),
+            secrets,
+            direct,
         });
         let server = HttpServer::new(move || {
             let session =

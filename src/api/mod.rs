@@ -4,5 +4,6 @@ pub mod connections;
 pub mod deliveries;
 pub mod me;
 pub mod openapi;
+pub mod test_send;
 pub mod tickets;
 pub mod webhooks;

@@ -61,6 +61,8 @@ impl Modify for BearerAuth {
         super::webhooks::webhooks_api_put,
         super::webhooks::webhooks_api_patch,
         super::webhooks::webhooks_api_delete,
+        super::test_send::webhooks_api_test,
+        super::test_send::connections_api_test,
     ),
     components(schemas(
         super::me::Me,
@@ -82,6 +84,8 @@ impl Modify for BearerAuth {
         crate::webhooks::input::ResponseActionInput,
         crate::webhooks::Parameter,
         crate::webhooks::ResponseField,
+        super::test_send::WebhookTestBody,
+        crate::delivery::direct::TestReport,
     )),
     modifiers(&BearerAuth)
 )]

@@ -6,6 +6,7 @@
 pub mod input;
 pub mod kinds;
 pub mod signing;
+pub mod testing;
 
 use chrono::NaiveDateTime;
 use diesel::Connection as _;

@@ -120,7 +120,7 @@ const ALWAYS_SECRET: &[&str] = &[
 ];
 
 /// Copies `headers`, replacing the value of every secret header (the built-in list plus
-/// `also_secret`, compared case-insensitively) with [`REDACTED`].
+/// `also_secret`, compared case-insensitively) with [`redact_value`].
 pub fn redact_headers(headers: &[(String, String)], also_secret: &[&str]) -> Vec<(String, String)> {
     headers
         .iter()
@@ -130,13 +130,25 @@ pub fn redact_headers(headers: &[(String, String)], also_secret: &[&str]) -> Vec
                 .chain(also_secret)
                 .any(|s| s.eq_ignore_ascii_case(k));
             let value = if secret {
-                REDACTED.to_owned()
+                redact_value(k, v)
             } else {
                 v.clone()
             };
             (k.clone(), value)
         })
         .collect()
+}
+
+/// What is shown and stored instead of a secret header value: [`REDACTED`], keeping the
+/// scheme word of an `Authorization` value (`Bearer ••••`) so people can see which kind
+/// of credential was sent. The one rule for the preview, the log and the API.
+pub fn redact_value(name: &str, value: &str) -> String {
+    let auth = name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("proxy-authorization");
+    match value.split_once(' ') {
+        Some((scheme, _)) if auth && !scheme.is_empty() => format!("{scheme} {REDACTED}"),
+        _ => REDACTED.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -151,9 +163,19 @@ mod tests {
             ("Content-Type".to_owned(), "application/json".to_owned()),
         ];
         let r = redact_headers(&h, &["x-secret-thing"]);
-        assert_eq!(r[0].1, REDACTED);
+        assert_eq!(r[0].1, "Bearer ••••");
         assert_eq!(r[1].1, REDACTED);
         assert_eq!(r[2].1, "application/json");
+    }
+
+    #[test]
+    fn only_the_scheme_of_an_authorization_survives() {
+        assert_eq!(
+            redact_value("Authorization", "Basic dXNlcjpwdw=="),
+            "Basic ••••"
+        );
+        assert_eq!(redact_value("authorization", "opaque-token"), REDACTED);
+        assert_eq!(redact_value("X-Api-Key", "Bearer lookalike"), REDACTED);
     }
 
     #[test]

@@ -27,13 +27,14 @@ use crate::db::schema::deliveries;
 use crate::error::Result;
 
 /// A claimed delivery: what the worker needs to send it.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName, Queryable, Selectable)]
 #[diesel(table_name = deliveries)]
 pub struct Claimed {
     pub id: i64,
     pub uid: String,
     pub webhook_id: Option<i64>,
     pub connection_id: Option<i64>,
+    pub ticket_id: Option<i64>,
     pub trigger: String,
     pub method: String,
     pub url: String,
@@ -46,10 +47,13 @@ pub struct Claimed {
     pub max_attempts: i32,
     pub retry_schedule: Option<String>,
     pub claim_token: Option<String>,
+    /// Set on a batch: many occurrences (tickets) in one body.
+    pub batch_key: Option<String>,
 }
 
-const RETURNING: &str = "id, uid, webhook_id, connection_id, trigger, method, url, headers, \
-     sealed_headers, body, content_type, attempts, max_attempts, retry_schedule, claim_token";
+const RETURNING: &str = "id, uid, webhook_id, connection_id, ticket_id, trigger, method, url, \
+     headers, sealed_headers, body, content_type, attempts, max_attempts, retry_schedule, \
+     claim_token, batch_key";
 
 /// The rows a claimer may take: due pending ones, and in-flight ones whose lease has
 /// expired (their worker died or lost its way; invariant 4).
@@ -119,6 +123,37 @@ pub fn claim(
     Ok((token, rows))
 }
 
+/// Claims one delivery by id, for a sender that wrote it itself in this same transaction
+/// (test-send): no other claimer can have seen the row yet, so no `SKIP LOCKED` or
+/// immediate lock is needed; invariants 1, 3 and 4 hold as for any claim.
+pub fn claim_written(
+    conn: &mut DbConn,
+    id: i64,
+    worker: &str,
+    lease_until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Claimed> {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    diesel::update(
+        deliveries::table
+            .find(id)
+            .filter(deliveries::status.eq(Status::Pending.as_str())),
+    )
+    .set((
+        deliveries::status.eq(Status::InFlight.as_str()),
+        deliveries::claim_token.eq(&token),
+        deliveries::claimed_by.eq(worker),
+        deliveries::lease_expires_at.eq(lease_until),
+        deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(deliveries::table
+        .find(id)
+        .filter(deliveries::claim_token.eq(&token))
+        .select(Claimed::as_select())
+        .first(conn)?)
+}
+
 /// What became of one claimed delivery after an attempt.
 #[derive(Debug, Clone)]
 pub struct Finish {
@@ -130,6 +165,16 @@ pub struct Finish {
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
     pub attempt: NewAttempt,
+    /// A 2xx answer the webhook's response fields and actions should read.
+    pub response: Option<ResponseJob>,
+}
+
+/// What response processing needs from a delivered attempt.
+#[derive(Debug, Clone)]
+pub struct ResponseJob {
+    pub webhook_id: i64,
+    pub ticket_id: i64,
+    pub delivery_uid: String,
 }
 
 /// Records outcomes in one transaction (group commit: the worker hands over every result
@@ -137,6 +182,17 @@ pub struct Finish {
 /// (invariant 3); its attempt row is written only then. Returns, per item, whether it
 /// was recorded.
 pub fn finish(conn: &mut DbConn, items: &[Finish], now: NaiveDateTime) -> Result<Vec<bool>> {
+    finish_with(conn, items, now, &mut |_, _| None)
+}
+
+/// [`finish`], with `after` run for each recorded item before its attempt row is
+/// written; what it returns is added to the attempt's note (response processing).
+pub fn finish_with(
+    conn: &mut DbConn,
+    items: &[Finish],
+    now: NaiveDateTime,
+    after: &mut dyn FnMut(&mut DbConn, &Finish) -> Option<String>,
+) -> Result<Vec<bool>> {
     conn.transaction(|conn| {
         let mut out = Vec::with_capacity(items.len());
         for f in items {
@@ -161,7 +217,17 @@ pub fn finish(conn: &mut DbConn, items: &[Finish], now: NaiveDateTime) -> Result
             ))
             .execute(conn)?;
             if n == 1 {
-                f.attempt.insert(conn, f.id)?;
+                match after(conn, f) {
+                    Some(extra) => {
+                        let mut a = f.attempt.clone();
+                        a.note = Some(match a.note.take() {
+                            Some(n) => format!("{n}; {extra}"),
+                            None => extra,
+                        });
+                        a.insert(conn, f.id)?;
+                    }
+                    None => f.attempt.insert(conn, f.id)?,
+                }
             } else {
                 tracing::warn!(
                     delivery = f.id,

@@ -28,6 +28,7 @@ pub mod actor;
 pub mod batching;
 pub mod bench;
 pub mod claim;
+pub mod direct;
 pub mod health;
 pub mod queue;
 pub mod recorder;

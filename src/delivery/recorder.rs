@@ -75,7 +75,18 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>) {
         let res = db::run(&pool, move |c| {
             c.transaction(|c| {
                 let now = events.last().map_or_else(db::now, |e| e.2);
-                let ok = claim::finish(c, &finishes, now)?;
+                let ok = claim::finish_with(c, &finishes, now, &mut |c, f| {
+                    let job = f.response.as_ref()?;
+                    crate::webhooks::response::process_delivery(
+                        c,
+                        job.webhook_id,
+                        job.ticket_id,
+                        &job.delivery_uid,
+                        f.attempt.response_body.as_bytes(),
+                        f.attempt.response_truncated,
+                        now.and_utc(),
+                    )
+                })?;
                 for (recorded, (ev, breaker, now)) in ok.iter().zip(&events) {
                     if let (true, Some((conn_id, ev))) = (recorded, ev) {
                         health::apply(c, *conn_id, *ev, *breaker, *now)?;

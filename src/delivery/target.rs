@@ -24,6 +24,9 @@ pub struct Target {
     /// Clear values of the connection's secret default headers, by lower-case name.
     pub secret_headers: HashMap<String, String>,
     pub failures: i32,
+    /// The connection turned TLS verification off (a test system's self-signed
+    /// certificate); `false`, the default, verifies.
+    pub accept_invalid_certs: bool,
     /// Why nothing can be sent (the connection is gone, a secret does not decrypt).
     pub error: Option<String>,
 }
@@ -77,6 +80,7 @@ impl Target {
                     .map(Duration::from_millis),
                 secret_headers,
                 failures: c.consecutive_failures,
+                accept_invalid_certs: !c.verify_tls,
                 error: None,
             })
         })();

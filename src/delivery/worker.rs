@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::attempt::{Attempt, AttemptError, ErrorClass};
-use super::claim::{self, Claimed, Finish};
+use super::claim::{self, Claimed, Finish, ResponseJob};
 use super::health::{self, HealthEvent};
 use super::queue::{Status, decode_headers};
 use super::recorder::Recorder;
@@ -53,7 +53,7 @@ pub struct WorkerConfig {
 }
 
 /// Safety margin between the longest request and the lease (invariant 4 in `claim`).
-const LEASE_MARGIN: Duration = Duration::from_secs(5);
+pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 impl WorkerConfig {
     pub fn from_config(c: &Config) -> std::result::Result<Self, String> {
@@ -310,14 +310,43 @@ pub async fn process(job: Job, now: Option<NaiveDateTime>) -> bool {
     let health = row
         .connection_id
         .and_then(|c| HealthEvent::of(&outcome).map(|e| (c, e)));
-    let last_error = attempt.error.as_ref().map(|e| e.message.clone());
-    let finish = Finish {
+    let mut finish = finish_of(row, &attempt, number, status, next_at, note, &ctx.cfg.id);
+    // Responses are read for one ticket's delivery; a batch answers for many tickets,
+    // and a test-send never changes a ticket.
+    if attempt.succeeded()
+        && row.batch_key.is_none()
+        && row.trigger != super::Trigger::Test.as_str()
+        && let (Some(webhook_id), Some(ticket_id)) = (row.webhook_id, row.ticket_id)
+    {
+        finish.response = Some(ResponseJob {
+            webhook_id,
+            ticket_id,
+            delivery_uid: row.uid.clone(),
+        });
+    }
+    let breaker = (ctx.cfg.breaker_failures, ctx.cfg.breaker_cooldown);
+    let recorded = ctx.recorder.record(finish, health, breaker, now).await;
+    drop(job);
+    recorded
+}
+
+/// How one attempt is recorded, whoever sent it (the worker or a test-send).
+pub(super) fn finish_of(
+    row: &Claimed,
+    attempt: &Attempt,
+    number: i32,
+    status: Status,
+    next_attempt_at: Option<NaiveDateTime>,
+    note: Option<String>,
+    worker: &str,
+) -> Finish {
+    Finish {
         id: row.id,
         token: row.claim_token.clone().unwrap_or_default(),
         status,
-        next_attempt_at: next_at,
+        next_attempt_at,
         last_status: attempt.status.map(i32::from),
-        last_error,
+        last_error: attempt.error.as_ref().map(|e| e.message.clone()),
         attempt: NewAttempt {
             number,
             trigger: row.trigger.clone(),
@@ -333,31 +362,39 @@ pub async fn process(job: Job, now: Option<NaiveDateTime>) -> bool {
             response_truncated: attempt.truncated,
             error_class: attempt.error.as_ref().map(|e| e.class.as_str().to_owned()),
             error_message: attempt.error.as_ref().map(|e| e.message.clone()),
-            worker: ctx.cfg.id.clone(),
+            worker: worker.to_owned(),
             note,
         },
-    };
-    let breaker = (ctx.cfg.breaker_failures, ctx.cfg.breaker_cooldown);
-    let recorded = ctx.recorder.record(finish, health, breaker, now).await;
-    drop(job);
-    recorded
+        response: None,
+    }
 }
 
-/// The request to send: the stored snapshot with redacted header values filled in again
-/// (from the delivery's sealed headers, else the connection's secret headers), plus the
-/// connection's authentication, signing secrets and timeout.
 fn outgoing(
     ctx: &WorkerCtx,
     row: &Claimed,
     t: &Target,
+) -> std::result::Result<OutgoingRequest, String> {
+    let timeout = ctx
+        .cfg
+        .clamp_timeout(t.timeout.unwrap_or(ctx.cfg.request_timeout));
+    outgoing_request(&ctx.secrets, row, t, timeout)
+}
+
+/// The request to send: the stored snapshot with redacted header values filled in again
+/// (from the delivery's sealed headers, else the connection's secret headers), plus the
+/// connection's authentication, signing secrets and TLS setting.
+pub(super) fn outgoing_request(
+    secrets: &SecretBox,
+    row: &Claimed,
+    t: &Target,
+    timeout: Duration,
 ) -> std::result::Result<OutgoingRequest, String> {
     if let Some(err) = &t.error {
         return Err(err.clone());
     }
     let sealed: HashMap<String, String> = match &row.sealed_headers {
         Some(s) => {
-            let open = ctx
-                .secrets
+            let open = secrets
                 .open(s)
                 .map_err(|_| "a stored header secret cannot be decrypted".to_owned())?;
             serde_json::from_str::<Vec<(String, String)>>(&open.0)
@@ -391,9 +428,8 @@ fn outgoing(
         url: row.url.clone(),
         headers,
         body: row.body.clone().into_bytes(),
-        timeout: ctx
-            .cfg
-            .clamp_timeout(t.timeout.unwrap_or(ctx.cfg.request_timeout)),
+        timeout,
+        accept_invalid_certs: t.accept_invalid_certs,
         auth: t.auth.clone(),
         signing: t.signing.clone(),
         message_id: row.uid.clone(),
@@ -403,7 +439,7 @@ fn outgoing(
 
 /// The attempt recorded when the request cannot even be built (its connection was
 /// deleted, a stored secret no longer decrypts): refused, and not retried.
-fn not_sent(row: &Claimed, message: String) -> Attempt {
+pub(super) fn not_sent(row: &Claimed, message: String) -> Attempt {
     Attempt {
         started_at: chrono::Utc::now(),
         duration: Duration::ZERO,

@@ -27,6 +27,8 @@ pub const BUILTIN_NAMES: [&str; 5] = [
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KnownNames {
     names: BTreeSet<String>,
+    /// Response action templates may also read the response: `response.<path>`.
+    response: bool,
 }
 
 impl KnownNames {
@@ -50,16 +52,33 @@ impl KnownNames {
                 .into_iter()
                 .map(|n| format!("param.{}", n.as_ref().trim().to_ascii_lowercase())),
         );
-        Self { names }
+        Self {
+            names,
+            response: false,
+        }
+    }
+
+    /// These names plus any `response.<path>` (for response action templates).
+    pub fn with_response(mut self) -> Self {
+        self.response = true;
+        self
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.names.contains(name)
+            || (self.response
+                && name
+                    .strip_prefix("response.")
+                    .is_some_and(|p| !p.is_empty()))
     }
 
     /// All names, sorted, for error messages and the editor's help.
     pub fn list(&self) -> Vec<String> {
-        self.names.iter().cloned().collect()
+        let mut all: Vec<String> = self.names.iter().cloned().collect();
+        if self.response {
+            all.push("response.<path>".into());
+        }
+        all
     }
 
     /// `Ok` when every name is known, else all unknown ones (once each, in order of use).
@@ -92,6 +111,8 @@ pub struct RenderContext {
     webhook_name: Option<String>,
     now: String,
     prefer_ids: bool,
+    /// Values read from a webhook's response, by placeholder name (`response.<path>`).
+    response: BTreeMap<String, Value>,
 }
 
 impl RenderContext {
@@ -110,6 +131,7 @@ impl RenderContext {
             webhook_name: None,
             now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             prefer_ids: false,
+            response: BTreeMap::new(),
         }
     }
 
@@ -137,6 +159,12 @@ impl RenderContext {
         self
     }
 
+    /// Values found in a response, keyed by their placeholder (`response.result.number`).
+    pub fn with_response(mut self, values: BTreeMap<String, Value>) -> Self {
+        self.response = values;
+        self
+    }
+
     /// "Send IDs instead of display values": `{{ticket.<form>.<field>}}` then renders the
     /// option id (`ticket.<form>.<field>.id`) wherever the ticket has one.
     pub fn prefer_ids(mut self, yes: bool) -> Self {
@@ -148,6 +176,9 @@ impl RenderContext {
     pub fn lookup(&self, name: &str) -> Option<Value> {
         if let Some(param) = name.strip_prefix("param.") {
             return self.params.get(param).map(|v| Value::String(v.clone()));
+        }
+        if name.starts_with("response.") {
+            return self.response.get(name).filter(|v| !v.is_null()).cloned();
         }
         if name.starts_with("ticket.") {
             if self.prefer_ids && !name.ends_with(".id") {

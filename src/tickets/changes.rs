@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::{Changes, change, rows_json, touch};
 use super::values::{self, FormWrite};
-use super::{ChangeActor, events, history};
+use super::{ChangeActor, ResponseOrigin, events, history};
 use crate::db::DbConn;
 use crate::error::Result;
 
@@ -48,35 +48,47 @@ pub(super) fn form_changes(w: &FormWrite, existing: &[values::StoredRow], change
     }
 }
 
-/// History entry and events for an update that changed something.
+/// History entry and events for an update. A user's update that changed something gets
+/// a field-change entry and `ticket.updated` (plus `ticket.status_changed` and
+/// `ticket.reassigned` when those changed). A webhook's response always gets its own
+/// "response processed" entry and `webhook.response_processed`, even when no field
+/// changed; the ticket events follow only when the webhook lets rules run after its
+/// response, so by default no rule reacts to what a response wrote (loop breaking).
 pub(super) fn finish_update(
     c: &mut DbConn,
     actor: &ChangeActor,
     id: i64,
     changes: &Changes,
-    webhook: Option<&str>,
+    webhook: Option<&ResponseOrigin>,
 ) -> Result<()> {
     touch(c, id, actor)?;
     let ch = Value::Object(changes.clone().into_iter().collect());
-    if let Some(name) = webhook {
-        history::record(
-            c,
-            id,
-            history::WEBHOOK_RESPONSE,
-            actor,
-            &format!("Response of webhook “{name}” processed"),
-            false,
-            &ch,
-        )?;
-        return events::record(
+    if let Some(o) = webhook {
+        let mut body = format!("Response of webhook “{}” processed", o.webhook_name);
+        if !o.summary.is_empty() {
+            body.push_str(": ");
+            body.push_str(&o.summary);
+        }
+        history::record(c, id, history::WEBHOOK_RESPONSE, actor, &body, false, &ch)?;
+        events::record(
             c,
             events::WEBHOOK_RESPONSE_PROCESSED,
             id,
             actor,
-            &json!({ "webhook": name, "changes": ch }),
-        );
+            &json!({
+                "webhook": o.webhook_name,
+                "webhook_id": o.webhook_id,
+                "delivery": o.delivery_uid,
+                "run_rules": o.run_rules,
+                "changes": ch,
+            }),
+        )?;
+        if !o.run_rules || changes.is_empty() {
+            return Ok(());
+        }
+    } else {
+        history::record(c, id, history::FIELD_CHANGE, actor, "", false, &ch)?;
     }
-    history::record(c, id, history::FIELD_CHANGE, actor, "", false, &ch)?;
     events::record(
         c,
         events::TICKET_UPDATED,

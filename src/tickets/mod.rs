@@ -126,6 +126,20 @@ impl ChangeActor {
     }
 }
 
+/// Which webhook response made a change (see `Ticket::apply_webhook_response`).
+#[derive(Debug, Clone, Default)]
+pub struct ResponseOrigin {
+    pub webhook_id: Option<i64>,
+    pub webhook_name: String,
+    /// The delivery's `msg_…` id.
+    pub delivery_uid: String,
+    /// The webhook's "run rules after response processed": whether the change also
+    /// emits the ticket events rules react to.
+    pub run_rules: bool,
+    /// What the response did, one clause per mapping and action.
+    pub summary: String,
+}
+
 impl From<&Principal> for ChangeActor {
     fn from(p: &Principal) -> Self {
         ChangeActor::user(p)

@@ -72,7 +72,7 @@ pub struct TicketInput {
 }
 
 /// A partial update: only what is `Some` changes. `assignee: Some(None)` unassigns.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketPatch {
     pub subject: Option<String>,
     pub description: Option<String>,
@@ -346,10 +346,10 @@ impl Ticket {
         conn: &mut DbConn,
         actor: &ChangeActor,
         id: i64,
-        webhook_name: &str,
+        origin: &super::ResponseOrigin,
         patch: &TicketPatch,
     ) -> Result<Changes> {
-        update_with(conn, actor, id, patch, Some(webhook_name))
+        update_with(conn, actor, id, patch, Some(origin))
     }
 
     pub fn add_note(
@@ -458,7 +458,7 @@ fn update_with(
     actor: &ChangeActor,
     id: i64,
     p: &TicketPatch,
-    webhook: Option<&str>,
+    webhook: Option<&super::ResponseOrigin>,
 ) -> Result<Changes> {
     write_tx(conn, |c| {
         let t = Ticket::get(c, id)?;
@@ -499,6 +499,10 @@ fn update_with(
             form_changes(w, &existing, &mut changes);
         }
         if changes.is_empty() {
+            // A response that changed nothing is still on record as processed.
+            if webhook.is_some() {
+                finish_update(c, actor, id, &changes, webhook)?;
+            }
             return Ok(changes);
         }
         diesel::update(tickets::table.find(id))

@@ -21,6 +21,7 @@ pub mod roles;
 pub mod routes;
 pub mod security;
 pub mod session_store;
+pub mod test_send;
 pub mod ticket_rows;
 pub mod tickets;
 pub mod users;

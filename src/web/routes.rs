@@ -17,7 +17,7 @@ use crate::error::Error;
 use super::connections;
 use super::{account, assets, audit, health, home, login, roles, users};
 use super::{form_fields, forms, ticket_rows, tickets};
-use super::{webhook_preview, webhooks};
+use super::{test_send, webhook_preview, webhooks};
 use crate::api;
 
 /// Who may reach a route.
@@ -317,6 +317,7 @@ pub fn table() -> RouteTable {
         Admin,
         webhook_preview::webhooks_preview,
     );
+    t.post("/admin/webhooks/test", Admin, test_send::webhooks_test);
     t.get("/admin/webhooks/rows/{kind}", Admin, webhooks::webhooks_row);
     t.get("/admin/webhooks/{id:\\d+}", Admin, webhooks::webhooks_edit);
     t.post(
@@ -363,6 +364,11 @@ pub fn table() -> RouteTable {
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,
         api::webhooks::webhooks_api_delete,
+    );
+    t.post(
+        "/api/v1/webhooks/{id:\\d+}/test",
+        ApiAdmin,
+        api::test_send::webhooks_api_test,
     );
 
     t.get(
@@ -413,6 +419,11 @@ pub fn table() -> RouteTable {
         connections::connections_signing_secret,
     );
     t.post(
+        "/admin/connections/{id:\\d+}/test",
+        Admin,
+        test_send::connections_test,
+    );
+    t.post(
         "/admin/connections/{id:\\d+}/resume",
         Admin,
         super::connection_health::connections_resume,
@@ -446,6 +457,11 @@ pub fn table() -> RouteTable {
         "/api/v1/connections/{id:\\d+}",
         ApiAdmin,
         api::connections::connections_delete,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}/test",
+        ApiAdmin,
+        api::test_send::connections_api_test,
     );
     t.post(
         "/api/v1/connections/{id:\\d+}/signing-secret",

@@ -64,6 +64,7 @@ pub async fn webhooks_preview(
         _ => None,
     };
     let ticket_text = form.preview_ticket.trim().to_string();
+    let use_test = form.use_test_connection();
     let sb = st.secrets.clone();
     let actor_name = auth.principal.user.display_name.clone();
     let outcome = db::run(&st.pool, move |c| {
@@ -72,29 +73,16 @@ pub async fn webhooks_preview(
             TicketRef::Sample => "the sample ticket".to_string(),
             TicketRef::Id(_) => ticket_text.to_uppercase(),
         };
-        let valid = match crate::webhooks::input::validate(c, &input, None) {
-            Ok(v) => v,
-            Err(Error::Validation(errs)) => {
-                let relevant: Vec<_> = errs
-                    .0
-                    .into_iter()
-                    .filter(|e| affects_request(&e.field))
-                    .collect();
-                if !relevant.is_empty() {
-                    return Ok((label, Preview::Invalid(relevant)));
-                }
-                // Only settings that do not shape the request are wrong: preview anyway.
-                crate::webhooks::input::validate(c, &relaxed(&input), None)?
-            }
-            Err(e) => return Err(e),
+        let w = match form_webhook(c, &input)? {
+            FormWebhook::Valid(w) => *w,
+            FormWebhook::Invalid(errs) => return Ok((label, Preview::Invalid(errs))),
         };
-        let w = valid.into_webhook(0);
         let trigger = TriggerCtx {
             actor_name: Some(actor_name),
             ..TriggerCtx::default()
         };
         let now = chrono::Utc::now();
-        match request::build(c, &sb, &w, ticket, &params, &trigger, now, false) {
+        match request::build(c, &sb, &w, ticket, &params, &trigger, now, use_test) {
             Ok(b) => Ok((label, Preview::Built(Box::new(b)))),
             Err(e @ (Error::NotFound(_) | Error::BadRequest(_))) => {
                 Ok((label, Preview::Failed(e.public_message())))
@@ -139,6 +127,33 @@ pub async fn webhooks_preview(
         Err(e) => return Err(e),
     };
     super::page::html(frag.render())
+}
+
+/// The webhook the form describes, as it is now (saved or not), or the errors of the
+/// settings that shape its request. Problems elsewhere (a missing name, a role) do not
+/// stop a preview or a test-send.
+pub(super) enum FormWebhook {
+    Valid(Box<Webhook>),
+    Invalid(Vec<crate::error::FieldError>),
+}
+
+pub(super) fn form_webhook(c: &mut db::DbConn, input: &WebhookInput) -> Result<FormWebhook, Error> {
+    let valid = match crate::webhooks::input::validate(c, input, None) {
+        Ok(v) => v,
+        Err(Error::Validation(errs)) => {
+            let relevant: Vec<_> = errs
+                .0
+                .into_iter()
+                .filter(|e| affects_request(&e.field))
+                .collect();
+            if !relevant.is_empty() {
+                return Ok(FormWebhook::Invalid(relevant));
+            }
+            crate::webhooks::input::validate(c, &relaxed(input), None)?
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(FormWebhook::Valid(Box::new(valid.into_webhook(0))))
 }
 
 enum Preview {

@@ -130,7 +130,7 @@ pub const TABS: [(&str, &str); 11] = [
     ("roles", "Roles"),
     ("batching", "Batching"),
     ("retry", "Retry"),
-    ("preview", "Preview"),
+    ("preview", "Preview & test"),
 ];
 
 /// Which tab an error key belongs to.

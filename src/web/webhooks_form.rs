@@ -61,6 +61,8 @@ pub struct WebhookForm {
     /// Preview only: parameter values typed for the preview, beside their names.
     pub preview_param_name: Vec<String>,
     pub preview_param: Vec<String>,
+    /// Preview and test-send: go through the test connection.
+    pub preview_use_test_connection: Option<String>,
 }
 
 fn at(v: &[String], i: usize) -> String {
@@ -179,6 +181,12 @@ impl WebhookForm {
             obj.insert(key.to_string(), value);
         }
         serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| Preset::new(kind))
+    }
+
+    pub fn use_test_connection(&self) -> bool {
+        self.preview_use_test_connection
+            .as_deref()
+            .is_some_and(|v| !v.is_empty() && v != "off")
     }
 
     /// Parameter values typed in the preview, by parameter name.

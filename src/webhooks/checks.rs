@@ -455,6 +455,7 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     }
 
     let mut response_actions = Vec::new();
+    let with_response = known.clone().with_response();
     for (i, a) in input.response_actions.iter().enumerate() {
         let Some(kind) = ActionKind::parse(&a.kind) else {
             errs.add(
@@ -481,7 +482,7 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
                 &format!("response_actions.{i}.value_template"),
                 &a.value_template,
                 Kind::Text,
-                &known,
+                &with_response,
             );
         }
         response_actions.push(ResponseAction {

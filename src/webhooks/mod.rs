@@ -8,8 +8,10 @@ pub mod input;
 pub mod model;
 pub mod presets;
 pub mod request;
+pub mod response;
 pub mod store;
 pub mod syntax;
+pub mod test_send;
 
 pub use input::WebhookInput;
 pub use model::{

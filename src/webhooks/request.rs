@@ -12,6 +12,7 @@ use super::input::body_kind;
 use super::model::{Method, PayloadMode, RequestType, Status, Webhook};
 use crate::connections::{Auth, Connection};
 use crate::db::DbConn;
+use crate::delivery::RequestSnapshot;
 use crate::error::{Error, Result};
 use crate::secrets::{Secret, SecretBox};
 use crate::templating::{Kind, RenderContext, Template};
@@ -54,6 +55,9 @@ pub struct BuiltRequest {
     /// NTLM cannot be written as a header in advance: the sender negotiates it with
     /// these credentials.
     pub ntlm: Option<(String, Secret, String)>,
+    /// The header the connection's authentication sets (`Authorization`, an API key
+    /// header), if any.
+    pub auth_header: Option<String>,
 }
 
 impl BuiltRequest {
@@ -68,6 +72,48 @@ impl BuiltRequest {
             return serde_json::to_string_pretty(&v).unwrap_or(text);
         }
         text
+    }
+}
+
+impl BuiltRequest {
+    /// What the delivery engine stores: the redacted headers without the connection's
+    /// authentication (the sender adds it from the connection at each attempt, so an
+    /// edited credential takes effect on the next retry), and the real values of the
+    /// other secret headers sealed with `sb`.
+    pub fn snapshot(&self, sb: &SecretBox) -> Result<RequestSnapshot> {
+        let is_auth = |n: &str| {
+            self.auth_header
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(n))
+        };
+        let headers: Vec<(String, String)> = self
+            .redacted_headers
+            .iter()
+            .filter(|(n, _)| !is_auth(n))
+            .cloned()
+            .collect();
+        let secret: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .zip(&self.redacted_headers)
+            .filter(|((n, real), (_, shown))| !is_auth(n) && real.expose() != shown)
+            .map(|((n, real), _)| (n.clone(), real.expose().to_string()))
+            .collect();
+        let sealed_headers = if secret.is_empty() {
+            None
+        } else {
+            let json = serde_json::to_string(&secret)
+                .map_err(|e| Error::Internal(format!("cannot encode headers: {e}")))?;
+            Some(sb.seal(&Secret(json))?)
+        };
+        Ok(RequestSnapshot {
+            method: self.method.code().to_string(),
+            url: self.url.clone(),
+            headers,
+            sealed_headers,
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+            content_type: self.content_type.clone().unwrap_or_default(),
+        })
     }
 }
 
@@ -167,11 +213,18 @@ pub fn build(
 
     let mut headers: Vec<(String, Secret, bool)> = Vec::new();
     let mut ntlm = None;
+    let mut auth_header = None;
     if let Some(c) = &connection {
         for h in c.resolved_headers(sb)? {
             set_header(&mut headers, h.name, h.value, h.secret);
         }
-        match c.resolved_auth(sb)? {
+        let auth = c.resolved_auth(sb)?;
+        auth_header = match &auth {
+            Auth::None => None,
+            Auth::ApiKey { header, .. } => Some(header.clone()),
+            _ => Some("Authorization".to_string()),
+        };
+        match auth {
             Auth::None => {}
             Auth::Basic { username, password } => {
                 let raw = format!("{username}:{}", password.expose());
@@ -231,6 +284,7 @@ pub fn build(
         content_type,
         connection_id,
         ntlm,
+        auth_header,
     })
 }
 
@@ -246,18 +300,13 @@ fn set_header(
     headers.push((name, value, secret));
 }
 
-/// Secrets become `••••`, keeping an auth scheme word (`Bearer ••••`) so people can see
-/// which kind of credential is sent.
+/// Secrets become `••••` by the delivery engine's one redaction rule.
 fn redact(name: &str, v: &Secret, secret: bool) -> String {
-    if !secret {
-        return v.expose().to_string();
+    if secret {
+        crate::delivery::attempt::redact_value(name, v.expose())
+    } else {
+        v.expose().to_string()
     }
-    if name.eq_ignore_ascii_case("authorization")
-        && let Some((scheme, _)) = v.expose().split_once(' ')
-    {
-        return format!("{scheme} {MASK}");
-    }
-    MASK.to_string()
 }
 
 /// The connection's base URL joined with the webhook's URL, or the webhook's URL alone

@@ -80,6 +80,7 @@ fn finish_ok(id: i64, token: &str) -> Finish {
             worker: "test".into(),
             ..NewAttempt::default()
         },
+        response: None,
     }
 }
 

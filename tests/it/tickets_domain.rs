@@ -207,7 +207,10 @@ async fn webhook_hooks_record_their_own_history(app: TestApp) {
             c,
             &ChangeActor::system("webhook"),
             t.id,
-            "ServiceNow",
+            &hookdesk::tickets::ResponseOrigin {
+                webhook_name: "ServiceNow".into(),
+                ..Default::default()
+            },
             &TicketPatch {
                 category: Some("INC0012".into()),
                 ..Default::default()

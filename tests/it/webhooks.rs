@@ -209,7 +209,7 @@ async fn done_when_admin_builds_a_slack_webhook_and_previews_a_real_ticket(app: 
         "Roles",
         "Batching",
         "Retry",
-        "Preview",
+        "Preview &amp; test",
     ] {
         assert!(html.contains(&format!(">{tab}<")), "tab {tab} missing");
     }

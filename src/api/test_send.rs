@@ -1,0 +1,72 @@
+//! `POST /api/v1/webhooks/{id}/test` and `POST /api/v1/connections/{id}/test`: the
+//! test-send and "Test connection" of the pages, for administrators' tokens. Both answer
+//! 200 with the outcome whether or not the receiver accepted the request (`succeeded`);
+//! an error status means nothing was sent.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::audit::Actor;
+use crate::db;
+use crate::delivery::direct::TestReport;
+use crate::error::Error;
+use crate::web::extract::{ApiAdmin, client_ip, state};
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookTestBody {
+    /// A ticket's display id (`IN12`) or id; empty or absent: the built-in sample ticket.
+    pub ticket: String,
+    /// Parameter values by name; parameters left out take their default.
+    pub params: BTreeMap<String, String>,
+    /// Send through the webhook's test connection.
+    pub use_test_connection: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = i64, Path)),
+    request_body(content = WebhookTestBody, description = "Optional: ticket, parameters, connection"),
+    responses((status = 200, description = "What was sent and what came back (recorded as a delivery with trigger `test`)", body = TestReport),
+        (status = 404, description = "No such webhook or ticket"), (status = 422, description = "The request cannot be built")),
+    security(("bearer" = [])))]
+pub async fn webhooks_api_test(
+    req: HttpRequest,
+    ApiAdmin(p): ApiAdmin,
+    path: web::Path<i64>,
+    body: Option<web::Json<WebhookTestBody>>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let w = db::run(&st.pool, move |c| crate::webhooks::store::get(c, id)).await?;
+    let report = crate::webhooks::test_send::run(
+        &st.direct,
+        w,
+        Some(id),
+        body.ticket,
+        body.params,
+        Actor::user(&p, client_ip(&req)),
+        body.use_test_connection,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[utoipa::path(post, path = "/api/v1/connections/{id}/test", tag = "connections", params(("id" = i64, Path)),
+    responses((status = 200, description = "What was sent (GET of the base URL) and what came back", body = TestReport),
+        (status = 404, description = "No such connection")),
+    security(("bearer" = [])))]
+pub async fn connections_api_test(
+    req: HttpRequest,
+    ApiAdmin(p): ApiAdmin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let report = crate::connections::testing::run(
+        &st.direct,
+        path.into_inner(),
+        Actor::user(&p, client_ip(&req)),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

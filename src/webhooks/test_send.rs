@@ -1,0 +1,126 @@
+//! Test-send: the request the webhook page previews, for a chosen ticket and parameter
+//! values, sent at once through the delivery engine's sender and recorded as a delivery
+//! with trigger `test` (see `delivery::direct`). The webhook's response fields and
+//! actions are worked out against the answer but never applied: a test changes no ticket.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::model::Webhook;
+use super::request::{self, TicketRef, TriggerCtx};
+use super::response;
+use crate::db::{self, DbConn};
+use crate::delivery::direct::{DirectSender, Sent, TestReport, send_now};
+use crate::delivery::{NewDelivery, Trigger};
+use crate::error::Result;
+use crate::secrets::SecretBox;
+
+/// A test delivery, ready for `delivery::direct::send_now`, and the ticket's template
+/// values (for the dry run of response processing).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub delivery: NewDelivery,
+    pub ticket_values: BTreeMap<String, Value>,
+}
+
+/// Builds the request exactly as the preview shows it. `saved_id` links the delivery to
+/// the webhook when the form is a saved one.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one of the test-send form's inputs"
+)]
+pub fn prepare(
+    conn: &mut DbConn,
+    sb: &SecretBox,
+    w: &Webhook,
+    saved_id: Option<i64>,
+    ticket: TicketRef,
+    params: &BTreeMap<String, String>,
+    actor_name: &str,
+    use_test_connection: bool,
+) -> Result<Prepared> {
+    let trigger = TriggerCtx {
+        actor_name: Some(actor_name.to_string()),
+        ..TriggerCtx::default()
+    };
+    let now = chrono::Utc::now();
+    let built = request::build(
+        conn,
+        sb,
+        w,
+        ticket,
+        params,
+        &trigger,
+        now,
+        use_test_connection,
+    )?;
+    let ticket_id = match ticket {
+        TicketRef::Id(id) => Some(id),
+        TicketRef::Sample => None,
+    };
+    let mut delivery = NewDelivery::new(Trigger::Test, built.connection_id, built.snapshot(sb)?);
+    delivery.webhook_id = saved_id;
+    delivery.ticket_id = ticket_id;
+    Ok(Prepared {
+        delivery,
+        ticket_values: request::ticket_values(conn, ticket)?,
+    })
+}
+
+/// What the webhook's response fields and actions would do with the answer; empty when
+/// it has none or the answer was not 2xx.
+pub fn dry_run(w: &Webhook, values: BTreeMap<String, Value>, sent: &Sent) -> Vec<String> {
+    if !sent.attempt.succeeded() {
+        return Vec::new();
+    }
+    response::plan(
+        w,
+        values,
+        &sent.attempt.response_body,
+        sent.attempt.truncated,
+        chrono::Utc::now(),
+    )
+    .lines
+}
+
+/// The whole test-send: resolve the ticket (`IN12`, `42`, or empty for the sample
+/// ticket), build, send now, record (with an audit entry) and report, including the dry
+/// run of response processing.
+pub async fn run(
+    direct: &DirectSender,
+    w: Webhook,
+    saved_id: Option<i64>,
+    ticket_text: String,
+    params: BTreeMap<String, String>,
+    actor: crate::audit::Actor,
+    use_test_connection: bool,
+) -> Result<TestReport> {
+    let sb = direct.secrets.clone();
+    let (prepared, w) = db::run(&direct.pool, move |c| {
+        let ticket = request::resolve_ticket(c, &ticket_text)?;
+        let p = prepare(
+            c,
+            &sb,
+            &w,
+            saved_id,
+            ticket,
+            &params,
+            &actor.name,
+            use_test_connection,
+        )?;
+        crate::audit::record(
+            c,
+            &actor,
+            "webhook.test_send",
+            &w.name,
+            crate::audit::SUCCESS,
+            &format!("to {}", p.delivery.request.url),
+        )?;
+        Ok((p, w))
+    })
+    .await?;
+    let sent = send_now(direct, prepared.delivery).await?;
+    let lines = dry_run(&w, prepared.ticket_values, &sent);
+    Ok(TestReport::new(&sent, lines))
+}
