@@ -39,14 +39,18 @@ pub async fn webhooks_api_test(
     let id = path.into_inner();
     let body = body.map(web::Json::into_inner).unwrap_or_default();
     let w = db::run(&st.pool, move |c| crate::webhooks::store::get(c, id)).await?;
+    let ask = crate::webhooks::test_send::TestSendRequest {
+        ticket: body.ticket,
+        params: body.params,
+        use_test_connection: body.use_test_connection,
+        actor_name: p.user.display_name.clone(),
+    };
     let report = crate::webhooks::test_send::run(
         &st.direct,
         w,
         Some(id),
-        body.ticket,
-        body.params,
+        ask,
         Actor::user(&p, client_ip(&req)),
-        body.use_test_connection,
     )
     .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -7,12 +7,13 @@ use askama::Template;
 
 use super::extract::{AdminUser, client_ip, state};
 use super::form::HtmlForm;
-use super::webhook_preview::{FormWebhook, form_webhook};
+use super::webhook_preview::{FormWebhook, SavedWebhook, form_webhook};
 use super::webhooks_form::WebhookForm;
 use crate::audit::Actor;
 use crate::db;
 use crate::delivery::direct::TestReport;
 use crate::error::Error;
+use crate::webhooks::test_send::TestSendRequest;
 
 #[derive(Template)]
 #[template(path = "partials/test_result.html")]
@@ -48,17 +49,11 @@ fn render(outcome: Result<TestReport, Error>) -> Result<HttpResponse, Error> {
     super::page::html(frag.render())
 }
 
-#[derive(serde::Deserialize)]
-pub struct TestQuery {
-    /// The saved webhook the form edits, if any.
-    webhook: Option<i64>,
-}
-
 /// `POST /admin/webhooks/test`: sends the request the form previews, as it is now.
 pub async fn webhooks_test(
     req: HttpRequest,
     AdminUser(auth): AdminUser,
-    query: web::Query<TestQuery>,
+    query: web::Query<SavedWebhook>,
     form: HtmlForm<WebhookForm>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
@@ -72,7 +67,7 @@ pub async fn webhooks_test(
         if let Some(id) = saved_id {
             crate::webhooks::store::get(c, id)?;
         }
-        form_webhook(c, &input)
+        form_webhook(c, &input, saved_id)
     })
     .await?;
     let w = match w {
@@ -81,19 +76,14 @@ pub async fn webhooks_test(
             return render(Err(Error::Validation(crate::error::FieldErrors(errs))));
         }
     };
+    let ask = TestSendRequest {
+        ticket: form.preview_ticket.clone(),
+        params: form.preview_params(),
+        use_test_connection: form.use_test_connection(),
+        actor_name: auth.principal.user.display_name.clone(),
+    };
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    render(
-        crate::webhooks::test_send::run(
-            &st.direct,
-            w,
-            saved_id,
-            form.preview_ticket.clone(),
-            form.preview_params(),
-            actor,
-            form.use_test_connection(),
-        )
-        .await,
-    )
+    render(crate::webhooks::test_send::run(&st.direct, w, saved_id, ask, actor).await)
 }
 
 /// `POST /admin/connections/{id}/test`.

@@ -1,7 +1,7 @@
 //! The live request preview on the webhook page: the request the form, as it is now
 //! (saved or not), would send for a chosen ticket, with template errors in place.
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::extract::{AdminUser, state};
@@ -31,6 +31,12 @@ impl PreviewFragment {
     }
 }
 
+/// `?webhook=<id>` when the form edits a saved webhook (its own name is not a clash).
+#[derive(Debug, serde::Deserialize)]
+pub struct SavedWebhook {
+    pub webhook: Option<i64>,
+}
+
 /// Field keys worth showing in the preview: those that shape the request. A missing
 /// name or role does not change what would be sent.
 fn affects_request(field: &str) -> bool {
@@ -46,9 +52,11 @@ fn affects_request(field: &str) -> bool {
 pub async fn webhooks_preview(
     req: HttpRequest,
     AdminUser(auth): AdminUser,
+    query: web::Query<SavedWebhook>,
     form: HtmlForm<WebhookForm>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
+    let saved_id = query.webhook;
     let form = form.into_inner();
     let mut input = form.to_input();
     if input.name.trim().is_empty() {
@@ -73,7 +81,7 @@ pub async fn webhooks_preview(
             TicketRef::Sample => "the sample ticket".to_string(),
             TicketRef::Id(_) => ticket_text.to_uppercase(),
         };
-        let w = match form_webhook(c, &input)? {
+        let w = match form_webhook(c, &input, saved_id)? {
             FormWebhook::Valid(w) => *w,
             FormWebhook::Invalid(errs) => return Ok((label, Preview::Invalid(errs))),
         };
@@ -137,8 +145,12 @@ pub(super) enum FormWebhook {
     Invalid(Vec<crate::error::FieldError>),
 }
 
-pub(super) fn form_webhook(c: &mut db::DbConn, input: &WebhookInput) -> Result<FormWebhook, Error> {
-    let valid = match crate::webhooks::input::validate(c, input, None) {
+pub(super) fn form_webhook(
+    c: &mut db::DbConn,
+    input: &WebhookInput,
+    saved_id: Option<i64>,
+) -> Result<FormWebhook, Error> {
+    let valid = match crate::webhooks::input::validate(c, input, saved_id) {
         Ok(v) => v,
         Err(Error::Validation(errs)) => {
             let relevant: Vec<_> = errs
@@ -149,7 +161,7 @@ pub(super) fn form_webhook(c: &mut db::DbConn, input: &WebhookInput) -> Result<F
             if !relevant.is_empty() {
                 return Ok(FormWebhook::Invalid(relevant));
             }
-            crate::webhooks::input::validate(c, &relaxed(input), None)?
+            crate::webhooks::input::validate(c, &relaxed(input), saved_id)?
         }
         Err(e) => return Err(e),
     };

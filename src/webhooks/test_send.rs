@@ -84,34 +84,42 @@ pub fn dry_run(w: &Webhook, values: BTreeMap<String, Value>, sent: &Sent) -> Vec
     .lines
 }
 
-/// The whole test-send: resolve the ticket (`IN12`, `42`, or empty for the sample
-/// ticket), build, send now, record (with an audit entry) and report, including the dry
-/// run of response processing.
+/// What the person asked for on the page or in the API.
+#[derive(Debug, Clone, Default)]
+pub struct TestSendRequest {
+    /// `IN12`, `42`, or empty for the built-in sample ticket.
+    pub ticket: String,
+    pub params: BTreeMap<String, String>,
+    pub use_test_connection: bool,
+    /// `{{actor.name}}`: the display name of who pressed the button.
+    pub actor_name: String,
+}
+
+/// The whole test-send: resolve the ticket, build, send now, record (with an audit
+/// entry) and report, including the dry run of response processing.
 pub async fn run(
     direct: &DirectSender,
     w: Webhook,
     saved_id: Option<i64>,
-    ticket_text: String,
-    params: BTreeMap<String, String>,
-    actor: crate::audit::Actor,
-    use_test_connection: bool,
+    ask: TestSendRequest,
+    audit_actor: crate::audit::Actor,
 ) -> Result<TestReport> {
     let sb = direct.secrets.clone();
     let (prepared, w) = db::run(&direct.pool, move |c| {
-        let ticket = request::resolve_ticket(c, &ticket_text)?;
+        let ticket = request::resolve_ticket(c, &ask.ticket)?;
         let p = prepare(
             c,
             &sb,
             &w,
             saved_id,
             ticket,
-            &params,
-            &actor.name,
-            use_test_connection,
+            &ask.params,
+            &ask.actor_name,
+            ask.use_test_connection,
         )?;
         crate::audit::record(
             c,
-            &actor,
+            &audit_actor,
             "webhook.test_send",
             &w.name,
             crate::audit::SUCCESS,

@@ -79,7 +79,10 @@ async fn test_send_shows_the_real_response_and_changes_no_ticket(app: TestApp) {
     assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/services"));
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["ref"], "ACME-1");
-    assert_eq!(body["note"], "from admin");
+    assert_eq!(
+        body["note"], "from Administrator",
+        "{{actor.name}} is the display name"
+    );
     assert_eq!(
         body["text"],
         format!("{}: Printer \"Big Bertha\" on fire", t.display_id)

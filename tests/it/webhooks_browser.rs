@@ -20,11 +20,13 @@ async fn text_when(b: &fantoccini::Client, css: &str, wanted: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let out = match b.find(Locator::Css("#preview-output")).await {
-        Ok(e) => e.html(false).await.unwrap_or_default(),
-        Err(_) => String::from("(no #preview-output)"),
-    };
-    panic!("{css} never showed {wanted:?}; last: {last:?}; preview: {out}");
+    let mut out = String::new();
+    for panel in ["#preview-output", "#test-output"] {
+        if let Ok(e) = b.find(Locator::Css(panel)).await {
+            out.push_str(&e.html(false).await.unwrap_or_default());
+        }
+    }
+    panic!("{css} never showed {wanted:?}; last: {last:?}; panels: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,5 +124,73 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
             .unwrap()
             .is_empty()
     );
+    b.close().await.unwrap();
+}
+
+/// The "Done when" of the delivery engine: test-send shows the real response on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_send_shows_the_real_response_in_chromium() {
+    let app = crate::responses::loopback_app(Backend::Sqlite)
+        .await
+        .unwrap();
+    let Some((_driver, b)) = start_browser().await else {
+        eprintln!("skipped: chromedriver not installed");
+        return;
+    };
+    app.login_admin().await;
+    let rx = crate::receiver::Receiver::start(crate::receiver::Reply::Full {
+        status: 201,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: br#"{"result":{"number":"INC0042"}}"#.to_vec(),
+    })
+    .await;
+    let conn = slack_connection(&app, &rx.url("/services")).await;
+    let t = crate::webhooks::ticket_with_forms(&app);
+    let mut form = crate::webhooks::webhook_form(conn, &[]);
+    form.push(("rf_path".into(), "result.number".into()));
+    form.push(("rf_target".into(), "ticket.category".into()));
+    let resp = crate::webhooks::post(&app, "/admin/webhooks", &form).await;
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+
+    browser_login(&app, &b, "admin", ADMIN_PASSWORD).await;
+    b.goto(&app.url(&location)).await.unwrap();
+    b.find(Locator::Css("[data-tab=preview]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(Locator::Css("#preview_ticket"))
+        .await
+        .unwrap()
+        .send_keys(&t.display_id)
+        .await
+        .unwrap();
+    text_when(&b, "#preview-body", "Big Bertha").await;
+    b.find(Locator::Css("#send-test"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text_when(&b, "#test-status", "201").await, "201");
+    let body = text_when(&b, "#test-response-body", "INC0042").await;
+    assert!(body.contains("\"number\": \"INC0042\""), "{body}");
+    let plan = text_when(&b, "#test-response-processing", "ticket.category").await;
+    assert!(plan.contains("= INC0042"), "{plan}");
+    b.execute(
+        "document.getElementById('test-result').scrollIntoView()",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    crate::browser::screenshot(&b, "webhook-test-send").await;
+
+    // What the page shows is what the receiver got.
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    let sent: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(sent["ticket"], serde_json::json!(t.id));
     b.close().await.unwrap();
 }
