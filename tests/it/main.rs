@@ -30,6 +30,7 @@ mod ticket_pages;
 mod tickets_api;
 mod tickets_api_list;
 mod tickets_domain;
+mod tls_receiver;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_browser;

@@ -338,3 +338,35 @@ crate::loopback_tests!(
     test_connection_on_the_page_and_the_api,
     a_refused_destination_is_explained,
 );
+
+/// A connection's "Verify TLS" reaches the sender: on, a self-signed certificate is a
+/// `tls` failure and nothing is read; off, the same receiver answers.
+async fn verify_tls_is_the_connections_choice(app: TestApp) {
+    app.login_admin().await;
+    let rx = crate::tls_receiver::TlsReceiver::start().await;
+    let conn = slack_connection(&app, &rx.url("/hook")).await;
+    let path = format!("/admin/connections/{conn}/test");
+    let html = app.post_form(&path, &[]).await.text().await.unwrap();
+    let err = text_of(&html, "#test-error").unwrap_or_default();
+    assert!(err.starts_with("tls:"), "{err}");
+    assert_eq!(rx.answered(), 0);
+
+    app.with_conn(|c| {
+        use diesel::prelude::*;
+        use hookdesk::db::schema::connections;
+        diesel::update(connections::table.find(conn))
+            .set(connections::verify_tls.eq(false))
+            .execute(c)
+            .unwrap();
+    });
+    let html = app.post_form(&path, &[]).await.text().await.unwrap();
+    assert_eq!(
+        text_of(&html, "#test-status").as_deref(),
+        Some("200"),
+        "{html}"
+    );
+    assert_eq!(text_of(&html, "#test-response-body").as_deref(), Some("ok"));
+    assert_eq!(rx.answered(), 1);
+}
+
+crate::loopback_tests!(verify_tls_is_the_connections_choice);
