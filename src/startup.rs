@@ -56,6 +56,9 @@ pub async fn start_worker(
     })
     .await??;
     let secrets = std::sync::Arc::new(secrets);
+    if let crate::db::Backend::Postgres(url) = crate::db::Backend::from_url(&config.database_url)? {
+        crate::delivery::notify::spawn_listener(url, &waker)?;
+    }
     crate::delivery::actor::WorkerHandle::start(
         move || Ok(worker::WorkerCtx::new(pool, sender, secrets, policy, cfg)),
         waker,

@@ -30,6 +30,7 @@ pub mod bench;
 pub mod claim;
 pub mod direct;
 pub mod health;
+pub mod notify;
 pub mod queue;
 pub mod recorder;
 pub mod records;

@@ -3,7 +3,8 @@
 //! A delivery row is written by [`enqueue`] on the caller's connection, inside the
 //! caller's transaction, so the cause (an event, a click, a replay) and its deliveries
 //! commit together or not at all — the transactional outbox. After the commit the caller
-//! wakes the worker with [`Waker::wake`]; a worker in another process finds the row on its
+//! wakes the worker with [`Waker::wake`]; workers in other processes are woken by a
+//! PostgreSQL `NOTIFY` sent on commit (see [`super::notify`]), or find the row on their
 //! next poll.
 //!
 //! The stored request is what will be sent, with one exception: secrets. Header values
@@ -245,6 +246,8 @@ pub fn enqueue(
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
     validate(new)?;
+    // Workers in other processes hear of it when the caller's transaction commits.
+    super::notify::notify(conn)?;
     if let Some(spec) = &new.batch
         && let Some(id) = batching::try_append(conn, spec, &new.request.body, now)?
     {

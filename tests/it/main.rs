@@ -17,6 +17,7 @@ mod connections_secrets;
 mod crash;
 mod database;
 mod deliveries_api;
+mod notify;
 mod pages;
 mod queue;
 mod receiver;
