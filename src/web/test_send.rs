@@ -58,10 +58,7 @@ pub async fn webhooks_test(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let form = form.into_inner();
-    let mut input = form.to_input();
-    if input.name.trim().is_empty() {
-        input.name = "Test".into();
-    }
+    let input = form.to_input();
     let saved_id = query.webhook;
     let w = db::run(&st.pool, move |c| {
         if let Some(id) = saved_id {

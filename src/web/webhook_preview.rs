@@ -58,10 +58,7 @@ pub async fn webhooks_preview(
     let st = state(&req)?;
     let saved_id = query.webhook;
     let form = form.into_inner();
-    let mut input = form.to_input();
-    if input.name.trim().is_empty() {
-        input.name = "Preview".into();
-    }
+    let input = form.to_input();
     let params = form.preview_params();
     let batching = match (
         Method::parse(&input.method),
@@ -150,6 +147,17 @@ pub(super) fn form_webhook(
     input: &WebhookInput,
     saved_id: Option<i64>,
 ) -> Result<FormWebhook, Error> {
+    let named;
+    let input = if input.name.trim().is_empty() {
+        // A new form before its name is typed still previews and test-sends.
+        named = WebhookInput {
+            name: "Unnamed webhook".into(),
+            ..input.clone()
+        };
+        &named
+    } else {
+        input
+    };
     let valid = match crate::webhooks::input::validate(c, input, saved_id) {
         Ok(v) => v,
         Err(Error::Validation(errs)) => {

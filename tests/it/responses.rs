@@ -116,6 +116,31 @@ fn enqueue_for(app: &TestApp, webhook_id: i64, ticket_id: i64) -> i64 {
     })
 }
 
+/// One delivery of a webhook (response type `kind`, settings `extra`) for a fresh
+/// ticket, to a receiver answering `reply`, sent by the worker.
+struct Run {
+    ticket: Ticket,
+    webhook_id: i64,
+    delivery: Delivery,
+    attempt: AttemptRecord,
+}
+
+async fn run(app: &TestApp, reply: Reply, kind: &str, extra: &[(&str, &str)]) -> Run {
+    app.login_admin().await;
+    let rx = Receiver::start(reply).await;
+    let conn = crate::webhooks::slack_connection(app, &rx.url("")).await;
+    let ticket = ticket_with_forms(app);
+    let webhook_id = save_webhook(app, conn, kind, extra).await;
+    let id = enqueue_for(app, webhook_id, ticket.id);
+    let (delivery, attempt) = deliver(app, id).await;
+    Run {
+        ticket,
+        webhook_id,
+        delivery,
+        attempt,
+    }
+}
+
 async fn deliver(app: &TestApp, id: i64) -> (Delivery, AttemptRecord) {
     let ctx = worker_ctx(app);
     worker::run_until_idle(&ctx, hookdesk::db::now())
@@ -137,17 +162,13 @@ fn json_reply(status: u16, body: serde_json::Value) -> Reply {
 }
 
 async fn json_fields_and_actions_update_the_ticket(app: TestApp) {
-    app.login_admin().await;
-    let rx = Receiver::start(json_reply(
+    let reply = json_reply(
         201,
         json!({"result": {"number": "INC0099", "state": "new"}, "items": [{"id": "A1"}]}),
-    ))
-    .await;
-    let conn = crate::webhooks::slack_connection(&app, &rx.url("")).await;
-    let t = ticket_with_forms(&app);
-    let wid = save_webhook(
+    );
+    let r = run(
         &app,
-        conn,
+        reply,
         "json",
         &[
             ("rf_path", "result.number"),
@@ -169,8 +190,7 @@ async fn json_fields_and_actions_update_the_ticket(app: TestApp) {
         ],
     )
     .await;
-    let id = enqueue_for(&app, wid, t.id);
-    let (d, a) = deliver(&app, id).await;
+    let (t, d, a, wid) = (&r.ticket, &r.delivery, &r.attempt, r.webhook_id);
     assert_eq!(d.status, "succeeded");
     let note = a.note.clone().unwrap_or_default();
     assert!(note.starts_with("response processed: "), "{note}");
@@ -228,19 +248,15 @@ async fn json_fields_and_actions_update_the_ticket(app: TestApp) {
 }
 
 async fn a_value_the_ticket_refuses_changes_nothing(app: TestApp) {
-    app.login_admin().await;
-    let rx = Receiver::start(Reply::Full {
+    let reply = Reply::Full {
         status: 200,
         headers: vec![("Content-Type".into(), "application/xml".into())],
         body: b"<response><result><number>CHG7</number><priority>P9</priority></result></response>"
             .to_vec(),
-    })
-    .await;
-    let conn = crate::webhooks::slack_connection(&app, &rx.url("")).await;
-    let t = ticket_with_forms(&app);
-    let wid = save_webhook(
+    };
+    let r = run(
         &app,
-        conn,
+        reply,
         "xml",
         &[
             ("rf_path", "result/number"),
@@ -250,8 +266,7 @@ async fn a_value_the_ticket_refuses_changes_nothing(app: TestApp) {
         ],
     )
     .await;
-    let id = enqueue_for(&app, wid, t.id);
-    let (d, a) = deliver(&app, id).await;
+    let (t, d, a) = (&r.ticket, &r.delivery, r.attempt);
     // The request was delivered; only the ticket change was refused.
     assert_eq!(d.status, "succeeded");
     let note = a.note.unwrap_or_default();
@@ -275,21 +290,17 @@ async fn a_value_the_ticket_refuses_changes_nothing(app: TestApp) {
 }
 
 async fn rules_may_run_after_a_response_when_the_webhook_says_so(app: TestApp) {
-    app.login_admin().await;
-    let rx = Receiver::start(Reply::Full {
+    let reply = Reply::Full {
         status: 200,
         headers: vec![(
             "Content-Type".into(),
             "application/x-www-form-urlencoded".into(),
         )],
         body: b"state=Resolved&ref=REQ9".to_vec(),
-    })
-    .await;
-    let conn = crate::webhooks::slack_connection(&app, &rx.url("")).await;
-    let t = ticket_with_forms(&app);
-    let wid = save_webhook(
+    };
+    let r = run(
         &app,
-        conn,
+        reply,
         "form",
         &[
             ("run_rules_after_response", "on"),
@@ -298,8 +309,7 @@ async fn rules_may_run_after_a_response_when_the_webhook_says_so(app: TestApp) {
         ],
     )
     .await;
-    let id = enqueue_for(&app, wid, t.id);
-    let (d, _) = deliver(&app, id).await;
+    let (t, d) = (&r.ticket, &r.delivery);
     assert_eq!(d.status, "succeeded");
     app.with_conn(|c| {
         assert_eq!(Ticket::get(c, t.id).unwrap().status, "Resolved");
@@ -319,13 +329,10 @@ async fn rules_may_run_after_a_response_when_the_webhook_says_so(app: TestApp) {
 }
 
 async fn failed_answers_are_not_read(app: TestApp) {
-    app.login_admin().await;
-    let rx = Receiver::start(json_reply(422, json!({"result": {"number": "X"}}))).await;
-    let conn = crate::webhooks::slack_connection(&app, &rx.url("")).await;
-    let t = ticket_with_forms(&app);
-    let wid = save_webhook(
+    let reply = json_reply(422, json!({"result": {"number": "X"}}));
+    let r = run(
         &app,
-        conn,
+        reply,
         "json",
         &[
             ("rf_path", "result.number"),
@@ -333,8 +340,7 @@ async fn failed_answers_are_not_read(app: TestApp) {
         ],
     )
     .await;
-    let id = enqueue_for(&app, wid, t.id);
-    let (d, a) = deliver(&app, id).await;
+    let (t, d, a) = (&r.ticket, &r.delivery, r.attempt);
     assert_eq!(d.status, "failed");
     assert!(!a.note.unwrap_or_default().contains("response"));
     app.with_conn(|c| {
