@@ -268,22 +268,27 @@ impl TestApp {
 
 /// Generates, for each named `async fn name(app: TestApp)`, a test on SQLite and one on
 /// PostgreSQL (which says it is skipped when `HOOKDESK_TEST_DATABASE_URL` is unset).
+/// `db_tests!(spawn = path; a, b)` starts each app with `path(Backend)` instead of
+/// `spawn_app`.
 #[macro_export]
 macro_rules! db_tests {
-    ($($name:ident),* $(,)?) => { $(
+    (spawn = $spawn:path; $($name:ident),* $(,)?) => { $(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap();
+                let app = $spawn($crate::helpers::Backend::Sqlite).await.unwrap();
                 super::$name(app).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                match $spawn($crate::helpers::Backend::Postgres).await {
                     Some(app) => super::$name(app).await,
                     None => eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set"),
                 }
             }
         }
     )* };
+    ($($name:ident),* $(,)?) => {
+        $crate::db_tests!(spawn = $crate::helpers::spawn_app; $($name),*);
+    };
 }

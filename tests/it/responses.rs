@@ -18,28 +18,8 @@ use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::receiver::{Receiver, Reply};
 use crate::webhooks::{post, ticket_with_forms, webhook_form};
 
-/// Tests whose app may send to loopback receivers and runs no worker of its own (the
-/// test drives one, so nothing races it).
-#[macro_export]
-macro_rules! loopback_tests {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::responses::loopback_app($crate::helpers::Backend::Sqlite).await.unwrap();
-                super::$name(app).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                match $crate::responses::loopback_app($crate::helpers::Backend::Postgres).await {
-                    Some(app) => super::$name(app).await,
-                    None => eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set"),
-                }
-            }
-        }
-    )* };
-}
-
+/// An app that may send to loopback receivers and runs no worker of its own (the test
+/// drives one, so nothing races it). Use with `db_tests!(spawn = loopback_app; …)`.
 pub async fn loopback_app(b: Backend) -> Option<TestApp> {
     spawn_app_with(b, |c| {
         c.allowed_networks = vec!["127.0.0.1/32".into()];
@@ -355,7 +335,8 @@ async fn failed_answers_are_not_read(app: TestApp) {
     });
 }
 
-crate::loopback_tests!(
+crate::db_tests!(
+    spawn = crate::responses::loopback_app;
     json_fields_and_actions_update_the_ticket,
     a_value_the_ticket_refuses_changes_nothing,
     rules_may_run_after_a_response_when_the_webhook_says_so,

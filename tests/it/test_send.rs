@@ -330,15 +330,6 @@ async fn a_refused_destination_is_explained(app: TestApp) {
     assert_eq!(deliveries(&app)[0].status, "failed");
 }
 
-crate::loopback_tests!(
-    test_send_shows_the_real_response_and_changes_no_ticket,
-    a_failed_test_is_shown_and_not_retried,
-    a_request_that_cannot_be_built_sends_nothing,
-    the_api_test_sends_a_saved_webhook,
-    test_connection_on_the_page_and_the_api,
-    a_refused_destination_is_explained,
-);
-
 /// A connection's "Verify TLS" reaches the sender: on, a self-signed certificate is a
 /// `tls` failure and nothing is read; off, the same receiver answers.
 async fn verify_tls_is_the_connections_choice(app: TestApp) {
@@ -369,4 +360,13 @@ async fn verify_tls_is_the_connections_choice(app: TestApp) {
     assert_eq!(rx.answered(), 1);
 }
 
-crate::loopback_tests!(verify_tls_is_the_connections_choice);
+crate::db_tests!(
+    spawn = crate::responses::loopback_app;
+    test_send_shows_the_real_response_and_changes_no_ticket,
+    a_failed_test_is_shown_and_not_retried,
+    a_request_that_cannot_be_built_sends_nothing,
+    the_api_test_sends_a_saved_webhook,
+    test_connection_on_the_page_and_the_api,
+    a_refused_destination_is_explained,
+    verify_tls_is_the_connections_choice,
+);
