@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::model::{ActionKind, ResponseType, Webhook};
 use crate::db::DbConn;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::templating::{Kind, RenderContext, Template};
 use crate::tickets::{ChangeActor, Changes, Ticket, TicketPatch, write_tx};
 
@@ -451,16 +451,27 @@ pub fn process_delivery(
     now: DateTime<Utc>,
 ) -> Option<String> {
     use diesel::Connection;
+    let not_processed = |what: &str, e: Error| {
+        Some(match e {
+            Error::NotFound(_) => format!("response not processed: the {what} no longer exists"),
+            e => {
+                if e.is_internal() {
+                    tracing::error!(error = %e, webhook_id, ticket_id, "response processing failed");
+                }
+                format!("response not processed: {}", e.public_message())
+            }
+        })
+    };
     let w = match super::store::get(conn, webhook_id) {
         Ok(w) => w,
-        Err(_) => return Some("response not processed: the webhook no longer exists".into()),
+        Err(e) => return not_processed("webhook", e),
     };
     if w.response_fields.is_empty() && w.response_actions.is_empty() {
         return None;
     }
     let values = match crate::tickets::template_values(conn, ticket_id) {
         Ok(v) => v,
-        Err(_) => return Some("response not processed: the ticket no longer exists".into()),
+        Err(e) => return not_processed("ticket", e),
     };
     let plan = plan(&w, values, body, truncated, now);
     if plan.is_empty() {
@@ -475,106 +486,19 @@ pub fn process_delivery(
     };
     match conn.transaction(|c| apply(c, ticket_id, &src, &plan)) {
         Ok(_) => Some(format!("response processed: {}", plan.summary())),
-        Err(e) => Some(format!(
-            "response not applied, the ticket is unchanged: {} ({})",
-            e.public_message(),
-            plan.summary()
-        )),
+        Err(e) => {
+            if e.is_internal() {
+                tracing::error!(error = %e, webhook_id, ticket_id, "applying a response failed");
+            }
+            Some(format!(
+                "response not applied, the ticket is unchanged: {} ({})",
+                e.public_message(),
+                plan.summary()
+            ))
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn doc(kind: ResponseType, body: &str) -> ResponseDoc {
-        ResponseDoc::parse(kind, body.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn json_paths() {
-        let d = doc(
-            ResponseType::Json,
-            r#"{"result":{"number":"INC0012","sys_id":7},"items":[{"id":1},{"id":2}],"gone":null}"#,
-        );
-        assert_eq!(d.get("result.number").unwrap(), json!("INC0012"));
-        assert_eq!(d.get("result.Number").unwrap(), json!("INC0012"));
-        assert_eq!(d.get("items[1].id").unwrap(), json!(2));
-        assert_eq!(d.get("items.0.id").unwrap(), json!(1));
-        assert_eq!(
-            d.get("result.missing").unwrap_err(),
-            "`result` has no `missing` (it has: number, sys_id)"
-        );
-        assert_eq!(
-            d.get("items[5].id").unwrap_err(),
-            "`items` has 2 item(s); there is no [5]"
-        );
-        assert_eq!(
-            d.get("result.number.x").unwrap_err(),
-            "`result.number` is text, so it has no `x`"
-        );
-        assert_eq!(d.get("gone").unwrap_err(), "`gone` is null in the response");
-        assert!(
-            d.get("nope")
-                .unwrap_err()
-                .starts_with("the response has no `nope`")
-        );
-    }
-
-    #[test]
-    fn xml_paths_with_or_without_the_root() {
-        let d = doc(
-            ResponseType::Xml,
-            "<response><result><number> CHG42 </number></result>\
-             <item>a</item><item>b</item></response>",
-        );
-        assert_eq!(d.get("result/number").unwrap(), json!("CHG42"));
-        assert_eq!(d.get("/response/result/number").unwrap(), json!("CHG42"));
-        assert_eq!(d.get("item[1]").unwrap(), json!("b"));
-        assert_eq!(d.get("result/number[0]").unwrap(), json!("CHG42"));
-        assert!(d.get("result/other").is_err());
-    }
-
-    #[test]
-    fn form_and_html() {
-        let d = doc(
-            ResponseType::Form,
-            "ticket=REQ9&state=new&tag=a&tag=b&a.b=dotted",
-        );
-        assert_eq!(d.get("ticket").unwrap(), json!("REQ9"));
-        assert_eq!(d.get("tag[1]").unwrap(), json!("b"));
-        assert_eq!(d.get("a.b").unwrap(), json!("dotted"));
-        let h = doc(ResponseType::Html, "<p>Done</p>");
-        assert_eq!(h.get("body").unwrap(), json!("<p>Done</p>"));
-    }
-
-    #[test]
-    fn broken_bodies_say_so() {
-        assert!(
-            ResponseDoc::parse(ResponseType::Json, b"{oops")
-                .unwrap_err()
-                .starts_with("the response is not valid JSON")
-        );
-        assert!(
-            ResponseDoc::parse(ResponseType::Xml, b"<a><b></a>")
-                .unwrap_err()
-                .starts_with("the response is not valid XML")
-        );
-    }
-
-    #[test]
-    fn targets_fill_the_patch() {
-        let mut p = TicketPatch::default();
-        assert_eq!(
-            set_target(&mut p, "ticket.category", json!(12)).unwrap(),
-            "12"
-        );
-        set_target(&mut p, "ticket.inventory.serial", json!("SN1")).unwrap();
-        set_target(&mut p, "ticket.assignee", json!("")).unwrap();
-        assert_eq!(p.category.as_deref(), Some("12"));
-        assert_eq!(p.forms["inventory"], json!({"serial": "SN1"}));
-        assert_eq!(p.assignee, Some(None));
-        assert!(set_target(&mut p, "ticket.subject", json!({"a": 1})).is_err());
-    }
-}
+#[path = "response_tests.rs"]
+mod tests;
