@@ -31,6 +31,21 @@ pub const DEFAULT_MAX_RESPONSE_BODY: usize = 64 * 1024;
 /// Largest request body sent (60 MiB).
 pub const DEFAULT_MAX_REQUEST_BODY: usize = 60 * 1024 * 1024;
 
+/// NTLM: the pause that lets a finished connection go back to the pool, and the most
+/// handshakes per request when the pool handed the authenticate message another
+/// connection (which holds no challenge, so the server refuses it before any password
+/// check). A refusal on the negotiating connection itself is final: the credentials are
+/// wrong, and trying again would only count towards an account lockout.
+const NTLM_POOL_SETTLE: Duration = Duration::from_millis(1);
+const NTLM_ROUNDS: u32 = 5;
+
+/// The client side of the connection a response came on.
+fn local_addr(r: &reqwest::Response) -> Option<std::net::SocketAddr> {
+    r.extensions()
+        .get::<hyper_util::client::legacy::connect::HttpInfo>()
+        .map(hyper_util::client::legacy::connect::HttpInfo::local_addr)
+}
+
 pub fn user_agent() -> String {
     format!("Hookdesk/{}", env!("CARGO_PKG_VERSION"))
 }
@@ -322,9 +337,9 @@ impl Sender {
     /// read the 401 challenge to the end so the connection goes back to the pool, then
     /// send the real request with the authenticate message (type 3), which the pool
     /// hands the same idle keep-alive connection. Should another connection be used after
-    /// all (the pool is shared), the server answers 401 again and the handshake is
-    /// repeated once — not more, since every failed type 3 may count towards an account
-    /// lockout on the directory.
+    /// all (the pool is shared; told apart by the local port), the handshake is repeated
+    /// (at most [`NTLM_ROUNDS`]); a 401 on the same connection is final, since every
+    /// failed type 3 may count towards an account lockout on the directory.
     async fn ntlm(
         &self,
         build: &impl Fn(Option<String>, Vec<u8>) -> reqwest::RequestBuilder,
@@ -338,6 +353,7 @@ impl Sender {
         loop {
             tries += 1;
             let mut first = build(Some(negotiate.clone()), Vec::new()).send().await?;
+            let negotiated_on = local_addr(&first);
             if first.status() != reqwest::StatusCode::UNAUTHORIZED {
                 if first.status().is_success() {
                     return Err(fail(
@@ -362,13 +378,23 @@ impl Sender {
             };
             while first.chunk().await?.is_some() {}
             drop(first);
-            // The connection returns to the pool from a task hyper spawned; let it run
-            // before asking the pool, or a fresh connection may win the race.
-            tokio::task::yield_now().await;
+            // The connection returns to the pool from a task hyper spawned, which may run
+            // on another runtime thread; give it a moment before asking the pool, or a
+            // fresh connection may win the race (seen on a loaded 2-core machine with a
+            // bare `yield_now`). A lost race costs one more round, below.
+            tokio::time::sleep(NTLM_POOL_SETTLE).await;
             let answer = auth::ntlm_authenticate_header(&challenge, user, password, domain)
                 .map_err(|m| fail(ErrorClass::Http, m))?;
             let resp = build(Some(answer), req.body.clone()).send().await?;
-            if resp.status() == reqwest::StatusCode::UNAUTHORIZED && tries < 2 {
+            let other_connection = match (negotiated_on, local_addr(&resp)) {
+                (Some(a), Some(b)) => a != b,
+                // Not knowable (through a proxy): one more round at most.
+                _ => tries < 2,
+            };
+            if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+                && other_connection
+                && tries < NTLM_ROUNDS
+            {
                 continue;
             }
             return Ok(resp);

@@ -394,9 +394,17 @@ async fn ntlm_handshake_over_one_connection() {
     assert!(seen.proof_ok, "the NTLMv2 proof verifies");
     assert_eq!(stored(&a, "authorization"), Some("NTLM ••••"));
 
-    // A wrong password ends as the server's 401.
+    // A wrong password ends as the server's 401, after one handshake only: a refusal
+    // on the negotiating connection is final (every failed type 3 may count towards a
+    // lockout).
+    let before = rx.received().len();
     let a = loopback_sender().send(&ntlm_request(&rx, "wrong")).await;
     assert_eq!(a.status, Some(401));
+    assert_eq!(
+        rx.received().len() - before,
+        2,
+        "negotiate + one authenticate"
+    );
     assert_eq!(class(&a), Some(ErrorClass::Http));
     let last = rx.received().pop().unwrap();
     assert!(!last.ntlm.unwrap().proof_ok);
@@ -417,9 +425,12 @@ async fn ntlm_handshakes_in_a_row_reuse_the_pool() {
         assert_eq!(a.status, Some(200), "handshake {i}: {:?}", a.error);
     }
     let got = rx.received();
-    // Each send is one negotiate + one authenticate; should the pool hand out another
-    // connection for the second, one more round follows — rare, never a failure.
-    assert!(got.len() >= 40 && got.len() <= 50, "{} requests", got.len());
+    // Each send is one negotiate + one authenticate; should the pool hand the second
+    // another connection, one more round follows — never a failure. On a loaded 2-core
+    // machine that happened up to 5 times in 20 sends, so the bound is on what "reuse"
+    // means: a couple of keep-alive connections, not one per handshake.
+    assert!(got.len() >= 40, "{} requests", got.len());
+    assert!(rx.connections() <= 4, "{} connections", rx.connections());
     eprintln!(
         "{} requests over {} connections",
         got.len(),
