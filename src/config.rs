@@ -43,7 +43,8 @@ pub struct Config {
     pub worker_claim_batch: usize,
     /// How long a claim holds; must exceed `delivery_timeout_seconds` by 5 s.
     pub worker_lease_seconds: u64,
-    /// How often the worker looks for work enqueued by other processes (milliseconds).
+    /// Fallback claim poll (milliseconds): retries falling due, and work from other
+    /// processes should the PostgreSQL listener be down (it wakes the worker at once).
     pub worker_poll_ms: u64,
     /// On shutdown, seconds in-flight deliveries may finish before they are released.
     pub worker_shutdown_seconds: u64,
@@ -247,7 +248,7 @@ pub struct ConfigArgs {
         value_name = "SECS"
     )]
     pub worker_lease_seconds: Option<u64>,
-    /// Milliseconds between looks for work enqueued by other processes [default: 1000]
+    /// Fallback claim poll in milliseconds (new work wakes the worker at once) [default: 1000]
     #[arg(
         long,
         env = "HOOKDESK_WORKER_POLL_MS",
