@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 
 use crate::audit::{self, Actor};
-use crate::connections::{Connection, ConnectionInput, HeaderInput, SecretChange, change_summary};
+use crate::connections::{Connection, ConnectionInput, HeaderInput, SecretChange};
 use crate::db;
 use crate::error::Error;
 use crate::secrets::Secret;
@@ -202,17 +202,7 @@ pub async fn connections_create(
     let sb = st.secrets.clone();
     let actor = Actor::user(&p, client_ip(&req));
     let c = db::run(&st.pool, move |c| {
-        let conn = Connection::create(c, &sb, &input)?;
-        let detail = change_summary(None, &conn);
-        audit::record(
-            c,
-            &actor,
-            "connection.create",
-            &conn.name,
-            audit::SUCCESS,
-            &detail,
-        )?;
-        Ok(conn)
+        Connection::create(c, &sb, &actor, &input)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -237,17 +227,7 @@ pub async fn connections_update(
     let c = db::run(&st.pool, move |c| {
         let current = Connection::get(c, id)?;
         let input = patch.apply(ConnectionInput::from_connection(&current));
-        let (old, new) = Connection::update(c, &sb, id, &input)?;
-        let detail = change_summary(Some(&old), &new);
-        audit::record(
-            c,
-            &actor,
-            "connection.update",
-            &new.name,
-            audit::SUCCESS,
-            &detail,
-        )?;
-        Ok(new)
+        Connection::update(c, &sb, &actor, id, &input)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ConnectionView::from(&c)))
@@ -263,18 +243,7 @@ pub async fn connections_delete(
     let st = state(&req)?;
     let id = path.into_inner();
     let actor = Actor::user(&p, client_ip(&req));
-    db::run(&st.pool, move |c| {
-        let conn = Connection::delete(c, id)?;
-        audit::record(
-            c,
-            &actor,
-            "connection.delete",
-            &conn.name,
-            audit::SUCCESS,
-            "",
-        )
-    })
-    .await?;
+    db::run(&st.pool, move |c| Connection::delete(c, &actor, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 pub use input::{ConnectionInput, HeaderInput, SecretChange};
 pub use kinds::{AppType, AuthKind, Environment};
 
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::connections;
 use crate::error::{Error, Result};
@@ -203,10 +204,12 @@ impl Connection {
             .optional()?)
     }
 
-    /// Validates `input` and stores a new connection; nothing is written on error.
+    /// Validates `input` and stores a new connection with its audit row; nothing is
+    /// written on error.
     pub fn create(
         conn: &mut DbConn,
         sb: &SecretBox,
+        actor: &Actor,
         input: &ConnectionInput,
     ) -> Result<Connection> {
         conn.transaction(|c| {
@@ -221,18 +224,29 @@ impl Connection {
                 ))
                 .returning(connections::id)
                 .get_result(c)?;
-            Connection::get(c, id)
+            let new = Connection::get(c, id)?;
+            let detail = change_summary(None, &new);
+            audit::record(
+                c,
+                actor,
+                "connection.create",
+                &new.name,
+                audit::SUCCESS,
+                &detail,
+            )?;
+            Ok(new)
         })
     }
 
     /// Validates `input` against the stored connection (blank secrets keep theirs) and
-    /// saves it. Returns the connection before and after, for the audit detail.
+    /// saves it, with an audit row naming what changed.
     pub fn update(
         conn: &mut DbConn,
         sb: &SecretBox,
+        actor: &Actor,
         id: i64,
         input: &ConnectionInput,
-    ) -> Result<(Connection, Connection)> {
+    ) -> Result<Connection> {
         conn.transaction(|c| {
             let old = Connection::get(c, id)?;
             let row = input.prepare(Some(&old), sb)?;
@@ -240,12 +254,23 @@ impl Connection {
             diesel::update(connections::table.find(id))
                 .set((&row, connections::updated_at.eq(crate::db::now())))
                 .execute(c)?;
-            Ok((old, Connection::get(c, id)?))
+            let new = Connection::get(c, id)?;
+            let detail = change_summary(Some(&old), &new);
+            audit::record(
+                c,
+                actor,
+                "connection.update",
+                &new.name,
+                audit::SUCCESS,
+                &detail,
+            )?;
+            Ok(new)
         })
     }
 
-    /// Deletes a connection no webhook uses; otherwise a conflict naming the webhooks.
-    pub fn delete(conn: &mut DbConn, id: i64) -> Result<Connection> {
+    /// Deletes a connection no webhook uses, with its audit row; otherwise a conflict
+    /// naming the webhooks.
+    pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Connection> {
         conn.transaction(|c| {
             let old = Connection::get(c, id)?;
             let users = users_of(c, id)?;
@@ -257,6 +282,7 @@ impl Connection {
                 )));
             }
             diesel::delete(connections::table.find(id)).execute(c)?;
+            audit::record(c, actor, "connection.delete", &old.name, audit::SUCCESS, "")?;
             Ok(old)
         })
     }

@@ -12,7 +12,6 @@ use super::page::{PageCtx, flash, redirect};
 use crate::audit::{self, Actor};
 use crate::connections::{
     AppType, AuthKind, Connection, ConnectionInput, Environment, HeaderInput, SecretChange,
-    change_summary,
 };
 use crate::db;
 use crate::error::{Error, FieldErrors};
@@ -318,17 +317,7 @@ pub async fn connections_create(
     let sb = st.secrets.clone();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let res = db::run(&st.pool, move |c| {
-        let conn = Connection::create(c, &sb, &input)?;
-        let detail = change_summary(None, &conn);
-        audit::record(
-            c,
-            &actor,
-            "connection.create",
-            &conn.name,
-            audit::SUCCESS,
-            &detail,
-        )?;
-        Ok(conn)
+        Connection::create(c, &sb, &actor, &input)
     })
     .await;
     match res {
@@ -378,17 +367,7 @@ pub async fn connections_update(
     let sb = st.secrets.clone();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let res = db::run(&st.pool, move |c| {
-        let (old, new) = Connection::update(c, &sb, id, &input)?;
-        let detail = change_summary(Some(&old), &new);
-        audit::record(
-            c,
-            &actor,
-            "connection.update",
-            &new.name,
-            audit::SUCCESS,
-            &detail,
-        )?;
-        Ok(new)
+        Connection::update(c, &sb, &actor, id, &input)
     })
     .await;
     match res {
@@ -444,19 +423,7 @@ pub async fn connections_delete(
     let st = state(&req)?;
     let id = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let conn = Connection::delete(c, id)?;
-        audit::record(
-            c,
-            &actor,
-            "connection.delete",
-            &conn.name,
-            audit::SUCCESS,
-            "",
-        )?;
-        Ok(conn)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| Connection::delete(c, &actor, id)).await;
     match res {
         Ok(conn) => {
             flash(

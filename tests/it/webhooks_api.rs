@@ -283,7 +283,14 @@ async fn a_used_connection_cannot_be_deleted(app: TestApp) {
     assert_eq!(status, 201);
     let users = app.with_conn(|c| hookdesk::connections::users_of(c, conn_id).unwrap());
     assert_eq!(users, vec!["API hook".to_string()]);
-    let err = app.with_conn(|c| hookdesk::connections::Connection::delete(c, conn_id).unwrap_err());
+    let err = app.with_conn(|c| {
+        hookdesk::connections::Connection::delete(
+            c,
+            &hookdesk::audit::Actor::system("test"),
+            conn_id,
+        )
+        .unwrap_err()
+    });
     assert!(err.to_string().contains("API hook"), "{err}");
 }
 
