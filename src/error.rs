@@ -3,6 +3,9 @@
 //! Policy (the one place it is written down):
 //! - `NotFound`, `Validation`, `Conflict`, `Forbidden`, `BadRequest`, `Csrf` and
 //!   `Unauthenticated` are the user's to fix: their message is shown as written here.
+//! - `Busy` means another writer held the database's write lock for longer than we wait
+//!   (or the pool had no free connection in time): a 503 with `Retry-After` and the
+//!   message to try again — load, not a fault, and nothing was written (`db::write`).
 //! - `Database`, `Pool` and `Internal` are ours: the user sees a generic message with a
 //!   reference, the full chain goes to the log, and nothing internal reaches a page.
 //!
@@ -79,6 +82,8 @@ pub enum Error {
     Csrf(String),
     #[error("authentication required")]
     Unauthenticated,
+    #[error("the database is busy: {0}")]
+    Busy(String),
     #[error("database error: {0}")]
     Database(diesel::result::Error),
     #[error("database pool error: {0}")]
@@ -91,6 +96,10 @@ impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => Error::NotFound("record".into()),
+            other if crate::db::is_busy(&other) => {
+                crate::db::note_busy(&other);
+                Error::Busy(other.to_string())
+            }
             other => Error::Database(other),
         }
     }
@@ -114,7 +123,9 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::Csrf(_) => "csrf_failed",
             Error::Unauthenticated => "unauthenticated",
-            Error::Database(_) | Error::Pool(_) | Error::Internal(_) => "internal",
+            Error::Busy(_) => "busy",
+            Error::Pool(_) => "unavailable",
+            Error::Database(_) | Error::Internal(_) => "internal",
         }
     }
 
@@ -128,7 +139,10 @@ impl Error {
 
     /// What the user may read.
     pub fn public_message(&self) -> String {
-        if self.is_internal() {
+        if let Error::Busy(_) = self {
+            "The server is busy right now and nothing was saved. Please try again in a moment."
+                .into()
+        } else if self.is_internal() {
             "Something went wrong on our side. The error has been logged.".into()
         } else {
             self.to_string()

@@ -2,7 +2,6 @@
 //! administrators' tokens only.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::Connection;
 
 use crate::audit;
 use crate::db;
@@ -70,7 +69,7 @@ pub async fn delivery_replay(
     let max = crate::delivery::max_attempts(&st.config);
     let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
     let v = db::run(&st.pool, move |c| {
-        let new = c.transaction(|c| {
+        let new = crate::db::write(c, |c| {
             let new = queue::replay(c, id, max, db::now())?;
             audit::record(
                 c,
@@ -101,7 +100,7 @@ pub async fn delivery_cancel(
     let st = state(&req)?;
     let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
     let v = db::run(&st.pool, move |c| {
-        c.transaction(|c| {
+        crate::db::write(c, |c| {
             queue::cancel(c, id, db::now())?;
             audit::record(
                 c,

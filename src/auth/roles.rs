@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::{roles, user_roles, users};
 use crate::error::{Error, FieldErrors, Result};
@@ -74,7 +75,15 @@ impl Role {
         Ok(q.count().get_result::<i64>(conn)? > 0)
     }
 
-    pub fn create(conn: &mut DbConn, input: &RoleInput) -> Result<Role> {
+    pub fn create(conn: &mut DbConn, actor: &Actor, input: &RoleInput) -> Result<Role> {
+        crate::db::write(conn, |c| {
+            let r = Role::create_in(c, input)?;
+            audit::record(c, actor, "role.create", &r.name, audit::SUCCESS, "")?;
+            Ok(r)
+        })
+    }
+
+    fn create_in(conn: &mut DbConn, input: &RoleInput) -> Result<Role> {
         let mut errs = validate(input);
         let name = input.name.trim();
         if errs.is_empty() && Role::name_taken(conn, name, None)? {
@@ -95,8 +104,22 @@ impl Role {
     }
 
     /// Renames and re-describes. Built-in roles keep their names.
-    pub fn update(conn: &mut DbConn, id: i64, input: &RoleInput) -> Result<Role> {
-        let role = Role::get(conn, id)?;
+    pub fn update(conn: &mut DbConn, actor: &Actor, id: i64, input: &RoleInput) -> Result<Role> {
+        crate::db::write(conn, |c| {
+            let before = Role::get(c, id)?;
+            let r = Role::update_in(c, &before, input)?;
+            let detail = if before.name != r.name {
+                format!("renamed from {}", before.name)
+            } else {
+                String::new()
+            };
+            audit::record(c, actor, "role.update", &r.name, audit::SUCCESS, &detail)?;
+            Ok(r)
+        })
+    }
+
+    fn update_in(conn: &mut DbConn, role: &Role, input: &RoleInput) -> Result<Role> {
+        let id = role.id;
         let mut errs = validate(input);
         let name = input.name.trim();
         if role.builtin && name != role.name {
@@ -116,7 +139,23 @@ impl Role {
     }
 
     /// Deletes an unused custom role. A role held by users is refused with their names.
-    pub fn delete(conn: &mut DbConn, id: i64) -> Result<Role> {
+    /// A refusal is audited too (someone tried), in its own write after the rollback.
+    pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Role> {
+        let res = crate::db::write(conn, |c| {
+            let r = Role::delete_in(c, id)?;
+            audit::record(c, actor, "role.delete", &r.name, audit::SUCCESS, "")?;
+            Ok(r)
+        });
+        if let Err(Error::Conflict(msg)) = &res {
+            crate::db::write(conn, |c| {
+                let target = format!("role #{id}");
+                audit::record(c, actor, "role.delete", &target, audit::FAILURE, msg)
+            })?;
+        }
+        res
+    }
+
+    fn delete_in(conn: &mut DbConn, id: i64) -> Result<Role> {
         let role = Role::get(conn, id)?;
         if role.builtin {
             return Err(Error::Conflict(format!(

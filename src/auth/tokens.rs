@@ -84,7 +84,7 @@ impl ApiToken {
     }
 
     /// The user behind a bearer token, if the token is live and the user active.
-    /// Records the time of use.
+    /// Records the time of use, at most once a minute per token.
     pub fn authenticate(conn: &mut DbConn, secret: &str, now: NaiveDateTime) -> Result<Principal> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
             return Err(Error::Unauthenticated);
@@ -101,9 +101,50 @@ impl ApiToken {
         if !principal.user.active {
             return Err(Error::Unauthenticated);
         }
-        diesel::update(api_tokens::table.find(tok.id))
+        if last_used_is_stale(tok.last_used_at, now) {
+            // The filter repeats the check so that of several requests (or nodes) racing
+            // here, one writes and the rest match no row.
+            diesel::update(
+                api_tokens::table.find(tok.id).filter(
+                    api_tokens::last_used_at
+                        .is_null()
+                        .or(api_tokens::last_used_at.lt(now - LAST_USED_GRANULARITY)),
+                ),
+            )
             .set(api_tokens::last_used_at.eq(Some(now)))
             .execute(conn)?;
+        }
         Ok(principal)
+    }
+}
+
+/// How often a token's "last used" time is written: every API call used to be a write,
+/// which under load queued every request behind the write lock for no one's benefit.
+pub const LAST_USED_GRANULARITY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// Whether a use at `now` should be recorded, given the recorded `last` use.
+pub fn last_used_is_stale(last: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
+    last.is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_used_is_written_at_most_once_a_minute() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        assert!(last_used_is_stale(None, t0));
+        assert!(!last_used_is_stale(Some(t0), t0));
+        assert!(!last_used_is_stale(
+            Some(t0),
+            t0 + chrono::TimeDelta::seconds(59)
+        ));
+        assert!(last_used_is_stale(
+            Some(t0),
+            t0 + chrono::TimeDelta::seconds(60)
+        ));
     }
 }

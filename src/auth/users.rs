@@ -171,7 +171,7 @@ impl User {
         errs.into_result()?;
         let hash = password::hash(&input.password)?;
         let now = crate::db::now();
-        conn.transaction(|conn| {
+        crate::db::write(conn, |conn| {
             diesel::insert_into(users::table)
                 .values((
                     users::username.eq(&username),
@@ -196,7 +196,7 @@ impl User {
         validate_profile(&mut errs, &ch.display_name, &ch.email);
         let role_ids = resolve_roles(conn, &ch.roles, &mut errs)?;
         errs.into_result()?;
-        conn.transaction(|conn| {
+        crate::db::write(conn, |conn| {
             let before = User::get(conn, id)?;
             diesel::update(users::table.find(id))
                 .set((
@@ -220,7 +220,7 @@ impl User {
 
     /// Activating or deactivating; the last active administrator cannot be deactivated.
     pub fn set_active(conn: &mut DbConn, id: i64, active: bool) -> Result<User> {
-        conn.transaction(|conn| {
+        crate::db::write(conn, |conn| {
             diesel::update(users::table.find(id))
                 .set((
                     users::active.eq(active),
@@ -244,7 +244,7 @@ impl User {
         keep_login: Option<&str>,
     ) -> Result<()> {
         let hash = password::hash(new_password)?;
-        conn.transaction(|conn| {
+        crate::db::write(conn, |conn| {
             let n = diesel::update(users::table.find(id))
                 .set((
                     users::password_hash.eq(&hash),

@@ -9,7 +9,6 @@ pub mod signing;
 pub mod testing;
 
 use chrono::NaiveDateTime;
-use diesel::Connection as _;
 use diesel::prelude::*;
 
 pub use input::{ConnectionInput, HeaderInput, SecretChange};
@@ -212,7 +211,7 @@ impl Connection {
         actor: &Actor,
         input: &ConnectionInput,
     ) -> Result<Connection> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let row = input.prepare(None, sb)?;
             ensure_unique_name(c, &row.name, None)?;
             let now = crate::db::now();
@@ -247,7 +246,7 @@ impl Connection {
         id: i64,
         input: &ConnectionInput,
     ) -> Result<Connection> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let old = Connection::get(c, id)?;
             let row = input.prepare(Some(&old), sb)?;
             ensure_unique_name(c, &row.name, Some(id))?;
@@ -271,7 +270,7 @@ impl Connection {
     /// Deletes a connection no webhook uses, with its audit row; otherwise a conflict
     /// naming the webhooks.
     pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Connection> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let old = Connection::get(c, id)?;
             let users = users_of(c, id)?;
             if !users.is_empty() {

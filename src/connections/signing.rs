@@ -5,7 +5,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::NaiveDateTime;
-use diesel::Connection as _;
 use diesel::prelude::*;
 use rand::RngCore;
 
@@ -80,7 +79,7 @@ impl Connection {
         now: NaiveDateTime,
     ) -> Result<(Connection, Secret)> {
         let grace_hours = grace_hours.clamp(0, MAX_GRACE_HOURS);
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let old = Connection::get(c, id)?;
             let secret = generate();
             let sealed = sb.seal(&secret)?;

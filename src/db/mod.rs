@@ -6,6 +6,9 @@
 //! connection first and only then build the pool.
 
 pub mod schema;
+mod write;
+
+pub use write::{busy_total, is_busy, note_busy, write};
 
 use std::time::Duration;
 

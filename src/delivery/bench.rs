@@ -170,8 +170,7 @@ async fn bench_in(dir: &std::path::Path, base: &Config, args: &BenchArgs) -> any
         let end = (start + 500).min(n);
         let u = url.clone();
         db::run(&pool, move |c| {
-            use diesel::Connection;
-            c.transaction(|c| {
+            crate::db::write(c, |c| {
                 for i in start..end {
                     queue::enqueue(c, &delivery(&u, i), max_attempts, db::now())?;
                 }

@@ -82,7 +82,7 @@ pub fn claim(
         )
     };
     let rows = match conn {
-        DbConn::Sqlite(c) => {
+        DbConn::Sqlite(_) => {
             let sql = format!(
                 "UPDATE deliveries SET status = 'in_flight', claim_token = ?1, claimed_by = ?2, \
                  lease_expires_at = ?3, updated_at = ?4 \
@@ -92,7 +92,7 @@ pub fn claim(
             );
             // IMMEDIATE takes the write lock first, so the select inside the update sees
             // no row that another claimer is taking (invariant 2).
-            c.immediate_transaction(|c| {
+            crate::db::write(conn, |c| {
                 diesel::sql_query(sql)
                     .bind::<Text, _>(&token)
                     .bind::<Text, _>(worker)
@@ -193,7 +193,7 @@ pub fn finish_with(
     now: NaiveDateTime,
     after: &mut dyn FnMut(&mut DbConn, &Finish) -> Option<String>,
 ) -> Result<Vec<bool>> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         let mut out = Vec::with_capacity(items.len());
         for f in items {
             let done = matches!(f.status, Status::Succeeded | Status::Failed);

@@ -12,8 +12,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::Connection;
-
 use super::attempt::Attempt;
 use super::claim;
 use super::queue::{Delivery, NewDelivery, Status, Trigger, enqueue};
@@ -73,7 +71,7 @@ pub async fn send_now(d: &DirectSender, mut new: NewDelivery) -> Result<Sent> {
     let sb = d.secrets.clone();
     let w = worker.clone();
     let (row, target) = db::run(&d.pool, move |c| {
-        c.transaction(|c| {
+        crate::db::write(c, |c| {
             let id = enqueue(c, &new, 1, now)?;
             let row = claim::claim_written(c, id.0, &w, now + lease, now)?;
             let target = match row.connection_id {

@@ -326,7 +326,7 @@ pub fn replay(
     default_max_attempts: i32,
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         let d = Delivery::get(conn, id)?;
         let new = NewDelivery {
             webhook_id: d.webhook_id,

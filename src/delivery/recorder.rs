@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::claim::{self, Finish};
@@ -73,7 +72,7 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>) {
         let finishes: Vec<Finish> = items.iter().map(|i| i.finish.clone()).collect();
         let events: Vec<_> = items.iter().map(|i| (i.health, i.breaker, i.now)).collect();
         let res = db::run(&pool, move |c| {
-            c.transaction(|c| {
+            crate::db::write(c, |c| {
                 let now = events.last().map_or_else(db::now, |e| e.2);
                 let ok = claim::finish_with(c, &finishes, now, &mut |c, f| {
                     let job = f.response.as_ref()?;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 /// Re-encrypts everything sealed under `old` with `new`. Returns the number of values.
 pub fn rekey_database(conn: &mut DbConn, old: &SecretBox, new: &SecretBox) -> Result<usize> {
-    conn.transaction(|c| {
+    crate::db::write(conn, |c| {
         let check: Option<String> = settings::table
             .find(CHECK_SETTING)
             .select(settings::value)

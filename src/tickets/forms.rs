@@ -275,7 +275,7 @@ impl Form {
     }
 
     pub fn create(conn: &mut DbConn, input: &FormInput) -> Result<Form> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let (norm, types) = Form::validate(c, None, input)?;
             let now = crate::db::now();
             diesel::insert_into(forms::table)
@@ -296,7 +296,7 @@ impl Form {
     }
 
     pub fn update(conn: &mut DbConn, id: i64, input: &FormInput) -> Result<Form> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let old = Form::get(c, id)?;
             let (norm, types) = Form::validate(c, Some(id), input)?;
             if old.multi_line != input.multi_line && Form::tickets_with_values(c, id)? > 0 {
@@ -320,7 +320,7 @@ impl Form {
 
     /// Deletes the form, its fields and every value tickets hold for it.
     pub fn delete(conn: &mut DbConn, id: i64) -> Result<Form> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let f = Form::get(c, id)?;
             diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::form_id.eq(id)))
                 .execute(c)?;
@@ -387,7 +387,7 @@ impl FormField {
 
     /// Appends a field at the end of the form.
     pub fn add(conn: &mut DbConn, form_id: i64, input: &FieldInput) -> Result<FormField> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             Form::get(c, form_id)?;
             let (norm, kind, opts) = validate_field(c, form_id, None, input)?;
             let last: Option<i32> = form_fields::table
@@ -416,7 +416,7 @@ impl FormField {
     /// Changing a field's type keeps stored values; values that no longer fit show as
     /// they were stored until edited.
     pub fn update(conn: &mut DbConn, id: i64, input: &FieldInput) -> Result<FormField> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let f = FormField::get(c, id)?;
             let (norm, kind, opts) = validate_field(c, f.form_id, Some(id), input)?;
             diesel::update(form_fields::table.find(id))
@@ -440,7 +440,7 @@ impl FormField {
 
     /// Swaps the field with its neighbour above (`up`) or below, renumbering the form.
     pub fn reorder(conn: &mut DbConn, id: i64, up: bool) -> Result<FormField> {
-        conn.transaction(|c| {
+        crate::db::write(conn, |c| {
             let f = FormField::get(c, id)?;
             let mut all = Form::fields(c, f.form_id)?;
             if let Some(i) = all.iter().position(|x| x.id == id) {

@@ -145,24 +145,3 @@ impl From<&Principal> for ChangeActor {
         ChangeActor::user(p)
     }
 }
-
-/// Runs `f` in a transaction that holds the write lock from its first statement. SQLite
-/// in WAL mode refuses (without waiting) to upgrade a read transaction to a write once
-/// another writer has committed, so every ticket change takes the lock up front by a
-/// no-op write; PostgreSQL needs nothing special (row locks order the writers).
-pub fn write_tx<T>(
-    conn: &mut crate::db::DbConn,
-    f: impl FnOnce(&mut crate::db::DbConn) -> crate::error::Result<T>,
-) -> crate::error::Result<T> {
-    use diesel::Connection;
-    use diesel::RunQueryDsl;
-    conn.transaction(|c| {
-        if let crate::db::DbConn::Sqlite(s) = c {
-            diesel::sql_query(
-                "UPDATE ticket_counters SET last_number = last_number WHERE ticket_type = ''",
-            )
-            .execute(s)?;
-        }
-        f(c)
-    })
-}

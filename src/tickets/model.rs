@@ -14,7 +14,7 @@ use super::changes::form_changes;
 use super::values::{self, FormWrite};
 use super::{
     ChangeActor, TicketType, display_id, events, history, parse_priority, parse_status,
-    priority_display, write_tx,
+    priority_display,
 };
 use crate::auth::{Principal, User};
 use crate::db::DbConn;
@@ -237,7 +237,7 @@ impl Ticket {
         actor: &ChangeActor,
         input: &TicketInput,
     ) -> Result<Ticket> {
-        write_tx(conn, |c| {
+        crate::db::write(conn, |c| {
             let mut errs = FieldErrors::new();
             let t = TicketType::parse(&input.ticket_type);
             if input.ticket_type.trim().is_empty() {
@@ -376,7 +376,7 @@ impl Ticket {
         if text.chars().count() > 20_000 {
             return Err(Error::invalid("note", "must be at most 20000 characters"));
         }
-        write_tx(conn, |c| {
+        crate::db::write(conn, |c| {
             Ticket::get(c, id)?;
             touch(c, id, actor)?;
             let hid = history::record(c, id, history::NOTE, actor, text, internal, &json!({}))?;
@@ -399,7 +399,7 @@ impl Ticket {
             ));
         }
         let actor = ChangeActor::user(actor);
-        write_tx(conn, |c| {
+        crate::db::write(conn, |c| {
             let t = Ticket::get(c, id)?;
             let last = super::payload::ticket_json(c, id, true, false)?;
             diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::ticket_id.eq(id)))
@@ -460,7 +460,7 @@ fn update_with(
     p: &TicketPatch,
     webhook: Option<&super::ResponseOrigin>,
 ) -> Result<Changes> {
-    write_tx(conn, |c| {
+    crate::db::write(conn, |c| {
         let t = Ticket::get(c, id)?;
         let old = t.core(c)?;
         let mut new = old.clone();

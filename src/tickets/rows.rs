@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
+use super::ChangeActor;
 use super::model::{Changes, Ticket, change, finish_update, rows_json};
 use super::values;
-use super::{ChangeActor, write_tx};
 use crate::auth::Principal;
 use crate::db::DbConn;
 use crate::error::{Error, FieldErrors, Result};
@@ -21,7 +21,7 @@ impl Ticket {
         input: &Map<String, Value>,
     ) -> Result<Changes> {
         let actor = ChangeActor::user(actor);
-        write_tx(conn, |c| {
+        crate::db::write(conn, |c| {
             let t = Ticket::get(c, id)?;
             let (form, fields, before) = multi_rows(c, &t, form_id)?;
             let prefix = format!("forms.{}", form.normalized_name);
@@ -49,7 +49,7 @@ impl Ticket {
         row_id: i64,
     ) -> Result<Changes> {
         let actor = ChangeActor::user(actor);
-        write_tx(conn, |c| {
+        crate::db::write(conn, |c| {
             let t = Ticket::get(c, id)?;
             let (form, fields, before) = multi_rows(c, &t, form_id)?;
             if !before.iter().any(|(rid, _)| *rid == row_id) {

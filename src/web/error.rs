@@ -19,9 +19,10 @@ impl ResponseError for Error {
             Error::Forbidden(_) | Error::Csrf(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::Database(_) | Error::Pool(_) | Error::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            // No free pooled connection in time: overload (or the database is down),
+            // which the client should retry, like a busy write lock.
+            Error::Busy(_) | Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -107,6 +108,7 @@ fn code_for(status: StatusCode) -> &'static str {
         413 => "payload_too_large",
         415 => "unsupported_media_type",
         422 => "validation_failed",
+        503 => "unavailable",
         s if s >= 500 => "internal",
         _ => "error",
     }
@@ -155,7 +157,7 @@ pub fn render(req: &RequestInfo, err: &actix_web::Error) -> HttpResponse {
         };
     }
 
-    match kind {
+    let mut resp = match kind {
         ClientKind::Api => {
             let mut b = HttpResponse::build(status);
             if status == StatusCode::UNAUTHORIZED {
@@ -185,8 +187,19 @@ pub fn render(req: &RequestInfo, err: &actix_web::Error) -> HttpResponse {
                 Err(_) => HttpResponse::build(status).body(message),
             }
         }
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
     }
+    resp
 }
+
+/// What a 503 (busy write lock, no pooled connection) asks the client to wait: the lock
+/// is usually free again within a second.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()

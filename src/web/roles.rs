@@ -8,7 +8,7 @@ use askama::Template;
 use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::HtmlForm;
 use super::page::{PageCtx, flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::roles::{Role, RoleInput};
 use crate::db;
 use crate::error::{Error, FieldErrors};
@@ -80,12 +80,7 @@ pub async fn roles_create(
     let input = form.into_inner();
     let i = input.clone();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let r = Role::create(c, &i)?;
-        audit::record(c, &actor, "role.create", &r.name, audit::SUCCESS, "")?;
-        Ok(r)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| Role::create(c, &actor, &i)).await;
     match res {
         Ok(r) => {
             flash(&session, "success", format!("Role {} created.", r.name));
@@ -136,18 +131,7 @@ pub async fn roles_update(
     let input = form.into_inner();
     let i = input.clone();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let before = Role::get(c, id)?;
-        let r = Role::update(c, id, &i)?;
-        let detail = if before.name != r.name {
-            format!("renamed from {}", before.name)
-        } else {
-            String::new()
-        };
-        audit::record(c, &actor, "role.update", &r.name, audit::SUCCESS, &detail)?;
-        Ok(r)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| Role::update(c, &actor, id, &i)).await;
     match res {
         Ok(r) => {
             flash(&session, "success", format!("Role {} saved.", r.name));
@@ -184,32 +168,13 @@ pub async fn roles_delete(
     let st = state(&req)?;
     let id = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let r = Role::delete(c, id)?;
-        audit::record(c, &actor, "role.delete", &r.name, audit::SUCCESS, "")?;
-        Ok(r)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| Role::delete(c, &actor, id)).await;
     match res {
         Ok(r) => {
             flash(&session, "success", format!("Role {} deleted.", r.name));
             Ok(redirect(&req, "/admin/roles"))
         }
         Err(Error::Conflict(msg)) => {
-            // Refusals are worth a record too: someone tried.
-            let actor = Actor::user(&auth.principal, client_ip(&req));
-            let m = msg.clone();
-            db::run(&st.pool, move |c| {
-                audit::record(
-                    c,
-                    &actor,
-                    "role.delete",
-                    &format!("role #{id}"),
-                    audit::FAILURE,
-                    &m,
-                )
-            })
-            .await?;
             flash(&session, "error", msg);
             Ok(redirect(&req, "/admin/roles"))
         }

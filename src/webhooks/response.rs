@@ -15,7 +15,7 @@ use super::model::{ActionKind, ResponseType, Webhook};
 use crate::db::DbConn;
 use crate::error::{Error, Result};
 use crate::templating::{Kind, RenderContext, Template};
-use crate::tickets::{ChangeActor, Changes, Ticket, TicketPatch, write_tx};
+use crate::tickets::{ChangeActor, Changes, Ticket, TicketPatch};
 
 /// A parsed response body, as one JSON-like tree for every content type.
 #[derive(Debug, Clone, PartialEq)]
@@ -413,7 +413,7 @@ pub struct Source<'a> {
 /// value that the field does not accept) change nothing and come back as the error.
 pub fn apply(conn: &mut DbConn, ticket_id: i64, src: &Source, plan: &Plan) -> Result<Changes> {
     let actor = ChangeActor::system(&format!("Webhook “{}”", src.webhook.name));
-    write_tx(conn, |c| {
+    crate::db::write(conn, |c| {
         let mut changes = Ticket::apply_webhook_response(
             c,
             &actor,
@@ -450,7 +450,6 @@ pub fn process_delivery(
     truncated: bool,
     now: DateTime<Utc>,
 ) -> Option<String> {
-    use diesel::Connection;
     let not_processed = |what: &str, e: Error| {
         Some(match e {
             Error::NotFound(_) => format!("response not processed: the {what} no longer exists"),
@@ -484,7 +483,7 @@ pub fn process_delivery(
         webhook: &w,
         delivery_uid,
     };
-    match conn.transaction(|c| apply(c, ticket_id, &src, &plan)) {
+    match crate::db::write(conn, |c| apply(c, ticket_id, &src, &plan)) {
         Ok(_) => Some(format!("response processed: {}", plan.summary())),
         Err(e) => {
             if e.is_internal() {

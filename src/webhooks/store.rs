@@ -328,7 +328,7 @@ fn write_children(conn: &mut DbConn, id: i64, v: &Valid) -> Result<()> {
 
 /// Validates and creates a webhook, with its audit entry.
 pub fn create(conn: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webhook> {
-    crate::tickets::write_tx(conn, |c| create_in(c, actor, input))
+    crate::db::write(conn, |c| create_in(c, actor, input))
 }
 
 /// `create` inside a transaction the caller holds.
@@ -365,7 +365,7 @@ fn create_in(c: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webh
 /// Validates and replaces a webhook's whole definition, with its audit entry naming the
 /// settings that changed.
 pub fn update(conn: &mut DbConn, actor: &Actor, id: i64, input: &WebhookInput) -> Result<Webhook> {
-    crate::tickets::write_tx(conn, |c| {
+    crate::db::write(conn, |c| {
         let old = get(c, id)?;
         let v = validate(c, input, Some(id))?;
         diesel::update(webhooks::table.find(id))
@@ -407,7 +407,7 @@ fn changed_settings(old: &Webhook, new: &Webhook) -> String {
 }
 
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Webhook> {
-    crate::tickets::write_tx(conn, |c| {
+    crate::db::write(conn, |c| {
         let w = get(c, id)?;
         delete_children(c, id)?;
         diesel::delete(webhooks::table.find(id)).execute(c)?;
@@ -434,7 +434,7 @@ pub fn copy_name(conn: &mut DbConn, name: &str) -> Result<String> {
 /// Copies a webhook whole under a new name. The copy starts Disabled so it sends nothing
 /// until someone has looked at it.
 pub fn clone(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Webhook> {
-    crate::tickets::write_tx(conn, |c| {
+    crate::db::write(conn, |c| {
         let w = get(c, id)?;
         let mut input = WebhookInput::from_webhook(&w);
         input.name = copy_name(c, &w.name)?;

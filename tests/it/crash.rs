@@ -52,7 +52,7 @@ async fn deliveries_survive_kill_9() {
     let rx = Receiver::start(Reply::Delay(Duration::from_millis(5), 200)).await;
     {
         let mut c = pool.get().unwrap();
-        c.transaction(|c| {
+        hookdesk::db::write(&mut c, |c| {
             for i in 0..N {
                 let r = request(&rx.url("/crash"), &format!("{{\"n\":{i}}}"));
                 queue::enqueue(

@@ -52,7 +52,7 @@ async fn another_process_enqueue_wakes_the_worker_through_notify() {
     // The test's own pool is "another process": it shares no in-process waker with the
     // server's worker.
     let id = app.with_conn(|c| {
-        c.transaction(|c| {
+        hookdesk::db::write(c, |c| {
             let n = NewDelivery::new(Trigger::Rule, None, request(&rx.url("/n"), "{}"));
             queue::enqueue(c, &n, 3, hookdesk::db::now())
         })

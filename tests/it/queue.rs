@@ -3,7 +3,6 @@
 //! cancel and replay. No worker runs in these apps; the tests claim by hand.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::Connection;
 use hookdesk::db::DbConn;
 use hookdesk::delivery::batching::{self, BatchMode};
 use hookdesk::delivery::claim::{self, Finish};
@@ -87,13 +86,13 @@ fn finish_ok(id: i64, token: &str) -> Finish {
 async fn outbox_commits_with_its_cause(app: TestApp) {
     app.with_conn(|c| {
         // The cause fails after enqueueing: nothing may remain.
-        let r: Result<(), diesel::result::Error> = c.transaction(|c| {
+        let r: Result<(), diesel::result::Error> = hookdesk::db::write(c, |c| {
             enqueue(c, &new("{}"), t0());
             Err(diesel::result::Error::RollbackTransaction)
         });
         assert!(r.is_err());
         assert!(Delivery::count_by_status(c).unwrap().is_empty());
-        c.transaction(|c| {
+        hookdesk::db::write(c, |c| {
             enqueue(c, &new("{}"), t0());
             Ok::<_, diesel::result::Error>(())
         })

@@ -336,7 +336,7 @@ async fn two_workers_never_send_twice(app: TestApp) {
     let now = hookdesk::db::now();
     let n = 300;
     app.with_conn(|c| {
-        c.transaction(|c| {
+        hookdesk::db::write(c, |c| {
             for i in 0..n {
                 let r = request(&rx.url("/t"), &i.to_string());
                 queue::enqueue(c, &NewDelivery::new(Trigger::Rule, None, r), 3, now)?;

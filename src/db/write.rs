@@ -1,0 +1,117 @@
+//! The one write path. Every transaction that writes goes through [`write`].
+//!
+//! Why: SQLite in WAL mode lets a deferred transaction (`BEGIN`) read, and when it later
+//! wants to write it must upgrade to the write lock. If another connection committed a
+//! write in between, SQLite refuses the upgrade *at once* with `SQLITE_BUSY` — the busy
+//! timeout does not help, because waiting could never make the stale snapshot current.
+//! That surfaced as random `database is locked` 500s as soon as the worker was busy.
+//! `BEGIN IMMEDIATE` takes the write lock before the first read, waiting up to the busy
+//! timeout for it, so a transaction that starts always finishes. PostgreSQL orders
+//! writers with row locks and needs a plain transaction.
+//!
+//! Rules (`docs/ARCHITECTURE.md` repeats them):
+//! 1. A transaction that writes is opened by [`write`] and nothing else; clippy's
+//!    `disallowed-methods` refuses `Connection::transaction` outside this module.
+//! 2. Reads never take the write lock; a request that reads and then writes does the read
+//!    inside the write transaction (or re-checks it there).
+//! 3. A single autocommit statement (an `INSERT` or `UPDATE` on its own) is its own
+//!    implicit immediate transaction on SQLite and waits on the busy timeout like one.
+//! 4. A writer that still cannot get the lock within the busy timeout fails with
+//!    [`Error::Busy`](crate::error::Error::Busy): a 503 with `Retry-After`, never a 500,
+//!    and nothing half-written.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::DbConn;
+
+/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL.
+/// Commits when `f` returns `Ok`, rolls back otherwise. Called inside another write it
+/// becomes a savepoint of that transaction, which already holds the lock.
+pub fn write<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
+    let nested = match conn {
+        DbConn::Sqlite(s) => in_transaction(s),
+        DbConn::Postgres(p) => in_transaction(p),
+    }?;
+    match conn {
+        DbConn::Sqlite(s) if !nested => {
+            AnsiTransactionManager::begin_transaction_sql(s, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(v) => {
+                    commit(conn)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    rollback(conn)?;
+                    Err(e)
+                }
+            }
+        }
+        // PostgreSQL, or a savepoint inside a transaction that holds the lock already.
+        _ =>
+        {
+            #[expect(clippy::disallowed_methods, reason = "this is the one write path")]
+            diesel::Connection::transaction(conn, f)
+        }
+    }
+}
+
+/// Whether the backend connection is inside a transaction already.
+fn in_transaction<C>(c: &mut C) -> Result<bool, DieselError>
+where
+    C: diesel::Connection<TransactionManager = AnsiTransactionManager>,
+{
+    Ok(AnsiTransactionManager::transaction_manager_status_mut(c)
+        .transaction_depth()?
+        .is_some())
+}
+
+fn commit(conn: &mut DbConn) -> Result<(), DieselError> {
+    match conn {
+        DbConn::Sqlite(s) => AnsiTransactionManager::commit_transaction(s),
+        DbConn::Postgres(p) => AnsiTransactionManager::commit_transaction(p),
+    }
+}
+
+fn rollback(conn: &mut DbConn) -> Result<(), DieselError> {
+    match conn {
+        DbConn::Sqlite(s) => AnsiTransactionManager::rollback_transaction(s),
+        DbConn::Postgres(p) => AnsiTransactionManager::rollback_transaction(p),
+    }
+}
+
+/// How many writes gave up waiting for the lock since start (logged with each one).
+static BUSY_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// True when `e` means "another writer held the lock for longer than we wait": SQLite's
+/// `SQLITE_BUSY` ("database is locked"), PostgreSQL's serialization failure, deadlock or
+/// lock timeout.
+pub fn is_busy(e: &DieselError) -> bool {
+    let DieselError::DatabaseError(kind, info) = e else {
+        return false;
+    };
+    matches!(kind, DatabaseErrorKind::SerializationFailure) || {
+        let m = info.message();
+        m.contains("database is locked")
+            || m.contains("database is busy")
+            || m.contains("deadlock detected")
+            || m.contains("lock timeout")
+    }
+}
+
+/// Counts and logs one write that gave up: each is a user told to try again, so they
+/// must show in the logs with a running total.
+pub fn note_busy(e: &DieselError) {
+    let n = BUSY_TOTAL.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::warn!(busy_total = n, error = %e, "write lock not obtained within the busy timeout");
+}
+
+/// Writes that gave up waiting for the lock since start.
+pub fn busy_total() -> u64 {
+    BUSY_TOTAL.load(Ordering::Relaxed)
+}
