@@ -3,12 +3,14 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod conditions;
 pub mod config;
 pub mod connections;
 pub mod db;
 pub mod delivery;
 pub mod error;
+pub mod firing;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

@@ -30,7 +30,7 @@ enum Command {
     Worker,
     /// Measure the delivery engine: deliveries/s and enqueue-to-arrival latency against a
     /// local receiver, on a throwaway SQLite database.
-    Bench(hookdesk::delivery::bench::BenchArgs),
+    Bench(hookdesk::bench::BenchArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users.
@@ -289,6 +289,6 @@ async fn worker(config: Config) -> anyhow::Result<()> {
 }
 
 #[tokio::main]
-async fn bench(config: Config, args: hookdesk::delivery::bench::BenchArgs) -> anyhow::Result<()> {
-    hookdesk::delivery::bench::run(&config, &args).await
+async fn bench(config: Config, args: hookdesk::bench::BenchArgs) -> anyhow::Result<()> {
+    hookdesk::bench::run(&config, &args).await
 }

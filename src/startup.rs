@@ -60,7 +60,17 @@ pub async fn start_worker(
         crate::delivery::notify::spawn_listener(url, &waker)?;
     }
     crate::delivery::actor::WorkerHandle::start(
-        move || Ok(worker::WorkerCtx::new(pool, sender, secrets, policy, cfg)),
+        move || {
+            let on_response = crate::firing::response_hook();
+            Ok(worker::WorkerCtx::new(
+                pool,
+                sender,
+                secrets,
+                policy,
+                cfg,
+                on_response,
+            ))
+        },
         waker,
     )
 }

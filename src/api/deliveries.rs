@@ -5,9 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::audit;
 use crate::db;
-use crate::delivery::queue::{self, Delivery};
+use crate::delivery::queue::{Delivery, DeliveryId};
 use crate::delivery::records::AttemptRecord;
 use crate::error::Result;
+use crate::firing;
 use crate::web::extract::{ApiAdmin, state};
 
 #[derive(serde::Serialize)]
@@ -69,18 +70,7 @@ pub async fn delivery_replay(
     let max = crate::delivery::max_attempts(&st.config);
     let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
     let v = db::run(&st.pool, move |c| {
-        let new = crate::db::write(c, |c| {
-            let new = queue::replay(c, id, max, db::now())?;
-            audit::record(
-                c,
-                &actor,
-                "delivery.replay",
-                &format!("delivery {id}"),
-                audit::SUCCESS,
-                &format!("new delivery {}", new.0),
-            )?;
-            Ok::<_, crate::error::Error>(new)
-        })?;
+        let new = firing::replay(c, &actor, DeliveryId(id), max, db::now())?;
         view(c, new.0)
     })
     .await?;
@@ -100,17 +90,7 @@ pub async fn delivery_cancel(
     let st = state(&req)?;
     let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
     let v = db::run(&st.pool, move |c| {
-        crate::db::write(c, |c| {
-            queue::cancel(c, id, db::now())?;
-            audit::record(
-                c,
-                &actor,
-                "delivery.cancel",
-                &format!("delivery {id}"),
-                audit::SUCCESS,
-                "",
-            )
-        })?;
+        firing::cancel(c, &actor, DeliveryId(id), db::now())?;
         view(c, id)
     })
     .await?;

@@ -39,13 +39,13 @@ pub async fn webhooks_api_test(
     let id = path.into_inner();
     let body = body.map(web::Json::into_inner).unwrap_or_default();
     let w = db::run(&st.pool, move |c| crate::webhooks::store::get(c, id)).await?;
-    let ask = crate::webhooks::test_send::TestSendRequest {
+    let ask = crate::firing::test_send::TestSendRequest {
         ticket: body.ticket,
         params: body.params,
         use_test_connection: body.use_test_connection,
         actor_name: p.user.display_name.clone(),
     };
-    let report = crate::webhooks::test_send::run(
+    let report = crate::firing::test_send::run(
         &st.direct,
         w,
         Some(id),

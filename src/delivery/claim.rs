@@ -177,6 +177,22 @@ pub struct ResponseJob {
     pub delivery_uid: String,
 }
 
+/// Runs inside the transaction that records a successful attempt of one ticket's
+/// delivery, with the response body and whether it was truncated; returns a note for the
+/// attempt row. The queue knows nothing of webhooks: start-up wires
+/// `firing::response_hook` (response processing) here, so `delivery` never imports
+/// `webhooks`.
+pub type ResponseHook = std::sync::Arc<
+    dyn Fn(&mut DbConn, &ResponseJob, &[u8], bool, chrono::DateTime<chrono::Utc>) -> Option<String>
+        + Send
+        + Sync,
+>;
+
+/// A hook that processes nothing (workers in tests of the queue alone).
+pub fn no_response_hook() -> ResponseHook {
+    std::sync::Arc::new(|_, _, _, _, _| None)
+}
+
 /// Records outcomes in one transaction (group commit: the worker hands over every result
 /// that is ready). Each delivery update only matches while its claim token holds
 /// (invariant 3); its attempt row is written only then. Returns, per item, whether it

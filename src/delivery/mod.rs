@@ -26,7 +26,7 @@ pub use sender::{OutgoingRequest, Sender, SenderConfig};
 // worker and its actor, attempt records, batching, connection health, the bench.
 pub mod actor;
 pub mod batching;
-pub mod bench;
+
 pub mod claim;
 pub mod direct;
 pub mod health;

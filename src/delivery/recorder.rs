@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::claim::{self, Finish};
+use super::claim::{self, Finish, ResponseHook};
 use super::health::{self, HealthEvent};
 use crate::db::{self, DbPool};
 
@@ -29,9 +29,9 @@ pub(super) struct Recorder {
 
 impl Recorder {
     /// Spawns the writing task on the current runtime; it ends when the recorder is dropped.
-    pub(super) fn start(pool: DbPool) -> Self {
+    pub(super) fn start(pool: DbPool, on_response: ResponseHook) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, rx, on_response));
         Self { tx }
     }
 
@@ -60,7 +60,7 @@ impl Recorder {
     }
 }
 
-async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>) {
+async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, on_response: ResponseHook) {
     while let Some(first) = rx.recv().await {
         let mut items = vec![first];
         while items.len() < MAX_GROUP {
@@ -71,16 +71,15 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>) {
         }
         let finishes: Vec<Finish> = items.iter().map(|i| i.finish.clone()).collect();
         let events: Vec<_> = items.iter().map(|i| (i.health, i.breaker, i.now)).collect();
+        let on_response = on_response.clone();
         let res = db::run(&pool, move |c| {
             crate::db::write(c, |c| {
                 let now = events.last().map_or_else(db::now, |e| e.2);
                 let ok = claim::finish_with(c, &finishes, now, &mut |c, f| {
                     let job = f.response.as_ref()?;
-                    crate::webhooks::response::process_delivery(
+                    on_response(
                         c,
-                        job.webhook_id,
-                        job.ticket_id,
-                        &job.delivery_uid,
+                        job,
                         f.attempt.response_body.as_bytes(),
                         f.attempt.response_truncated,
                         now.and_utc(),

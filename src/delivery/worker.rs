@@ -152,8 +152,9 @@ impl WorkerCtx {
         secrets: Arc<SecretBox>,
         policy: RetryPolicy,
         cfg: WorkerConfig,
+        on_response: super::claim::ResponseHook,
     ) -> Arc<Self> {
-        let recorder = Recorder::start(pool.clone());
+        let recorder = Recorder::start(pool.clone(), on_response);
         Arc::new(Self {
             pool,
             sender,

@@ -1,6 +1,6 @@
 //! Test-send on the webhook page and "Test connection" on the connection page: send now
 //! and show the real outcome in place (htmx fragment). The sending is the domain's
-//! (`webhooks::test_send`, `connections::testing`); this parses and renders.
+//! (`firing::test_send`, `connections::testing`); this parses and renders.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -13,7 +13,7 @@ use crate::audit::Actor;
 use crate::db;
 use crate::delivery::direct::TestReport;
 use crate::error::Error;
-use crate::webhooks::test_send::TestSendRequest;
+use crate::firing::test_send::TestSendRequest;
 
 #[derive(Template)]
 #[template(path = "partials/test_result.html")]
@@ -80,7 +80,7 @@ pub async fn webhooks_test(
         actor_name: auth.principal.user.display_name.clone(),
     };
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    render(crate::webhooks::test_send::run(&st.direct, w, saved_id, ask, actor).await)
+    render(crate::firing::test_send::run(&st.direct, w, saved_id, ask, actor).await)
 }
 
 /// `POST /admin/connections/{id}/test`.

@@ -11,7 +11,6 @@ pub mod request;
 pub mod response;
 pub mod store;
 pub mod syntax;
-pub mod test_send;
 
 pub use input::WebhookInput;
 pub use model::{

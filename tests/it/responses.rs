@@ -40,6 +40,7 @@ fn worker_ctx(app: &TestApp) -> Arc<WorkerCtx> {
         Arc::new(secrets),
         RetryPolicy::parse(&["0s".to_string(), "10s".to_string()]).unwrap(),
         WorkerConfig::from_config(&app.config).unwrap(),
+        hookdesk::firing::response_hook(),
     )
 }
 

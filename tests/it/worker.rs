@@ -80,6 +80,7 @@ fn ctx(app: &TestApp, o: &Opts) -> Arc<WorkerCtx> {
         Arc::new(SecretBox::new(&SecretBox::generate_key())),
         RetryPolicy::parse(&schedule).unwrap(),
         cfg,
+        hookdesk::delivery::claim::no_response_hook(),
     )
 }
 

@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::model::Webhook;
-use super::request::{self, TicketRef, TriggerCtx};
-use super::response;
+use super::{Cause, Firing};
 use crate::db::{self, DbConn};
+use crate::delivery::NewDelivery;
 use crate::delivery::direct::{DirectSender, Sent, TestReport, send_now};
-use crate::delivery::{NewDelivery, Trigger};
 use crate::error::Result;
 use crate::secrets::SecretBox;
+use crate::webhooks::Webhook;
+use crate::webhooks::request::{self, TicketRef};
+use crate::webhooks::response;
 
 /// A test delivery, ready for `delivery::direct::send_now`, and the ticket's template
 /// values (for the dry run of response processing).
@@ -40,28 +41,18 @@ pub fn prepare(
     actor_name: &str,
     use_test_connection: bool,
 ) -> Result<Prepared> {
-    let trigger = TriggerCtx {
-        actor_name: Some(actor_name.to_string()),
-        ..TriggerCtx::default()
-    };
-    let now = chrono::Utc::now();
-    let built = request::build(
-        conn,
-        sb,
-        w,
+    let firing = Firing {
+        webhook: w,
+        webhook_id: saved_id,
         ticket,
         params,
-        &trigger,
-        now,
+        actor_name: Some(actor_name.to_string()),
+        cause: Cause::Test,
         use_test_connection,
-    )?;
-    let ticket_id = match ticket {
-        TicketRef::Id(id) => Some(id),
-        TicketRef::Sample => None,
     };
-    let mut delivery = NewDelivery::new(Trigger::Test, built.connection_id, built.snapshot(sb)?);
-    delivery.webhook_id = saved_id;
-    delivery.ticket_id = ticket_id;
+    // A test is sent once, now: it keeps no retry policy (the direct sender makes one
+    // attempt whatever the schedule says).
+    let delivery = super::render(conn, sb, &firing, &[], chrono::Utc::now())?;
     Ok(Prepared {
         delivery,
         ticket_values: request::ticket_values(conn, ticket)?,

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
-use super::queue::{self, NewDelivery, RequestSnapshot, Trigger, Waker};
 use crate::config::Config;
+use crate::delivery::queue::{self, NewDelivery, RequestSnapshot, Trigger, Waker};
 use crate::{db, startup};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -160,7 +160,7 @@ async fn bench_in(dir: &std::path::Path, base: &Config, args: &BenchArgs) -> any
     let (pool, _) = tokio::task::spawn_blocking(move || startup::prepare_database(&cfg)).await??;
     let waker = Waker::default();
     let worker = startup::start_worker(&config, pool.clone(), waker.clone()).await?;
-    let max_attempts = super::max_attempts(&config);
+    let max_attempts = crate::delivery::max_attempts(&config);
 
     // Throughput: enqueue a burst in transactions of 500, as a busy rule engine would.
     let n = args.deliveries;
