@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::extract::{AdminUser, state};
-use super::page::{PageCtx, html};
+use super::page::PageCtx;
 use crate::audit::{self, AuditEntry, AuditFilter};
 use crate::db;
 use crate::error::Error;
@@ -43,17 +43,10 @@ pub async fn audit_list(
         entries,
         next_url,
     };
-    if super::htmx::is_htmx(&req) {
-        // Filters re-render only the table, and the URL keeps them for reloads.
-        let mut resp = html(page.as_results().render())?;
-        if let Some(url) = req.uri().path_and_query() {
-            resp.headers_mut().insert(
-                actix_web::http::header::HeaderName::from_static("hx-push-url"),
-                actix_web::http::header::HeaderValue::from_str(url.as_str())
-                    .map_err(|e| Error::Internal(e.to_string()))?,
-            );
-        }
-        return Ok(resp);
-    }
-    html(page.render())
+    super::page::filtered_list(
+        &req,
+        || page.as_results().render(),
+        || page.as_content().render(),
+        || page.render(),
+    )
 }

@@ -78,6 +78,34 @@ pub fn html(rendered: askama::Result<String>) -> Result<HttpResponse, Error> {
         .body(body))
 }
 
+/// The answer of a filtered list page (tickets, audit log, execution log): a filter
+/// form's htmx request (it names an `hx-target`) gets only the results, with
+/// `HX-Push-Url` so the URL keeps the filters for reloads, bookmarks and the back button;
+/// other htmx navigation gets the page's content block; a browser the whole page. Each
+/// view is rendered only when it is the one asked for.
+pub fn filtered_list(
+    req: &actix_web::HttpRequest,
+    results: impl FnOnce() -> askama::Result<String>,
+    content: impl FnOnce() -> askama::Result<String>,
+    page: impl FnOnce() -> askama::Result<String>,
+) -> Result<HttpResponse, Error> {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    if !super::htmx::is_htmx(req) {
+        return html(page());
+    }
+    if !req.headers().contains_key("hx-target") {
+        return html(content());
+    }
+    let mut resp = html(results())?;
+    if let Some(url) = req.uri().path_and_query()
+        && let Ok(v) = HeaderValue::from_str(url.as_str())
+    {
+        resp.headers_mut()
+            .insert(HeaderName::from_static("hx-push-url"), v);
+    }
+    Ok(resp)
+}
+
 /// A 303 to `location`, the answer to a successful form post (or `HX-Redirect` for htmx).
 pub fn redirect(req: &actix_web::HttpRequest, location: &str) -> HttpResponse {
     if super::htmx::is_htmx(req) {

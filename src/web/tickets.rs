@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 
 use actix_session::Session;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::{Map, Value};
 
 use super::extract::{AdminUser, TechnicianUser, state};
 use super::form::HtmlForm;
-use super::page::{PageCtx, flash, html, redirect};
+use super::page::{PageCtx, flash, redirect};
 use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::tickets::history::HistoryEntry;
@@ -99,21 +98,12 @@ pub async fn tickets_list(
         next_url,
         users,
     };
-    if super::htmx::is_htmx(&req) && req.headers().contains_key("hx-target") {
-        // Filters re-render only the results, and the URL keeps them for reloads.
-        let mut resp = html(page.as_results().render())?;
-        if let Some(url) = req.uri().path_and_query() {
-            resp.headers_mut().insert(
-                HeaderName::from_static("hx-push-url"),
-                HeaderValue::from_str(url.as_str()).map_err(|e| Error::Internal(e.to_string()))?,
-            );
-        }
-        return Ok(resp);
-    }
-    if super::htmx::is_htmx(&req) {
-        return html(page.as_content().render());
-    }
-    html(page.render())
+    super::page::filtered_list(
+        &req,
+        || page.as_results().render(),
+        || page.as_content().render(),
+        || page.render(),
+    )
 }
 
 /// The create and edit page. `values` holds what the inputs show, by input name

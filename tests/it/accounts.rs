@@ -303,7 +303,9 @@ async fn audit_log_lists_changes_without_secrets(app: TestApp) {
     let r = app
         .client
         .get(app.url("/admin/audit?action=user.create&outcome=success"))
+        // What the filter form's htmx sends (it targets the results table).
         .header("hx-request", "true")
+        .header("hx-target", "audit-results")
         .send()
         .await
         .unwrap();
