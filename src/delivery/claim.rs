@@ -172,8 +172,8 @@ pub struct Finish {
 /// What response processing needs from a delivered attempt.
 #[derive(Debug, Clone)]
 pub struct ResponseJob {
-    pub webhook_id: i64,
-    pub ticket_id: i64,
+    pub webhook_id: crate::ids::WebhookId,
+    pub ticket_id: crate::ids::TicketId,
     pub delivery_uid: String,
 }
 

@@ -22,9 +22,7 @@ use crate::db::DbConn;
 use crate::db::schema::deliveries;
 use crate::error::{Error, Result};
 
-/// A delivery's database id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct DeliveryId(pub i64);
+pub use crate::ids::DeliveryId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

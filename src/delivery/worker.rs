@@ -320,8 +320,8 @@ pub async fn process(job: Job, now: Option<NaiveDateTime>) -> bool {
         && let (Some(webhook_id), Some(ticket_id)) = (row.webhook_id, row.ticket_id)
     {
         finish.response = Some(ResponseJob {
-            webhook_id,
-            ticket_id,
+            webhook_id: crate::ids::WebhookId(webhook_id),
+            ticket_id: crate::ids::TicketId(ticket_id),
             delivery_uid: row.uid.clone(),
         });
     }

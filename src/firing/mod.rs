@@ -22,6 +22,7 @@ use crate::db::DbConn;
 use crate::delivery::claim::{ResponseHook, ResponseJob};
 use crate::delivery::queue::{self, Delivery, DeliveryId, NewDelivery, Trigger};
 use crate::error::Result;
+use crate::ids::WebhookId;
 use crate::secrets::SecretBox;
 use crate::webhooks::Webhook;
 use crate::webhooks::request::{self, TicketRef, TriggerCtx};
@@ -58,7 +59,7 @@ impl Cause {
 pub struct Firing<'a> {
     pub webhook: &'a Webhook,
     /// The saved webhook the delivery links to; None for an unsaved form (test-send).
-    pub webhook_id: Option<i64>,
+    pub webhook_id: Option<WebhookId>,
     pub ticket: TicketRef,
     /// Values typed at the prompt or set by the rule; defaults fill the rest.
     pub params: &'a BTreeMap<String, String>,
@@ -105,7 +106,7 @@ pub fn render(
         f.use_test_connection,
     )?;
     let mut d = NewDelivery::new(f.cause.trigger(), built.connection_id, built.snapshot(sb)?);
-    d.webhook_id = f.webhook_id;
+    d.webhook_id = f.webhook_id.map(|w| w.0);
     d.ticket_id = match f.ticket {
         TicketRef::Id(id) => Some(id),
         TicketRef::Sample => None,
@@ -209,8 +210,8 @@ pub fn response_hook() -> ResponseHook {
         |c: &mut DbConn, job: &ResponseJob, body: &[u8], truncated: bool, now| {
             crate::webhooks::response::process_delivery(
                 c,
-                job.webhook_id,
-                job.ticket_id,
+                job.webhook_id.0,
+                job.ticket_id.0,
                 &job.delivery_uid,
                 body,
                 truncated,

@@ -43,7 +43,7 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let firing = Firing {
         webhook: w,
-        webhook_id: saved_id,
+        webhook_id: saved_id.map(crate::ids::WebhookId),
         ticket,
         params,
         actor_name: Some(actor_name.to_string()),
