@@ -1,4 +1,7 @@
-"""A small receiver for scripts/replay-load.sh: answers 200 and counts requests (loopback)."""
+"""A small receiver for scripts/replay-load.sh (loopback only): answers 200 and keeps, in
+the file named on the command line, "<requests> <distinct webhook-id values>" (written
+atomically, so a reader never sees half a number)."""
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -6,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, out = int(sys.argv[1]), sys.argv[2]
 lock = threading.Lock()
 count = 0
+ids = set()
 
 
 class H(BaseHTTPRequestHandler):
@@ -19,8 +23,10 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         with lock:
             count += 1
-            with open(out, "w") as f:
-                f.write(str(count))
+            ids.add(self.headers.get("webhook-id"))
+            with open(out + ".tmp", "w") as f:
+                f.write(f"{count} {len(ids)}")
+            os.replace(out + ".tmp", out)
 
     def log_message(self, *a):
         pass

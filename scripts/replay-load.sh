@@ -68,16 +68,19 @@ ACCEPTED=$(grep -E "^status 201" "$DIR/wrk.out" | awk '{print $3}')
 ACCEPTED=${ACCEPTED:-0}
 # Wait (bounded) until the worker has delivered the test-send and every accepted replay.
 WANT=$((ACCEPTED + 1))
+received() { cat "$DIR/received" 2>/dev/null || echo "0 0"; }
 for _ in $(seq 1 600); do
-  GOT=$(cat "$DIR/received" 2>/dev/null || echo 0)
+  read -r _ GOT <<< "$(received)"
   [ "$GOT" -ge "$WANT" ] && break
   sleep 0.2
 done
 END=$(date +%s.%N)
-GOT=$(cat "$DIR/received" 2>/dev/null || echo 0)
-python3 - "$START" "$END" "$SECS" "$ACCEPTED" "$GOT" "$WANT" <<PY
+read -r REQS GOT <<< "$(received)"
+python3 - "$START" "$END" "$SECS" "$ACCEPTED" "$GOT" "$WANT" "$REQS" <<PY
 import sys
-start, end, secs, acc, got, want = map(float, sys.argv[1:])
-print(f"accepted {acc:.0f} replays = {acc/secs:.0f}/s; delivered {got-1:.0f} of {want-1:.0f} in {end-start:.1f} s = {(got-1)/(end-start):.0f}/s end to end")
+start, end, secs, acc, got, want, reqs = map(float, sys.argv[1:])
+print(f"accepted {acc:.0f} replays = {acc/secs:.0f}/s; delivered {got-1:.0f} of {want-1:.0f} "
+      f"in {end-start:.1f} s = {(got-1)/(end-start):.0f}/s end to end; "
+      f"{reqs-got:.0f} requests were repeats of a webhook-id already received")
 PY
 echo "server log lines mentioning 'locked' or 'busy': $(grep -ciE 'locked|busy' "$DIR/serve.log" || true)"
