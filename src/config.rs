@@ -15,6 +15,8 @@ pub struct Config {
     pub database_url: String,
     /// Maximum pooled database connections.
     pub db_pool_size: u32,
+    /// How long a writer waits for SQLite's write lock before answering 503.
+    pub db_busy_timeout_ms: u32,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// A session ends after this many minutes without a request.
@@ -109,6 +111,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://hookdesk.db".into(),
             db_pool_size: 16,
+            db_busy_timeout_ms: 10_000,
             log_format: LogFormat::Text,
             session_idle_minutes: 120,
             session_absolute_minutes: 12 * 60,
@@ -156,6 +159,14 @@ pub struct ConfigArgs {
     /// Maximum pooled database connections [default: 16]
     #[arg(long, env = "HOOKDESK_DB_POOL_SIZE", global = true, value_name = "N")]
     pub db_pool_size: Option<u32>,
+    /// Milliseconds a write waits for SQLite's write lock before a 503 [default: 10000]
+    #[arg(
+        long,
+        env = "HOOKDESK_DB_BUSY_TIMEOUT_MS",
+        global = true,
+        value_name = "MS"
+    )]
+    pub db_busy_timeout_ms: Option<u32>,
     /// Log format [default: text]
     #[arg(long, env = "HOOKDESK_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -391,6 +402,7 @@ impl Config {
             listen,
             database_url,
             db_pool_size,
+            db_busy_timeout_ms,
             log_format,
             session_idle_minutes,
             session_absolute_minutes,
@@ -440,6 +452,7 @@ impl Config {
             ("login_lockout_minutes", self.login_lockout_minutes),
             ("login_max_failures", i64::from(self.login_max_failures)),
             ("db_pool_size", i64::from(self.db_pool_size)),
+            ("db_busy_timeout_ms", i64::from(self.db_busy_timeout_ms)),
             ("breaker_failures", i64::from(self.breaker_failures)),
             (
                 "worker_concurrency",

@@ -82,7 +82,7 @@ pub enum Error {
     Csrf(String),
     #[error("authentication required")]
     Unauthenticated,
-    #[error("the database is busy: {0}")]
+    #[error("the database is busy: {0}")] // starts with BUSY_PREFIX
     Busy(String),
     #[error("database error: {0}")]
     Database(diesel::result::Error),
@@ -129,6 +129,12 @@ impl Error {
         }
     }
 
+    /// Whether an error's text is that of [`Error::Busy`], for errors that reach the
+    /// response only as text (the session middleware wraps its store's errors).
+    pub fn is_busy_text(text: &str) -> bool {
+        text.starts_with(BUSY_PREFIX)
+    }
+
     /// True for errors that are ours, not the user's.
     pub fn is_internal(&self) -> bool {
         matches!(
@@ -151,3 +157,21 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How the text of [`Error::Busy`] begins.
+const BUSY_PREFIX: &str = "the database is busy";
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn a_busy_error_is_known_by_its_text() {
+        assert!(Error::is_busy_text(
+            &Error::Busy("database is locked".into()).to_string()
+        ));
+        assert!(!Error::is_busy_text(
+            &Error::Internal("database is locked".into()).to_string()
+        ));
+    }
+}

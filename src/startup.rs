@@ -95,7 +95,11 @@ pub async fn shutdown_signal() {
 /// Opens the database and brings it up to date. Returns the pool and, on a first start
 /// without a configured password, the generated administrator password.
 pub fn prepare_database(config: &Config) -> anyhow::Result<(DbPool, Option<String>)> {
-    let pool = db::connect(&config.database_url, config.db_pool_size)?;
+    let pool = db::connect_with(
+        &config.database_url,
+        config.db_pool_size,
+        config.db_busy_timeout_ms,
+    )?;
     let mut conn = pool.get()?;
     let applied = db::run_migrations(&mut conn)?;
     if applied > 0 {

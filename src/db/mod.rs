@@ -103,30 +103,48 @@ impl Backend {
 /// Applied to every SQLite connection the pool opens. `busy_timeout` must come before
 /// `journal_mode=WAL`, or opening several connections at once can fail with "locked".
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_timeout_ms: u32,
+}
 
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         if let DbConn::Sqlite(c) = conn {
-            c.batch_execute(SQLITE_PRAGMAS)
+            c.batch_execute(&sqlite_pragmas(self.busy_timeout_ms))
                 .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }
 }
 
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+/// How long a writer waits for the write lock unless configured (`db_busy_timeout_ms`).
+pub const DEFAULT_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+fn sqlite_pragmas(busy_timeout_ms: u32) -> String {
+    format!(
+        "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+    )
+}
 
 /// Opens the pool after proving one direct connection works, so a bad URL or a
 /// server that is down fails at once with the driver's own message.
 pub fn connect(url: &str, max_size: u32) -> Result<DbPool, DbSetupError> {
+    connect_with(url, max_size, DEFAULT_BUSY_TIMEOUT_MS)
+}
+
+/// [`connect`] with SQLite's busy timeout: how long a writer waits for the write lock.
+pub fn connect_with(
+    url: &str,
+    max_size: u32,
+    busy_timeout_ms: u32,
+) -> Result<DbPool, DbSetupError> {
     let backend = Backend::from_url(url)?;
     let conn_str = backend.connection_string().to_string();
     match &backend {
         Backend::Sqlite(_) => {
             let mut c = SqliteConnection::establish(&conn_str)?;
-            c.batch_execute(SQLITE_PRAGMAS)?;
+            c.batch_execute(&sqlite_pragmas(busy_timeout_ms))?;
         }
         Backend::Postgres(_) => {
             PgConnection::establish(&conn_str)?;
@@ -136,7 +154,7 @@ pub fn connect(url: &str, max_size: u32) -> Result<DbPool, DbSetupError> {
     let pool = Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(SqlitePragmas))
+        .connection_customizer(Box::new(SqlitePragmas { busy_timeout_ms }))
         .build(manager)?;
     Ok(pool)
 }

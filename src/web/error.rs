@@ -128,6 +128,12 @@ pub fn render(req: &RequestInfo, err: &actix_web::Error) -> HttpResponse {
             };
             (app.status_code(), app.code(), app.public_message(), fields)
         }
+        // The session middleware wraps its store's errors in opaque 500s; a busy
+        // database there is still load, not a fault.
+        None if Error::is_busy_text(&err.to_string()) => {
+            let busy = Error::Busy(String::new());
+            (busy.status_code(), busy.code(), busy.public_message(), None)
+        }
         None => {
             let status = err.as_response_error().status_code();
             let message = if status.is_server_error() {

@@ -78,9 +78,12 @@ impl SessionStore for DbSessionStore {
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
         let k = key.as_ref().to_string();
         let exp = expiry(ttl);
-        db::run(&self.pool, move |c| sessions::touch(c, &k, exp))
-            .await
-            .map_err(|e| anyhow::anyhow!(e))
+        match db::run(&self.pool, move |c| sessions::touch(c, &k, exp)).await {
+            // Extending an idle timeout can wait for the next request: a page or API
+            // call must not fail because the database was too busy to note it.
+            Err(crate::error::Error::Busy(_)) => Ok(()),
+            other => other.map_err(|e| anyhow::anyhow!(e)),
+        }
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {

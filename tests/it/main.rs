@@ -11,6 +11,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod browser;
+mod busy;
 mod cli;
 mod connections;
 mod connections_secrets;
