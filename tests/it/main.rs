@@ -18,6 +18,8 @@ mod connections_secrets;
 mod crash;
 mod database;
 mod deliveries_api;
+mod hammer;
+mod hammer_checks;
 mod notify;
 mod pages;
 mod queue;
