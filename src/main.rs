@@ -195,22 +195,15 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             };
             let u = User::create(
                 &mut conn,
+                &audit::Actor::system("cli"),
                 &NewUserInput {
                     display_name: display_name.unwrap_or_else(|| username.clone()),
                     username,
                     email,
                     password: pw.clone(),
                     integration,
-                    roles: roles.clone(),
+                    roles,
                 },
-            )?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "user.create",
-                &u.username,
-                audit::SUCCESS,
-                &format!("roles: {}", roles.join(", ")),
             )?;
             if generated {
                 println!("Created user {} with password: {pw}", u.username);
@@ -222,15 +215,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let u = User::find_by_username(&mut conn, &username)?
                 .with_context(|| format!("no user named {username}"))?;
             let pw = read_password_line()?;
-            User::set_password(&mut conn, u.id, &pw, None)?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "user.password_reset",
-                &u.username,
-                audit::SUCCESS,
-                "",
-            )?;
+            User::reset_password(&mut conn, &audit::Actor::system("cli"), u.id, &pw)?;
             println!(
                 "Password of {} changed; their sessions were ended.",
                 u.username
@@ -253,7 +238,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn demo(config: &Config) -> anyhow::Result<()> {
     let (pool, _) = startup::prepare_database(config)?;
     let mut conn = pool.get()?;
-    let s = hookdesk::tickets::demo::fill(&mut conn)?;
+    let s = hookdesk::tickets::demo::fill(&mut conn, &audit::Actor::system("cli"))?;
     audit::record(
         &mut conn,
         &audit::Actor::system("cli"),

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::forms::{FieldInput, FormInput};
 use super::{Form, FormField, Ticket, TicketInput, TicketPatch, TicketType, query};
+use crate::audit::Actor;
 use crate::auth::users::NewUserInput;
 use crate::auth::{TECHNICIAN, User, password};
 use crate::db::DbConn;
@@ -159,7 +160,7 @@ fn forms(conn: &mut DbConn) -> Result<usize> {
 }
 
 /// Fills an empty database; refuses when tickets already exist.
-pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
+pub fn fill(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
     let existing = query::count(conn)?;
     if existing > 0 {
         return Err(Error::Conflict(format!(
@@ -172,6 +173,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
             let pw = password::generate();
             let u = User::create(
                 conn,
+                actor,
                 &NewUserInput {
                     username: "tech".into(),
                     display_name: "Tess Tech".into(),
