@@ -161,15 +161,8 @@ fn main() -> anyhow::Result<()> {
             let mut conn = pool.get()?;
             let u = User::find_by_username(&mut conn, &user)?
                 .with_context(|| format!("no user named {user}"))?;
-            let (tok, secret) = ApiToken::create(&mut conn, u.id, &name)?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "token.create",
-                &format!("token {} ({}) of {}", tok.name, tok.prefix, u.username),
-                audit::SUCCESS,
-                "",
-            )?;
+            let (_, secret) =
+                ApiToken::create(&mut conn, &audit::Actor::system("cli"), u.id, &name)?;
             println!("{secret}");
             Ok(())
         }

@@ -6,7 +6,7 @@ use askama::Template;
 
 use super::extract::{Authenticated, client_ip, state};
 use super::page::{PageCtx, flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::User;
 use crate::auth::tokens::ApiToken;
 use crate::auth::users::PasswordChange;
@@ -125,21 +125,9 @@ pub async fn token_create(
     let uid = auth.principal.user.id;
     let name = form.into_inner().name;
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let created = db::run(&st.pool, move |c| {
-        let (tok, secret) = ApiToken::create(c, uid, &name)?;
-        audit::record(
-            c,
-            &actor,
-            "token.create",
-            &format!("token {} ({})", tok.name, tok.prefix),
-            audit::SUCCESS,
-            "",
-        )?;
-        Ok(secret)
-    })
-    .await;
+    let created = db::run(&st.pool, move |c| ApiToken::create(c, &actor, uid, &name)).await;
     match created {
-        Ok(secret) => {
+        Ok((_, secret)) => {
             page(
                 &req,
                 &session,
@@ -175,19 +163,7 @@ pub async fn token_revoke(
     let uid = auth.principal.user.id;
     let id = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let tok = db::run(&st.pool, move |c| {
-        let tok = ApiToken::revoke(c, uid, id)?;
-        audit::record(
-            c,
-            &actor,
-            "token.revoke",
-            &format!("token {} ({})", tok.name, tok.prefix),
-            audit::SUCCESS,
-            "",
-        )?;
-        Ok(tok)
-    })
-    .await?;
+    let tok = db::run(&st.pool, move |c| ApiToken::revoke(c, &actor, uid, id)).await?;
     flash(
         &session,
         "success",

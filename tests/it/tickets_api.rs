@@ -87,7 +87,9 @@ pub fn token_for(app: &TestApp, username: &str, roles: &[&str], integration: boo
                 .execute(c)
                 .unwrap();
         }
-        ApiToken::create(c, u.id, "test").unwrap().1
+        ApiToken::create(c, &hookdesk::audit::Actor::system("test"), u.id, "test")
+            .unwrap()
+            .1
     })
 }
 
