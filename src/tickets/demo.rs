@@ -90,7 +90,7 @@ const REQUESTERS: [(&str, &str); 6] = [
     ("Ana Souza", "ana.souza@example.com"),
 ];
 
-fn forms(conn: &mut DbConn) -> Result<usize> {
+fn forms(conn: &mut DbConn, actor: &Actor) -> Result<usize> {
     let types = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let field = |name: &str, kind: &str, required: bool, options: &str| FieldInput {
         name: name.into(),
@@ -151,9 +151,9 @@ fn forms(conn: &mut DbConn) -> Result<usize> {
     ];
     let n = defs.len();
     for (f, fields) in defs {
-        let form = Form::create(conn, &f)?;
+        let form = Form::create(conn, actor, &f)?;
         for fi in fields {
-            FormField::add(conn, form.id, &fi)?;
+            FormField::add(conn, actor, form.id, &fi)?;
         }
     }
     Ok(n)
@@ -186,9 +186,10 @@ pub fn fill(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
             (u, Some(pw))
         }
     };
-    let actor = User::principal(conn, tech.id)?;
+    // Tickets are made and worked on by the technician.
+    let tess = User::principal(conn, tech.id)?;
     let nforms = if Form::list(conn)?.is_empty() {
-        forms(conn)?
+        forms(conn, actor)?
     } else {
         0
     };
@@ -229,7 +230,7 @@ pub fn fill(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
             }
             let ticket = Ticket::create(
                 conn,
-                &actor,
+                &tess,
                 &TicketInput {
                     ticket_type: t.code().into(),
                     subject: subject.to_string(),
@@ -249,7 +250,7 @@ pub fn fill(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
             if i % 2 == 1 {
                 Ticket::add_note(
                     conn,
-                    &actor,
+                    &tess,
                     ticket.id,
                     "Called the requester; collecting more details.",
                     i % 4 == 1,
@@ -259,7 +260,7 @@ pub fn fill(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
             if status != "Open" {
                 Ticket::update(
                     conn,
-                    &actor,
+                    &tess,
                     ticket.id,
                     &TicketPatch {
                         status: Some(status.into()),
