@@ -97,7 +97,7 @@ async fn events_and_changes_commit_or_roll_back_together(app: TestApp) {
         };
         assert!(Ticket::update(c, &p, t.id, &ok).is_err());
         assert!(Ticket::add_note(c, &p, t.id, "hello", false).is_err());
-        assert!(Ticket::delete(c, &admin, t.id).is_err());
+        assert!(Ticket::delete(c, &admin, &hookdesk::audit::Actor::system("test"), t.id).is_err());
         assert_eq!(counts(c), (1, 1, 1));
         assert_eq!(Ticket::get(c, t.id).unwrap().subject, "First");
         repair_events(c);
