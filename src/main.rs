@@ -143,15 +143,7 @@ fn main() -> anyhow::Result<()> {
                     anyhow::bail!("give the new key with --new-key-file or HOOKDESK_NEW_SECRET_KEY")
                 }
             };
-            let msg = run(&config, &mut conn, source)?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "secrets.rekey",
-                "master key",
-                audit::SUCCESS,
-                &msg,
-            )?;
+            let msg = run(&config, &mut conn, &audit::Actor::system("cli"), source)?;
             println!("{msg}");
             Ok(())
         }
@@ -232,14 +224,6 @@ fn demo(config: &Config) -> anyhow::Result<()> {
     let (pool, _) = startup::prepare_database(config)?;
     let mut conn = pool.get()?;
     let s = hookdesk::tickets::demo::fill(&mut conn, &audit::Actor::system("cli"))?;
-    audit::record(
-        &mut conn,
-        &audit::Actor::system("cli"),
-        "demo.fill",
-        "database",
-        audit::SUCCESS,
-        &format!("{} form(s), {} ticket(s)", s.forms, s.tickets),
-    )?;
     println!(
         "Demo data added: {} form(s), {} ticket(s).",
         s.forms, s.tickets

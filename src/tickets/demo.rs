@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::forms::{FieldInput, FormInput};
 use super::{Form, FormField, Ticket, TicketInput, TicketPatch, TicketType, query};
-use crate::audit::Actor;
+use crate::audit::{self, Actor};
 use crate::auth::users::NewUserInput;
 use crate::auth::{TECHNICIAN, User, password};
 use crate::db::DbConn;
@@ -159,8 +159,19 @@ fn forms(conn: &mut DbConn, actor: &Actor) -> Result<usize> {
     Ok(n)
 }
 
-/// Fills an empty database; refuses when tickets already exist.
+/// Fills an empty database, with a `demo.fill` audit row; refuses when tickets already
+/// exist. All of it is one transaction: a demo is filled completely or not at all, and
+/// holding the write lock that long is fine for a one-off command.
 pub fn fill(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
+    crate::db::write(conn, |c| {
+        let s = fill_in(c, actor)?;
+        let detail = format!("{} form(s), {} ticket(s)", s.forms, s.tickets);
+        audit::record(c, actor, "demo.fill", "database", audit::SUCCESS, &detail)?;
+        Ok(s)
+    })
+}
+
+fn fill_in(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
     let existing = query::count(conn)?;
     if existing > 0 {
         return Err(Error::Conflict(format!(

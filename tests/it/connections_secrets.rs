@@ -261,7 +261,14 @@ async fn rekey_round_trip(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let new_file = dir.path().join("new.key");
     let msg = app
-        .with_conn(|c| rekey::run(&app.config, c, NewKey::File(new_file.clone())))
+        .with_conn(|c| {
+            rekey::run(
+                &app.config,
+                c,
+                &hookdesk::audit::Actor::system("test"),
+                NewKey::File(new_file.clone()),
+            )
+        })
         .unwrap();
     assert!(msg.contains("re-encrypted"), "{msg}");
     assert!(new_file.exists());
