@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::auth::Principal;
 use crate::db::DbConn;
 use crate::db::schema::audit_log;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = audit_log)]
@@ -71,6 +71,23 @@ pub fn record(
             audit_log::detail.eq(detail),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// Audits a refused change: when `res` is a `Conflict` (someone tried and the rules said
+/// no), writes a FAILURE row with its message. The change's own transaction has rolled
+/// back by then, taking anything recorded in it along, so this is a write of its own.
+/// Validation errors are not audited: nothing was attempted against the rules.
+pub fn record_refusal<T>(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    res: &Result<T>,
+) -> Result<()> {
+    if let Err(Error::Conflict(msg)) = res {
+        crate::db::write(conn, |c| record(c, actor, action, target, FAILURE, msg))?;
+    }
     Ok(())
 }
 

@@ -143,15 +143,7 @@ fn main() -> anyhow::Result<()> {
                     anyhow::bail!("give the new key with --new-key-file or HOOKDESK_NEW_SECRET_KEY")
                 }
             };
-            let msg = run(&config, &mut conn, source)?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "secrets.rekey",
-                "master key",
-                audit::SUCCESS,
-                &msg,
-            )?;
+            let msg = run(&config, &mut conn, &audit::Actor::system("cli"), source)?;
             println!("{msg}");
             Ok(())
         }
@@ -161,15 +153,8 @@ fn main() -> anyhow::Result<()> {
             let mut conn = pool.get()?;
             let u = User::find_by_username(&mut conn, &user)?
                 .with_context(|| format!("no user named {user}"))?;
-            let (tok, secret) = ApiToken::create(&mut conn, u.id, &name)?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "token.create",
-                &format!("token {} ({}) of {}", tok.name, tok.prefix, u.username),
-                audit::SUCCESS,
-                "",
-            )?;
+            let (_, secret) =
+                ApiToken::create(&mut conn, &audit::Actor::system("cli"), u.id, &name)?;
             println!("{secret}");
             Ok(())
         }
@@ -195,22 +180,15 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             };
             let u = User::create(
                 &mut conn,
+                &audit::Actor::system("cli"),
                 &NewUserInput {
                     display_name: display_name.unwrap_or_else(|| username.clone()),
                     username,
                     email,
                     password: pw.clone(),
                     integration,
-                    roles: roles.clone(),
+                    roles,
                 },
-            )?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "user.create",
-                &u.username,
-                audit::SUCCESS,
-                &format!("roles: {}", roles.join(", ")),
             )?;
             if generated {
                 println!("Created user {} with password: {pw}", u.username);
@@ -222,15 +200,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let u = User::find_by_username(&mut conn, &username)?
                 .with_context(|| format!("no user named {username}"))?;
             let pw = read_password_line()?;
-            User::set_password(&mut conn, u.id, &pw, None)?;
-            audit::record(
-                &mut conn,
-                &audit::Actor::system("cli"),
-                "user.password_reset",
-                &u.username,
-                audit::SUCCESS,
-                "",
-            )?;
+            User::reset_password(&mut conn, &audit::Actor::system("cli"), u.id, &pw)?;
             println!(
                 "Password of {} changed; their sessions were ended.",
                 u.username
@@ -253,15 +223,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn demo(config: &Config) -> anyhow::Result<()> {
     let (pool, _) = startup::prepare_database(config)?;
     let mut conn = pool.get()?;
-    let s = hookdesk::tickets::demo::fill(&mut conn)?;
-    audit::record(
-        &mut conn,
-        &audit::Actor::system("cli"),
-        "demo.fill",
-        "database",
-        audit::SUCCESS,
-        &format!("{} form(s), {} ticket(s)", s.forms, s.tickets),
-    )?;
+    let s = hookdesk::tickets::demo::fill(&mut conn, &audit::Actor::system("cli"))?;
     println!(
         "Demo data added: {} form(s), {} ticket(s).",
         s.forms, s.tickets

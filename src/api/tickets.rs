@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use crate::audit::Actor;
 use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::tickets::query::{self, TicketFilter};
 use crate::tickets::{Ticket, TicketInput, TicketPatch, history, payload};
-use crate::web::extract::{ApiAdmin, ApiUser, state};
+use crate::web::extract::{ApiAdmin, ApiUser, client_ip, state};
 
 /// A page of tickets.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -315,9 +316,10 @@ pub async fn tickets_delete(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let key = path.into_inner();
+    let actor = Actor::user(&p, client_ip(&req));
     db::run(&st.pool, move |c| {
         let t = Ticket::find(c, &key)?;
-        Ticket::delete(c, &p, t.id)
+        Ticket::delete(c, &p, &actor, t.id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -9,6 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{Principal, User, password};
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::users;
 use crate::error::Result;
@@ -41,22 +42,70 @@ pub enum LoginResult {
     Failed(&'static str),
 }
 
-/// Checks the password and updates the account's failure counters. `now` is passed in
-/// so tests can move time instead of waiting.
+/// Checks the password, updates the account's failure counters and writes the
+/// `auth.login` audit row (with why a login failed), the last two in one transaction.
+/// `ip` is the client's address, for the audit row; `now` is passed in so tests can move
+/// time instead of waiting.
 pub fn attempt(
     conn: &mut DbConn,
     username: &str,
     password_given: &str,
     policy: &LoginPolicy,
     dummy_hash: &str,
+    ip: &str,
     now: NaiveDateTime,
 ) -> Result<LoginResult> {
-    let Some(user) = User::find_by_username(conn, username)? else {
-        password::verify(password_given, dummy_hash);
+    // argon2 is slow on purpose: it runs before the write lock is taken, so a login
+    // never holds up other writers. `decide` then works on a fresh read of the account.
+    let seen = User::find_by_username(conn, username)?;
+    let ok = match &seen {
+        Some(u) => password::verify(password_given, &u.password_hash),
+        None => {
+            password::verify(password_given, dummy_hash);
+            false
+        }
+    };
+    crate::db::write(conn, |c| {
+        let result = decide(c, seen.as_ref(), ok, policy, now)?;
+        let (actor, outcome, detail) = match &result {
+            LoginResult::Success(p) => (Actor::user(p, ip), audit::SUCCESS, ""),
+            LoginResult::Failed(why) => (
+                Actor {
+                    id: None,
+                    name: super::users::normalize_username(username),
+                    ip: ip.into(),
+                },
+                audit::FAILURE,
+                *why,
+            ),
+        };
+        audit::record(c, &actor, "auth.login", &actor.name, outcome, detail)?;
+        Ok(result)
+    })
+}
+
+/// The outcome, given whether the password matched the hash `seen` before the write.
+/// The account is read again inside the write, so the failure counters and the lock are
+/// current; a password changed in between is not the one that was checked.
+fn decide(
+    conn: &mut DbConn,
+    seen: Option<&User>,
+    ok: bool,
+    policy: &LoginPolicy,
+    now: NaiveDateTime,
+) -> Result<LoginResult> {
+    let user: Option<User> = match seen {
+        Some(s) => users::table
+            .find(s.id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    let (Some(seen), Some(user)) = (seen, user) else {
         return Ok(LoginResult::Failed("unknown user"));
     };
-    // Verify before looking at the lock, so a locked account costs the same time.
-    let ok = password::verify(password_given, &user.password_hash);
+    let ok = ok && user.password_hash == seen.password_hash;
     if user.locked_until.is_some_and(|t| t > now) {
         return Ok(LoginResult::Failed("account locked"));
     }

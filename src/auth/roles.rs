@@ -139,19 +139,14 @@ impl Role {
     }
 
     /// Deletes an unused custom role. A role held by users is refused with their names.
-    /// A refusal is audited too (someone tried), in its own write after the rollback.
+    /// A refusal is audited too (someone tried).
     pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Role> {
         let res = crate::db::write(conn, |c| {
             let r = Role::delete_in(c, id)?;
             audit::record(c, actor, "role.delete", &r.name, audit::SUCCESS, "")?;
             Ok(r)
         });
-        if let Err(Error::Conflict(msg)) = &res {
-            crate::db::write(conn, |c| {
-                let target = format!("role #{id}");
-                audit::record(c, actor, "role.delete", &target, audit::FAILURE, msg)
-            })?;
-        }
+        audit::record_refusal(conn, actor, "role.delete", &format!("role #{id}"), &res)?;
         res
     }
 

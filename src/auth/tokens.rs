@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{Principal, User, random_token, sha256_hex};
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::api_tokens;
 use crate::error::{Error, Result};
@@ -27,8 +28,14 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
-    /// Creates a token; the returned string is the only time the secret exists in clear.
-    pub fn create(conn: &mut DbConn, user_id: i64, name: &str) -> Result<(ApiToken, String)> {
+    /// Creates a token of `user_id` with its audit row; the returned string is the only
+    /// time the secret exists in clear.
+    pub fn create(
+        conn: &mut DbConn,
+        actor: &Actor,
+        user_id: i64,
+        name: &str,
+    ) -> Result<(ApiToken, String)> {
         let name = name.trim();
         if name.is_empty() {
             return Err(Error::invalid("name", "is required"));
@@ -36,24 +43,28 @@ impl ApiToken {
         if name.chars().count() > 80 {
             return Err(Error::invalid("name", "must be at most 80 characters"));
         }
-        User::get(conn, user_id)?;
         let secret = format!("{TOKEN_PREFIX}{}", random_token(32));
         let hash = sha256_hex(&secret);
         let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
-        diesel::insert_into(api_tokens::table)
-            .values((
-                api_tokens::user_id.eq(user_id),
-                api_tokens::name.eq(name),
-                api_tokens::token_hash.eq(&hash),
-                api_tokens::prefix.eq(&prefix),
-                api_tokens::created_at.eq(crate::db::now()),
-            ))
-            .execute(conn)?;
-        let tok = api_tokens::table
-            .filter(api_tokens::token_hash.eq(&hash))
-            .select(ApiToken::as_select())
-            .first(conn)?;
-        Ok((tok, secret))
+        crate::db::write(conn, |c| {
+            let owner = User::get(c, user_id)?;
+            diesel::insert_into(api_tokens::table)
+                .values((
+                    api_tokens::user_id.eq(user_id),
+                    api_tokens::name.eq(name),
+                    api_tokens::token_hash.eq(&hash),
+                    api_tokens::prefix.eq(&prefix),
+                    api_tokens::created_at.eq(crate::db::now()),
+                ))
+                .execute(c)?;
+            let tok = api_tokens::table
+                .filter(api_tokens::token_hash.eq(&hash))
+                .select(ApiToken::as_select())
+                .first(c)?;
+            let target = audit_target(&tok, &owner, actor);
+            audit::record(c, actor, "token.create", &target, audit::SUCCESS, "")?;
+            Ok((tok, secret))
+        })
     }
 
     pub fn list_for_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<ApiToken>> {
@@ -64,23 +75,33 @@ impl ApiToken {
             .load(conn)?)
     }
 
-    /// Revokes one of `user_id`'s tokens.
-    pub fn revoke(conn: &mut DbConn, user_id: i64, token_id: i64) -> Result<ApiToken> {
-        let n = diesel::update(
-            api_tokens::table
-                .filter(api_tokens::id.eq(token_id))
-                .filter(api_tokens::user_id.eq(user_id))
-                .filter(api_tokens::revoked_at.is_null()),
-        )
-        .set(api_tokens::revoked_at.eq(Some(crate::db::now())))
-        .execute(conn)?;
-        if n == 0 {
-            return Err(Error::NotFound("active token".into()));
-        }
-        Ok(api_tokens::table
-            .find(token_id)
-            .select(ApiToken::as_select())
-            .first(conn)?)
+    /// Revokes one of `user_id`'s tokens, with its audit row.
+    pub fn revoke(
+        conn: &mut DbConn,
+        actor: &Actor,
+        user_id: i64,
+        token_id: i64,
+    ) -> Result<ApiToken> {
+        crate::db::write(conn, |c| {
+            let n = diesel::update(
+                api_tokens::table
+                    .filter(api_tokens::id.eq(token_id))
+                    .filter(api_tokens::user_id.eq(user_id))
+                    .filter(api_tokens::revoked_at.is_null()),
+            )
+            .set(api_tokens::revoked_at.eq(Some(crate::db::now())))
+            .execute(c)?;
+            if n == 0 {
+                return Err(Error::NotFound("active token".into()));
+            }
+            let tok: ApiToken = api_tokens::table
+                .find(token_id)
+                .select(ApiToken::as_select())
+                .first(c)?;
+            let target = audit_target(&tok, &User::get(c, user_id)?, actor);
+            audit::record(c, actor, "token.revoke", &target, audit::SUCCESS, "")?;
+            Ok(tok)
+        })
     }
 
     /// The user behind a bearer token, if the token is live and the user active.
@@ -115,6 +136,16 @@ impl ApiToken {
             .execute(conn)?;
         }
         Ok(principal)
+    }
+}
+
+/// How the audit log names a token: by name and visible prefix, and by owner when the
+/// actor is someone else (the CLI creating a token for a user).
+fn audit_target(tok: &ApiToken, owner: &User, actor: &Actor) -> String {
+    if actor.id == Some(owner.id) {
+        format!("token {} ({})", tok.name, tok.prefix)
+    } else {
+        format!("token {} ({}) of {}", tok.name, tok.prefix, owner.username)
     }
 }
 

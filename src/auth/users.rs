@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{Principal, password};
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::{roles, user_roles, users};
 use crate::error::{Error, FieldErrors, Result};
@@ -61,6 +62,15 @@ pub struct UserChanges {
     pub email: String,
     pub integration: bool,
     pub roles: Vec<String>,
+}
+
+/// What a user gives to change their own password. No `Debug`: it holds passwords.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+    pub confirm_password: String,
 }
 
 pub fn normalize_username(s: &str) -> String {
@@ -155,8 +165,18 @@ impl User {
         Ok(users::table.count().get_result(conn)?)
     }
 
-    /// Validates, hashes and inserts, with roles, in one transaction.
-    pub fn create(conn: &mut DbConn, input: &NewUserInput) -> Result<User> {
+    /// Validates, hashes and inserts, with roles and the audit row, in one transaction.
+    pub fn create(conn: &mut DbConn, actor: &Actor, input: &NewUserInput) -> Result<User> {
+        let detail = format!("roles: {}", input.roles.join(", "));
+        User::create_audited(conn, actor, input, &detail)
+    }
+
+    fn create_audited(
+        conn: &mut DbConn,
+        actor: &Actor,
+        input: &NewUserInput,
+        detail: &str,
+    ) -> Result<User> {
         let username = normalize_username(&input.username);
         let mut errs = FieldErrors::new();
         validate_username(&mut errs, &username);
@@ -169,6 +189,7 @@ impl User {
             errs.add("username", "is already taken");
         }
         errs.into_result()?;
+        // Hashed before the write lock is taken: argon2 is slow on purpose.
         let hash = password::hash(&input.password)?;
         let now = crate::db::now();
         crate::db::write(conn, |conn| {
@@ -187,11 +208,27 @@ impl User {
             let user = User::find_by_username(conn, &username)?
                 .ok_or_else(|| Error::Internal("inserted user vanished".into()))?;
             set_role_ids(conn, user.id, &role_ids)?;
+            audit::record(
+                conn,
+                actor,
+                "user.create",
+                &user.username,
+                audit::SUCCESS,
+                detail,
+            )?;
             Ok(user)
         })
     }
 
-    pub fn update(conn: &mut DbConn, id: i64, ch: &UserChanges) -> Result<User> {
+    /// Saves profile and roles with the audit row. Taking the last active administrator's
+    /// role away is refused, and the refusal audited.
+    pub fn update(conn: &mut DbConn, actor: &Actor, id: i64, ch: &UserChanges) -> Result<User> {
+        let res = User::update_in(conn, actor, id, ch);
+        audit::record_refusal(conn, actor, "user.update", &format!("user #{id}"), &res)?;
+        res
+    }
+
+    fn update_in(conn: &mut DbConn, actor: &Actor, id: i64, ch: &UserChanges) -> Result<User> {
         let mut errs = FieldErrors::new();
         validate_profile(&mut errs, &ch.display_name, &ch.email);
         let role_ids = resolve_roles(conn, &ch.roles, &mut errs)?;
@@ -214,13 +251,34 @@ impl User {
             if was_admin && !is_admin && before.active {
                 ensure_an_admin_remains(conn)?;
             }
-            User::get(conn, id)
+            let u = User::get(conn, id)?;
+            let detail = format!(
+                "roles: {}; integration: {}",
+                ch.roles.join(", "),
+                ch.integration
+            );
+            audit::record(
+                conn,
+                actor,
+                "user.update",
+                &u.username,
+                audit::SUCCESS,
+                &detail,
+            )?;
+            Ok(u)
         })
     }
 
-    /// Activating or deactivating; the last active administrator cannot be deactivated.
-    pub fn set_active(conn: &mut DbConn, id: i64, active: bool) -> Result<User> {
-        crate::db::write(conn, |conn| {
+    /// Activating or deactivating (which signs the user out everywhere), with the audit
+    /// row. Deactivating the last active administrator is refused, and the refusal
+    /// audited.
+    pub fn set_active(conn: &mut DbConn, actor: &Actor, id: i64, active: bool) -> Result<User> {
+        let action = if active {
+            "user.activate"
+        } else {
+            "user.deactivate"
+        };
+        let res = crate::db::write(conn, |conn| {
             diesel::update(users::table.find(id))
                 .set((
                     users::active.eq(active),
@@ -231,39 +289,96 @@ impl User {
                 ensure_an_admin_remains(conn)?;
                 super::sessions::end_all_for_user(conn, id)?;
             }
-            User::get(conn, id)
+            let u = User::get(conn, id)?;
+            audit::record(conn, actor, action, &u.username, audit::SUCCESS, "")?;
+            Ok(u)
+        });
+        audit::record_refusal(conn, actor, action, &format!("user #{id}"), &res)?;
+        res
+    }
+
+    /// An administrator (or the CLI) sets a user's password: clears any lockout, ends
+    /// every session of theirs, and writes the audit row.
+    pub fn reset_password(
+        conn: &mut DbConn,
+        actor: &Actor,
+        id: i64,
+        new_password: &str,
+    ) -> Result<User> {
+        let hash = password::hash(new_password)?;
+        crate::db::write(conn, |c| {
+            let u = User::get(c, id)?;
+            store_password(c, id, &hash, None)?;
+            audit::record(
+                c,
+                actor,
+                "user.password_reset",
+                &u.username,
+                audit::SUCCESS,
+                "",
+            )?;
+            Ok(u)
         })
     }
 
-    /// Sets a new password and clears any lockout. Ends the user's sessions except
-    /// `keep_login` (the session that made the change, when it is the user's own).
-    pub fn set_password(
+    /// A user changes their own password: the current one must be right and the new one
+    /// typed twice. Ends their sessions except `keep_login` (the one making the change).
+    pub fn change_own_password(
         conn: &mut DbConn,
+        actor: &Actor,
         id: i64,
-        new_password: &str,
-        keep_login: Option<&str>,
+        ch: &PasswordChange,
+        keep_login: &str,
     ) -> Result<()> {
-        let hash = password::hash(new_password)?;
-        crate::db::write(conn, |conn| {
-            let n = diesel::update(users::table.find(id))
-                .set((
-                    users::password_hash.eq(&hash),
-                    users::failed_logins.eq(0),
-                    users::first_failed_at.eq(None::<NaiveDateTime>),
-                    users::locked_until.eq(None::<NaiveDateTime>),
-                    users::updated_at.eq(crate::db::now()),
-                ))
-                .execute(conn)?;
-            if n == 0 {
-                return Err(Error::NotFound("user".into()));
+        let user = User::get(conn, id)?;
+        let mut errs = FieldErrors::new();
+        if !password::verify(&ch.current_password, &user.password_hash) {
+            errs.add("current_password", "is not your current password");
+        }
+        if ch.new_password != ch.confirm_password {
+            errs.add("confirm_password", "does not match the new password");
+        }
+        if let Err(Error::Validation(p)) = password::validate(&ch.new_password) {
+            for e in p.0 {
+                errs.add("new_password", e.message);
             }
-            match keep_login {
-                Some(login) => super::sessions::end_others_for_user(conn, id, login)?,
-                None => super::sessions::end_all_for_user(conn, id)?,
-            };
-            Ok(())
+        }
+        errs.into_result()?;
+        let hash = password::hash(&ch.new_password)?;
+        crate::db::write(conn, |c| {
+            store_password(c, id, &hash, Some(keep_login))?;
+            audit::record(
+                c,
+                actor,
+                "user.password_change",
+                &user.username,
+                audit::SUCCESS,
+                "own password",
+            )
         })
     }
+}
+
+/// Stores a password hash and clears any lockout; ends the user's sessions except
+/// `keep_login`. Runs inside the caller's write.
+fn store_password(conn: &mut DbConn, id: i64, hash: &str, keep_login: Option<&str>) -> Result<()> {
+    let n = diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(hash),
+            users::failed_logins.eq(0),
+            users::first_failed_at.eq(None::<NaiveDateTime>),
+            users::locked_until.eq(None::<NaiveDateTime>),
+            users::updated_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(Error::NotFound("user".into()));
+    }
+    match keep_login {
+        Some(login) => super::sessions::end_others_for_user(conn, id, login)?,
+        None => super::sessions::end_all_for_user(conn, id)?,
+    };
+    Ok(())
 }
 
 fn resolve_roles(conn: &mut DbConn, names: &[String], errs: &mut FieldErrors) -> Result<Vec<i64>> {
@@ -323,8 +438,9 @@ pub fn ensure_first_admin(
         Some(p) if !p.is_empty() => (p.to_string(), false),
         _ => (password::generate(), true),
     };
-    User::create(
+    User::create_audited(
         conn,
+        &Actor::system("system"),
         &NewUserInput {
             username: "admin".into(),
             display_name: "Administrator".into(),
@@ -333,13 +449,6 @@ pub fn ensure_first_admin(
             integration: false,
             roles: vec![super::ADMINISTRATOR.into()],
         },
-    )?;
-    crate::audit::record(
-        conn,
-        &crate::audit::Actor::system("system"),
-        "user.create",
-        "admin",
-        crate::audit::SUCCESS,
         "first-start administrator",
     )?;
     Ok(generated.then_some(password))

@@ -268,8 +268,15 @@ impl Connection {
     }
 
     /// Deletes a connection no webhook uses, with its audit row; otherwise a conflict
-    /// naming the webhooks.
+    /// naming the webhooks, audited as a failure.
     pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Connection> {
+        let res = Connection::delete_in(conn, actor, id);
+        let target = format!("connection #{id}");
+        audit::record_refusal(conn, actor, "connection.delete", &target, &res)?;
+        res
+    }
+
+    fn delete_in(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Connection> {
         crate::db::write(conn, |c| {
             let old = Connection::get(c, id)?;
             let users = users_of(c, id)?;
@@ -282,6 +289,17 @@ impl Connection {
             }
             diesel::delete(connections::table.find(id)).execute(c)?;
             audit::record(c, actor, "connection.delete", &old.name, audit::SUCCESS, "")?;
+            Ok(old)
+        })
+    }
+
+    /// Closes the connection's circuit breaker and clears its 410 flag (see
+    /// `delivery::health::resume`), with its audit row. The caller wakes the worker.
+    pub fn resume(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Connection> {
+        crate::db::write(conn, |c| {
+            let old = Connection::get(c, id)?;
+            crate::delivery::health::resume(c, id)?;
+            audit::record(c, actor, "connection.resume", &old.name, audit::SUCCESS, "")?;
             Ok(old)
         })
     }

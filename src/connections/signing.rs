@@ -9,9 +9,10 @@ use diesel::prelude::*;
 use rand::RngCore;
 
 use super::Connection;
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::connections;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::secrets::{Secret, SecretBox};
 
 pub const PREFIX: &str = "whsec_";
@@ -69,16 +70,20 @@ impl Connection {
     }
 
     /// Generates a new signing secret; the current one (if any) stays valid for
-    /// `grace_hours`. Returns the connection and the new secret, which the caller shows
-    /// once and never again.
+    /// `grace_hours` (0 to [`MAX_GRACE_HOURS`]). Returns the connection and the new
+    /// secret, which the caller shows once and never again. The page and the API both
+    /// come here, so both write the same audit row.
     pub fn rotate_signing_secret(
         conn: &mut DbConn,
         sb: &SecretBox,
+        actor: &Actor,
         id: i64,
         grace_hours: i64,
         now: NaiveDateTime,
     ) -> Result<(Connection, Secret)> {
-        let grace_hours = grace_hours.clamp(0, MAX_GRACE_HOURS);
+        if !(0..=MAX_GRACE_HOURS).contains(&grace_hours) {
+            return Err(Error::invalid("grace_hours", "From 0 to 168 hours."));
+        }
         crate::db::write(conn, |c| {
             let old = Connection::get(c, id)?;
             let secret = generate();
@@ -97,6 +102,19 @@ impl Connection {
                     connections::updated_at.eq(now),
                 ))
                 .execute(c)?;
+            let detail = if old.signing_secret_set() {
+                format!("rotated; previous secret valid for {grace_hours} h")
+            } else {
+                "generated".to_string()
+            };
+            audit::record(
+                c,
+                actor,
+                "connection.signing_secret",
+                &old.name,
+                audit::SUCCESS,
+                &detail,
+            )?;
             Ok((Connection::get(c, id)?, secret))
         })
     }

@@ -9,12 +9,19 @@ use diesel::prelude::*;
 
 use super::key::{CHECK_PLAIN, CHECK_SETTING, verify};
 use super::{Secret, SecretBox};
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::settings;
 use crate::error::{Error, Result};
 
-/// Re-encrypts everything sealed under `old` with `new`. Returns the number of values.
-pub fn rekey_database(conn: &mut DbConn, old: &SecretBox, new: &SecretBox) -> Result<usize> {
+/// Re-encrypts everything sealed under `old` with `new`, with its audit row. Returns the
+/// number of values.
+pub fn rekey_database(
+    conn: &mut DbConn,
+    actor: &Actor,
+    old: &SecretBox,
+    new: &SecretBox,
+) -> Result<usize> {
     crate::db::write(conn, |c| {
         let check: Option<String> = settings::table
             .find(CHECK_SETTING)
@@ -36,6 +43,15 @@ pub fn rekey_database(conn: &mut DbConn, old: &SecretBox, new: &SecretBox) -> Re
                 settings::value.eq(new_check),
             ))
             .execute(c)?;
+        let detail = format!("{count} secret(s) re-encrypted under the new key.");
+        audit::record(
+            c,
+            actor,
+            "secrets.rekey",
+            "master key",
+            audit::SUCCESS,
+            &detail,
+        )?;
         Ok(count)
     })
 }
@@ -56,6 +72,7 @@ pub enum NewKey {
 pub fn run(
     config: &crate::config::Config,
     conn: &mut DbConn,
+    actor: &Actor,
     new_key: NewKey,
 ) -> anyhow::Result<String> {
     use super::key::{
@@ -75,7 +92,7 @@ pub fn run(
         }
     };
     let new = SecretBox::new(&new_bytes);
-    let n = rekey_database(conn, &old, &new)?;
+    let n = rekey_database(conn, actor, &old, &new)?;
     let mut msg = format!("{n} secret(s) re-encrypted under the new key.");
     match source {
         KeySource::File(path) => {

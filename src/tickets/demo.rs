@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::forms::{FieldInput, FormInput};
 use super::{Form, FormField, Ticket, TicketInput, TicketPatch, TicketType, query};
+use crate::audit::{self, Actor};
 use crate::auth::users::NewUserInput;
 use crate::auth::{TECHNICIAN, User, password};
 use crate::db::DbConn;
@@ -89,7 +90,7 @@ const REQUESTERS: [(&str, &str); 6] = [
     ("Ana Souza", "ana.souza@example.com"),
 ];
 
-fn forms(conn: &mut DbConn) -> Result<usize> {
+fn forms(conn: &mut DbConn, actor: &Actor) -> Result<usize> {
     let types = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let field = |name: &str, kind: &str, required: bool, options: &str| FieldInput {
         name: name.into(),
@@ -150,16 +151,27 @@ fn forms(conn: &mut DbConn) -> Result<usize> {
     ];
     let n = defs.len();
     for (f, fields) in defs {
-        let form = Form::create(conn, &f)?;
+        let form = Form::create(conn, actor, &f)?;
         for fi in fields {
-            FormField::add(conn, form.id, &fi)?;
+            FormField::add(conn, actor, form.id, &fi)?;
         }
     }
     Ok(n)
 }
 
-/// Fills an empty database; refuses when tickets already exist.
-pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
+/// Fills an empty database, with a `demo.fill` audit row; refuses when tickets already
+/// exist. All of it is one transaction: a demo is filled completely or not at all, and
+/// holding the write lock that long is fine for a one-off command.
+pub fn fill(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
+    crate::db::write(conn, |c| {
+        let s = fill_in(c, actor)?;
+        let detail = format!("{} form(s), {} ticket(s)", s.forms, s.tickets);
+        audit::record(c, actor, "demo.fill", "database", audit::SUCCESS, &detail)?;
+        Ok(s)
+    })
+}
+
+fn fill_in(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
     let existing = query::count(conn)?;
     if existing > 0 {
         return Err(Error::Conflict(format!(
@@ -172,6 +184,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
             let pw = password::generate();
             let u = User::create(
                 conn,
+                actor,
                 &NewUserInput {
                     username: "tech".into(),
                     display_name: "Tess Tech".into(),
@@ -184,9 +197,10 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
             (u, Some(pw))
         }
     };
-    let actor = User::principal(conn, tech.id)?;
+    // Tickets are made and worked on by the technician.
+    let tess = User::principal(conn, tech.id)?;
     let nforms = if Form::list(conn)?.is_empty() {
-        forms(conn)?
+        forms(conn, actor)?
     } else {
         0
     };
@@ -227,7 +241,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
             }
             let ticket = Ticket::create(
                 conn,
-                &actor,
+                &tess,
                 &TicketInput {
                     ticket_type: t.code().into(),
                     subject: subject.to_string(),
@@ -247,7 +261,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
             if i % 2 == 1 {
                 Ticket::add_note(
                     conn,
-                    &actor,
+                    &tess,
                     ticket.id,
                     "Called the requester; collecting more details.",
                     i % 4 == 1,
@@ -257,7 +271,7 @@ pub fn fill(conn: &mut DbConn) -> Result<DemoSummary> {
             if status != "Open" {
                 Ticket::update(
                     conn,
-                    &actor,
+                    &tess,
                     ticket.id,
                     &TicketPatch {
                         status: Some(status.into()),

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{TicketType, normalize_name};
+use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::{form_fields, forms, ticket_form_rows};
 use crate::error::{Error, FieldErrors, Result};
@@ -274,7 +275,8 @@ impl Form {
         Ok((norm, codes.join(",")))
     }
 
-    pub fn create(conn: &mut DbConn, input: &FormInput) -> Result<Form> {
+    /// Validates and stores a new form, with its audit row.
+    pub fn create(conn: &mut DbConn, actor: &Actor, input: &FormInput) -> Result<Form> {
         crate::db::write(conn, |c| {
             let (norm, types) = Form::validate(c, None, input)?;
             let now = crate::db::now();
@@ -288,14 +290,25 @@ impl Form {
                     forms::updated_at.eq(now),
                 ))
                 .execute(c)?;
-            Ok(forms::table
+            let f: Form = forms::table
                 .filter(forms::normalized_name.eq(&norm))
                 .select(Form::as_select())
-                .first(c)?)
+                .first(c)?;
+            audit::record(
+                c,
+                actor,
+                "form.create",
+                &f.name,
+                audit::SUCCESS,
+                &f.summary(),
+            )?;
+            Ok(f)
         })
     }
 
-    pub fn update(conn: &mut DbConn, id: i64, input: &FormInput) -> Result<Form> {
+    /// Saves the form's details, with its audit row. Switching between single and
+    /// multi-line is refused while tickets hold values.
+    pub fn update(conn: &mut DbConn, actor: &Actor, id: i64, input: &FormInput) -> Result<Form> {
         crate::db::write(conn, |c| {
             let old = Form::get(c, id)?;
             let (norm, types) = Form::validate(c, Some(id), input)?;
@@ -314,20 +327,41 @@ impl Form {
                     forms::updated_at.eq(crate::db::now()),
                 ))
                 .execute(c)?;
-            Form::get(c, id)
+            let f = Form::get(c, id)?;
+            audit::record(
+                c,
+                actor,
+                "form.update",
+                &f.name,
+                audit::SUCCESS,
+                &f.summary(),
+            )?;
+            Ok(f)
         })
     }
 
-    /// Deletes the form, its fields and every value tickets hold for it.
-    pub fn delete(conn: &mut DbConn, id: i64) -> Result<Form> {
+    /// Deletes the form, its fields and every value tickets hold for it, with its audit
+    /// row. Returns the form and how many tickets lost values.
+    pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(Form, i64)> {
         crate::db::write(conn, |c| {
             let f = Form::get(c, id)?;
+            let n = Form::tickets_with_values(c, id)?;
             diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::form_id.eq(id)))
                 .execute(c)?;
             diesel::delete(form_fields::table.filter(form_fields::form_id.eq(id))).execute(c)?;
             diesel::delete(forms::table.find(id)).execute(c)?;
-            Ok(f)
+            let detail = format!("values removed from {n} ticket(s)");
+            audit::record(c, actor, "form.delete", &f.name, audit::SUCCESS, &detail)?;
+            Ok((f, n))
         })
+    }
+
+    /// What the audit log says of a form's settings.
+    fn summary(&self) -> String {
+        format!(
+            "types: {}; multi-line: {}",
+            self.ticket_types, self.multi_line
+        )
     }
 }
 
@@ -385,8 +419,27 @@ impl FormField {
             .ok_or_else(|| Error::NotFound("field".into()))
     }
 
-    /// Appends a field at the end of the form.
-    pub fn add(conn: &mut DbConn, form_id: i64, input: &FieldInput) -> Result<FormField> {
+    /// The field `id` of form `form_id`; a field of another form is not found.
+    fn get_in_form(conn: &mut DbConn, form_id: i64, id: i64) -> Result<FormField> {
+        let f = FormField::get(conn, id)?;
+        if f.form_id != form_id {
+            return Err(Error::NotFound("field".into()));
+        }
+        Ok(f)
+    }
+
+    /// How the audit log names a field.
+    fn audit_target(&self) -> String {
+        format!("form {} field {}", self.form_id, self.name)
+    }
+
+    /// Appends a field at the end of the form, with its audit row.
+    pub fn add(
+        conn: &mut DbConn,
+        actor: &Actor,
+        form_id: i64,
+        input: &FieldInput,
+    ) -> Result<FormField> {
         crate::db::write(conn, |c| {
             Form::get(c, form_id)?;
             let (norm, kind, opts) = validate_field(c, form_id, None, input)?;
@@ -405,19 +458,36 @@ impl FormField {
                     form_fields::options.eq(opts),
                 ))
                 .execute(c)?;
-            Ok(form_fields::table
+            let f: FormField = form_fields::table
                 .filter(form_fields::form_id.eq(form_id))
                 .filter(form_fields::normalized_name.eq(&norm))
                 .select(FormField::as_select())
-                .first(c)?)
+                .first(c)?;
+            let target = f.audit_target();
+            audit::record(
+                c,
+                actor,
+                "form.field_add",
+                &target,
+                audit::SUCCESS,
+                &f.field_type,
+            )?;
+            Ok(f)
         })
     }
 
-    /// Changing a field's type keeps stored values; values that no longer fit show as
-    /// they were stored until edited.
-    pub fn update(conn: &mut DbConn, id: i64, input: &FieldInput) -> Result<FormField> {
+    /// Saves field `id` of form `form_id`, with its audit row. Changing a field's type
+    /// keeps stored values; values that no longer fit show as they were stored until
+    /// edited.
+    pub fn update(
+        conn: &mut DbConn,
+        actor: &Actor,
+        form_id: i64,
+        id: i64,
+        input: &FieldInput,
+    ) -> Result<FormField> {
         crate::db::write(conn, |c| {
-            let f = FormField::get(c, id)?;
+            let f = FormField::get_in_form(c, form_id, id)?;
             let (norm, kind, opts) = validate_field(c, f.form_id, Some(id), input)?;
             diesel::update(form_fields::table.find(id))
                 .set((
@@ -428,20 +498,42 @@ impl FormField {
                     form_fields::options.eq(opts),
                 ))
                 .execute(c)?;
-            FormField::get(c, id)
+            let f = FormField::get(c, id)?;
+            let target = f.audit_target();
+            audit::record(
+                c,
+                actor,
+                "form.field_update",
+                &target,
+                audit::SUCCESS,
+                &f.field_type,
+            )?;
+            Ok(f)
         })
     }
 
-    pub fn delete(conn: &mut DbConn, id: i64) -> Result<FormField> {
-        let f = FormField::get(conn, id)?;
-        diesel::delete(form_fields::table.find(id)).execute(conn)?;
-        Ok(f)
+    /// Deletes field `id` of form `form_id`, with its audit row.
+    pub fn delete(conn: &mut DbConn, actor: &Actor, form_id: i64, id: i64) -> Result<FormField> {
+        crate::db::write(conn, |c| {
+            let f = FormField::get_in_form(c, form_id, id)?;
+            diesel::delete(form_fields::table.find(id)).execute(c)?;
+            let target = f.audit_target();
+            audit::record(c, actor, "form.field_delete", &target, audit::SUCCESS, "")?;
+            Ok(f)
+        })
     }
 
-    /// Swaps the field with its neighbour above (`up`) or below, renumbering the form.
-    pub fn reorder(conn: &mut DbConn, id: i64, up: bool) -> Result<FormField> {
+    /// Swaps field `id` of form `form_id` with its neighbour above (`up`) or below,
+    /// renumbering the form, with its audit row.
+    pub fn reorder(
+        conn: &mut DbConn,
+        actor: &Actor,
+        form_id: i64,
+        id: i64,
+        up: bool,
+    ) -> Result<FormField> {
         crate::db::write(conn, |c| {
-            let f = FormField::get(c, id)?;
+            let f = FormField::get_in_form(c, form_id, id)?;
             let mut all = Form::fields(c, f.form_id)?;
             if let Some(i) = all.iter().position(|x| x.id == id) {
                 let j = if up { i.checked_sub(1) } else { Some(i + 1) };
@@ -454,6 +546,9 @@ impl FormField {
                     .set(form_fields::position.eq(pos as i32 + 1))
                     .execute(c)?;
             }
+            let dir = if up { "up" } else { "down" };
+            let target = f.audit_target();
+            audit::record(c, actor, "form.field_move", &target, audit::SUCCESS, dir)?;
             Ok(f)
         })
     }

@@ -16,6 +16,7 @@ use super::{
     ChangeActor, TicketType, display_id, events, history, parse_priority, parse_status,
     priority_display,
 };
+use crate::audit::{self, Actor};
 use crate::auth::{Principal, User};
 use crate::db::DbConn;
 use crate::db::schema::{ticket_form_rows, ticket_history, tickets, users};
@@ -391,14 +392,16 @@ impl Ticket {
         })
     }
 
-    /// Administrators only. The `ticket.deleted` event keeps the ticket's last state.
-    pub fn delete(conn: &mut DbConn, actor: &Principal, id: i64) -> Result<Ticket> {
-        if !actor.is_admin() {
+    /// Administrators only (`by`). The history goes with the ticket, so the audit row
+    /// (`actor`: `by` and where they came from) is what remains of the deletion besides
+    /// the `ticket.deleted` event, which keeps the ticket's last state.
+    pub fn delete(conn: &mut DbConn, by: &Principal, actor: &Actor, id: i64) -> Result<Ticket> {
+        if !by.is_admin() {
             return Err(Error::Forbidden(
                 "Only administrators may delete tickets.".into(),
             ));
         }
-        let actor = ChangeActor::user(actor);
+        let by = ChangeActor::user(by);
         crate::db::write(conn, |c| {
             let t = Ticket::get(c, id)?;
             let last = super::payload::ticket_json(c, id, true, false)?;
@@ -411,8 +414,17 @@ impl Ticket {
                 c,
                 events::TICKET_DELETED,
                 id,
-                &actor,
+                &by,
                 &json!({ "ticket": last }),
+            )?;
+            let detail = format!("subject: {}", t.subject);
+            audit::record(
+                c,
+                actor,
+                "ticket.delete",
+                &t.display_id,
+                audit::SUCCESS,
+                &detail,
             )?;
             Ok(t)
         })

@@ -6,9 +6,10 @@ use askama::Template;
 
 use super::extract::{Authenticated, client_ip, state};
 use super::page::{PageCtx, flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
+use crate::auth::User;
 use crate::auth::tokens::ApiToken;
-use crate::auth::{User, password};
+use crate::auth::users::PasswordChange;
 use crate::db;
 use crate::error::{Error, FieldErrors};
 
@@ -68,74 +69,44 @@ pub async fn account_show(
     .await
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct PasswordForm {
-    #[serde(default)]
-    current_password: String,
-    #[serde(default)]
-    new_password: String,
-    #[serde(default)]
-    confirm_password: String,
-}
-
 pub async fn account_password(
     req: HttpRequest,
     session: Session,
     auth: Authenticated,
-    form: web::Form<PasswordForm>,
+    form: web::Form<PasswordChange>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
-    let f = form.into_inner();
-    let mut errs = FieldErrors::new();
-    let hash = auth.principal.user.password_hash.clone();
-    let current = f.current_password.clone();
-    let current_ok = web::block(move || password::verify(&current, &hash))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    if !current_ok {
-        errs.add("current_password", "is not your current password");
-    }
-    if f.new_password != f.confirm_password {
-        errs.add("confirm_password", "does not match the new password");
-    }
-    if let Err(Error::Validation(p)) = password::validate(&f.new_password) {
-        for e in p.0 {
-            errs.add("new_password", e.message);
-        }
-    }
-    if !errs.is_empty() {
-        return page(
-            &req,
-            &session,
-            &auth,
-            None,
-            errs,
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
+    let ch = form.into_inner();
     let uid = auth.principal.user.id;
     let login = auth.login_id.clone();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    db::run(&st.pool, move |c| {
-        User::set_password(c, uid, &f.new_password, Some(&login))?;
-        audit::record(
-            c,
-            &actor,
-            "user.password_change",
-            &actor.name.clone(),
-            audit::SUCCESS,
-            "own password",
-        )
+    let res = db::run(&st.pool, move |c| {
+        User::change_own_password(c, &actor, uid, &ch, &login)
     })
-    .await?;
-    session.renew();
-    flash(
-        &session,
-        "success",
-        "Password changed. Your other sessions have been signed out.",
-    );
-    Ok(redirect(&req, "/account"))
+    .await;
+    match res {
+        Ok(()) => {
+            session.renew();
+            flash(
+                &session,
+                "success",
+                "Password changed. Your other sessions have been signed out.",
+            );
+            Ok(redirect(&req, "/account"))
+        }
+        Err(Error::Validation(errs)) => {
+            page(
+                &req,
+                &session,
+                &auth,
+                None,
+                errs,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -154,21 +125,9 @@ pub async fn token_create(
     let uid = auth.principal.user.id;
     let name = form.into_inner().name;
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let created = db::run(&st.pool, move |c| {
-        let (tok, secret) = ApiToken::create(c, uid, &name)?;
-        audit::record(
-            c,
-            &actor,
-            "token.create",
-            &format!("token {} ({})", tok.name, tok.prefix),
-            audit::SUCCESS,
-            "",
-        )?;
-        Ok(secret)
-    })
-    .await;
+    let created = db::run(&st.pool, move |c| ApiToken::create(c, &actor, uid, &name)).await;
     match created {
-        Ok(secret) => {
+        Ok((_, secret)) => {
             page(
                 &req,
                 &session,
@@ -204,19 +163,7 @@ pub async fn token_revoke(
     let uid = auth.principal.user.id;
     let id = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let tok = db::run(&st.pool, move |c| {
-        let tok = ApiToken::revoke(c, uid, id)?;
-        audit::record(
-            c,
-            &actor,
-            "token.revoke",
-            &format!("token {} ({})", tok.name, tok.prefix),
-            audit::SUCCESS,
-            "",
-        )?;
-        Ok(tok)
-    })
-    .await?;
+    let tok = db::run(&st.pool, move |c| ApiToken::revoke(c, &actor, uid, id)).await?;
     flash(
         &session,
         "success",

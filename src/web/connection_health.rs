@@ -6,10 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{AdminUser, client_ip, state};
 use super::page::{flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::connections::Connection;
 use crate::db;
-use crate::delivery::health;
 use crate::error::Error;
 
 pub async fn connections_resume(
@@ -21,20 +20,7 @@ pub async fn connections_resume(
     let st = state(&req)?;
     let id = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let c = db::run(&st.pool, move |c| {
-        let conn = Connection::get(c, id)?;
-        health::resume(c, id)?;
-        audit::record(
-            c,
-            &actor,
-            "connection.resume",
-            &conn.name,
-            audit::SUCCESS,
-            "",
-        )?;
-        Ok(conn)
-    })
-    .await?;
+    let c = db::run(&st.pool, move |c| Connection::resume(c, &actor, id)).await?;
     st.delivery_waker.wake();
     flash(
         &session,

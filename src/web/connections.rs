@@ -9,7 +9,7 @@ use askama::Template;
 use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::page::{PageCtx, flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::connections::{
     AppType, AuthKind, Connection, ConnectionInput, Environment, HeaderInput, SecretChange,
 };
@@ -434,13 +434,6 @@ pub async fn connections_delete(
             Ok(redirect(&req, "/admin/connections"))
         }
         Err(Error::Conflict(msg)) => {
-            let actor = Actor::user(&auth.principal, client_ip(&req));
-            let m = msg.clone();
-            db::run(&st.pool, move |c| {
-                let target = format!("connection #{id}");
-                audit::record(c, &actor, "connection.delete", &target, audit::FAILURE, &m)
-            })
-            .await?;
             flash(&session, "error", msg);
             Ok(redirect(&req, &format!("/admin/connections/{id}")))
         }
@@ -468,25 +461,7 @@ pub async fn connections_signing_secret(
     let sb = st.secrets.clone();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let (conn, secret) = db::run(&st.pool, move |c| {
-        let had = Connection::get(c, id)?.signing_secret_set();
-        let (conn, secret) = Connection::rotate_signing_secret(c, &sb, id, grace, db::now())?;
-        let detail = if had {
-            format!(
-                "rotated; previous secret valid for {} h",
-                grace.clamp(0, 168)
-            )
-        } else {
-            "generated".to_string()
-        };
-        audit::record(
-            c,
-            &actor,
-            "connection.signing_secret",
-            &conn.name,
-            audit::SUCCESS,
-            &detail,
-        )?;
-        Ok((conn, secret))
+        Connection::rotate_signing_secret(c, &sb, &actor, id, grace, db::now())
     })
     .await?;
     let form = ConnectionForm::from_input(&ConnectionInput::from_connection(&conn));

@@ -8,7 +8,7 @@ use super::extract::{AdminUser, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::forms::{FieldData, render_edit};
 use super::page::{flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::db;
 use crate::error::Error;
 use crate::tickets::FormField;
@@ -35,20 +35,7 @@ pub async fn fields_add(
     let data = form.into_inner();
     let inp = input(&data);
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let f = FormField::add(c, id, &inp)?;
-        let target = format!("form {id} field {}", f.name);
-        audit::record(
-            c,
-            &actor,
-            "form.field_add",
-            &target,
-            audit::SUCCESS,
-            &f.field_type,
-        )?;
-        Ok(f)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| FormField::add(c, &actor, id, &inp)).await;
     match res {
         Ok(f) => {
             flash(&session, "success", format!("Field {} added.", f.name));
@@ -73,20 +60,7 @@ pub async fn fields_update(
     let inp = input(&form.into_inner());
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let res = db::run(&st.pool, move |c| {
-        if FormField::get(c, field)?.form_id != id {
-            return Err(Error::NotFound("field".into()));
-        }
-        let f = FormField::update(c, field, &inp)?;
-        let target = format!("form {id} field {}", f.name);
-        audit::record(
-            c,
-            &actor,
-            "form.field_update",
-            &target,
-            audit::SUCCESS,
-            &f.field_type,
-        )?;
-        Ok(f)
+        FormField::update(c, &actor, id, field, &inp)
     })
     .await;
     match res {
@@ -120,16 +94,7 @@ pub async fn fields_delete(
     let st = state(&req)?;
     let (id, field) = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let f = db::run(&st.pool, move |c| {
-        if FormField::get(c, field)?.form_id != id {
-            return Err(Error::NotFound("field".into()));
-        }
-        let f = FormField::delete(c, field)?;
-        let target = format!("form {id} field {}", f.name);
-        audit::record(c, &actor, "form.field_delete", &target, audit::SUCCESS, "")?;
-        Ok(f)
-    })
-    .await?;
+    let f = db::run(&st.pool, move |c| FormField::delete(c, &actor, id, field)).await?;
     flash(&session, "success", format!("Field {} deleted.", f.name));
     Ok(redirect(&req, &format!("/admin/forms/{id}#fields")))
 }
@@ -151,14 +116,7 @@ pub async fn fields_move(
     let up = form.into_inner().direction == "up";
     let actor = Actor::user(&auth.principal, client_ip(&req));
     db::run(&st.pool, move |c| {
-        if FormField::get(c, field)?.form_id != id {
-            return Err(Error::NotFound("field".into()));
-        }
-        let f = FormField::reorder(c, field, up)?;
-        let target = format!("form {id} field {}", f.name);
-        let dir = if up { "up" } else { "down" };
-        audit::record(c, &actor, "form.field_move", &target, audit::SUCCESS, dir)?;
-        Ok(())
+        FormField::reorder(c, &actor, id, field, up)
     })
     .await?;
     Ok(redirect(&req, &format!("/admin/forms/{id}#fields")))

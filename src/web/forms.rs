@@ -8,7 +8,7 @@ use askama::Template;
 use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::page::{PageCtx, flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::tickets::forms::{FieldType, FormInput};
@@ -222,13 +222,7 @@ pub async fn forms_create(
     let data = form.into_inner();
     let input = data.input();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let f = Form::create(c, &input)?;
-        let detail = format!("types: {}; multi-line: {}", f.ticket_types, f.multi_line);
-        audit::record(c, &actor, "form.create", &f.name, audit::SUCCESS, &detail)?;
-        Ok(f)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| Form::create(c, &actor, &input)).await;
     match res {
         Ok(f) => {
             flash(
@@ -287,13 +281,7 @@ pub async fn forms_update(
     let data = form.into_inner();
     let input = data.input();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let f = Form::update(c, id, &input)?;
-        let detail = format!("types: {}; multi-line: {}", f.ticket_types, f.multi_line);
-        audit::record(c, &actor, "form.update", &f.name, audit::SUCCESS, &detail)?;
-        Ok(f)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| Form::update(c, &actor, id, &input)).await;
     match res {
         Ok(f) => {
             flash(&session, "success", format!("Form {} saved.", f.name));
@@ -325,14 +313,7 @@ pub async fn forms_delete(
     let st = state(&req)?;
     let id = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let (f, n) = db::run(&st.pool, move |c| {
-        let n = Form::tickets_with_values(c, id)?;
-        let f = Form::delete(c, id)?;
-        let detail = format!("values removed from {n} ticket(s)");
-        audit::record(c, &actor, "form.delete", &f.name, audit::SUCCESS, &detail)?;
-        Ok((f, n))
-    })
-    .await?;
+    let (f, n) = db::run(&st.pool, move |c| Form::delete(c, &actor, id)).await?;
     flash(
         &session,
         "success",

@@ -6,7 +6,6 @@ use askama::Template;
 
 use super::extract::{Authenticated, KEY_AUTH_AT, client_ip, state};
 use super::page::{PageCtx, html, redirect};
-use crate::audit::{self, Actor};
 use crate::auth::login::{self, LoginPolicy, LoginResult};
 use crate::auth::{random_token, sessions};
 use crate::db;
@@ -77,28 +76,7 @@ pub async fn login_submit(
     let ip = client_ip(&req);
     let (username, password) = (form.username.clone(), form.password);
     let result = db::run(&st.pool, move |c| {
-        let r = login::attempt(c, &username, &password, &policy, &dummy, db::now())?;
-        let (outcome, detail, actor) = match &r {
-            LoginResult::Success(p) => (audit::SUCCESS, "", Actor::user(p, ip)),
-            LoginResult::Failed(why) => (
-                audit::FAILURE,
-                *why,
-                Actor {
-                    id: None,
-                    name: crate::auth::users::normalize_username(&username),
-                    ip,
-                },
-            ),
-        };
-        audit::record(
-            c,
-            &actor,
-            "auth.login",
-            &actor.name.clone(),
-            outcome,
-            detail,
-        )?;
-        Ok(r)
+        login::attempt(c, &username, &password, &policy, &dummy, &ip, db::now())
     })
     .await?;
     match result {

@@ -8,9 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::{Map, Value};
 
-use super::extract::{AdminUser, TechnicianUser, state};
+use super::extract::{AdminUser, TechnicianUser, client_ip, state};
 use super::form::HtmlForm;
 use super::page::{PageCtx, flash, redirect};
+use crate::audit::Actor;
 use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::tickets::history::HistoryEntry;
@@ -471,7 +472,8 @@ pub async fn tickets_delete(
     let st = state(&req)?;
     let id = path.into_inner();
     let p = auth.principal.clone();
-    let t = db::run(&st.pool, move |c| Ticket::delete(c, &p, id)).await?;
+    let actor = Actor::user(&p, client_ip(&req));
+    let t = db::run(&st.pool, move |c| Ticket::delete(c, &p, &actor, id)).await?;
     flash(
         &session,
         "success",

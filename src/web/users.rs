@@ -7,10 +7,10 @@ use askama::Template;
 use super::extract::{AdminUser, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::page::{PageCtx, flash, redirect};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
+use crate::auth::User;
 use crate::auth::roles::Role;
 use crate::auth::users::{NewUserInput, UserChanges};
-use crate::auth::{User, sessions};
 use crate::db;
 use crate::error::{Error, FieldErrors};
 
@@ -131,20 +131,7 @@ pub async fn users_create(
         roles: form.roles.clone(),
     };
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let u = User::create(c, &input)?;
-        let detail = format!("roles: {}", input.roles.join(", "));
-        audit::record(
-            c,
-            &actor,
-            "user.create",
-            &u.username,
-            audit::SUCCESS,
-            &detail,
-        )?;
-        Ok(u)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| User::create(c, &actor, &input)).await;
     match res {
         Ok(u) => {
             flash(&session, "success", format!("User {} created.", u.username));
@@ -206,24 +193,7 @@ pub async fn users_update(
         roles: form.roles.clone(),
     };
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let u = User::update(c, id, &ch)?;
-        let detail = format!(
-            "roles: {}; integration: {}",
-            ch.roles.join(", "),
-            ch.integration
-        );
-        audit::record(
-            c,
-            &actor,
-            "user.update",
-            &u.username,
-            audit::SUCCESS,
-            &detail,
-        )?;
-        Ok(u)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| User::update(c, &actor, id, &ch)).await;
     match res {
         Ok(u) => {
             flash(&session, "success", format!("User {} saved.", u.username));
@@ -253,17 +223,7 @@ pub async fn users_set_active(
     let id = path.into_inner();
     let active = form.into_inner().active;
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let u = db::run(&st.pool, move |c| {
-        let u = User::set_active(c, id, active)?;
-        let action = if active {
-            "user.activate"
-        } else {
-            "user.deactivate"
-        };
-        audit::record(c, &actor, action, &u.username, audit::SUCCESS, "")?;
-        Ok(u)
-    })
-    .await?;
+    let u = db::run(&st.pool, move |c| User::set_active(c, &actor, id, active)).await?;
     let msg = if active {
         format!("User {} activated.", u.username)
     } else {
@@ -290,21 +250,7 @@ pub async fn users_reset_password(
     let id = path.into_inner();
     let pw = form.into_inner().password;
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let res = db::run(&st.pool, move |c| {
-        let u = User::get(c, id)?;
-        User::set_password(c, id, &pw, None)?;
-        sessions::end_all_for_user(c, id)?;
-        audit::record(
-            c,
-            &actor,
-            "user.password_reset",
-            &u.username,
-            audit::SUCCESS,
-            "",
-        )?;
-        Ok(u)
-    })
-    .await;
+    let res = db::run(&st.pool, move |c| User::reset_password(c, &actor, id, &pw)).await;
     match res {
         Ok(u) => {
             flash(

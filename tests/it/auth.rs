@@ -176,20 +176,42 @@ async fn lockout_after_five_failures_and_its_expiry(app: TestApp) {
     let dummy = password::dummy_hash().unwrap();
     let now = hookdesk::db::now();
     let at = |mins| now + chrono::Duration::minutes(mins);
-    let r = app.with_conn(|c| login::attempt(c, "lou", PASSWORD, &policy, &dummy, at(14)).unwrap());
+    let r = app.with_conn(|c| {
+        login::attempt(c, "lou", PASSWORD, &policy, &dummy, "127.0.0.1", at(14)).unwrap()
+    });
     assert!(matches!(r, LoginResult::Failed("account locked")), "{r:?}");
-    let r = app.with_conn(|c| login::attempt(c, "lou", PASSWORD, &policy, &dummy, at(16)).unwrap());
+    let r = app.with_conn(|c| {
+        login::attempt(c, "lou", PASSWORD, &policy, &dummy, "127.0.0.1", at(16)).unwrap()
+    });
     assert!(matches!(r, LoginResult::Success(_)), "{r:?}");
 
     // Failures spread wider than the window do not lock.
     for i in 0..8 {
         let r = app.with_conn(|c| {
-            login::attempt(c, "lou", "nope-nope-nope", &policy, &dummy, at(20 + i * 16)).unwrap()
+            login::attempt(
+                c,
+                "lou",
+                "nope-nope-nope",
+                &policy,
+                &dummy,
+                "127.0.0.1",
+                at(20 + i * 16),
+            )
+            .unwrap()
         });
         assert!(matches!(r, LoginResult::Failed("wrong password")), "{r:?}");
     }
     let r = app.with_conn(|c| {
-        login::attempt(c, "lou", PASSWORD, &policy, &dummy, at(20 + 8 * 16)).unwrap()
+        login::attempt(
+            c,
+            "lou",
+            PASSWORD,
+            &policy,
+            &dummy,
+            "127.0.0.1",
+            at(20 + 8 * 16),
+        )
+        .unwrap()
     });
     assert!(matches!(r, LoginResult::Success(_)));
 

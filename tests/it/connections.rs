@@ -391,7 +391,9 @@ async fn signing_secret_generation_and_rotation(app: TestApp) {
 pub async fn admin_token(app: &TestApp) -> String {
     app.with_conn(|c| {
         let u = User::find_by_username(c, "admin").unwrap().unwrap();
-        ApiToken::create(c, u.id, "test").unwrap().1
+        ApiToken::create(c, &hookdesk::audit::Actor::system("test"), u.id, "test")
+            .unwrap()
+            .1
     })
 }
 

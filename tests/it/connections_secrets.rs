@@ -1,5 +1,6 @@
 //! Secrets at rest: nothing in clear in any row or in the SQLite file, a wrong or
 //! missing key stops startup with a clear message, and `rekey` re-encrypts everything.
+//! Rotating a signing secret is audited once, from the page as from the API.
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
@@ -18,7 +19,8 @@ use crate::helpers::{Backend, TestApp, fresh_database, test_config};
 db_tests!(
     database_holds_no_secret_in_clear,
     wrong_key_is_a_startup_error,
-    rekey_round_trip
+    rekey_round_trip,
+    rotation_writes_one_audit_row_from_page_and_api,
 );
 
 const SECRETS: [&str; 4] = [
@@ -261,7 +263,14 @@ async fn rekey_round_trip(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let new_file = dir.path().join("new.key");
     let msg = app
-        .with_conn(|c| rekey::run(&app.config, c, NewKey::File(new_file.clone())))
+        .with_conn(|c| {
+            rekey::run(
+                &app.config,
+                c,
+                &hookdesk::audit::Actor::system("test"),
+                NewKey::File(new_file.clone()),
+            )
+        })
         .unwrap();
     assert!(msg.contains("re-encrypted"), "{msg}");
     assert!(new_file.exists());
@@ -368,4 +377,110 @@ fn binary_refuses_a_wrong_key_and_rekeys() {
     };
     assert!(open_secret_box(&env_cfg, &mut pool.get().unwrap()).is_ok());
     drop(sb);
+}
+
+/// `(actor, client ip, outcome, detail)` of every audit row of `action`, oldest first.
+fn audit_rows(app: &TestApp, action: &str) -> Vec<(String, String, String, String)> {
+    use diesel::prelude::*;
+    use hookdesk::db::schema::audit_log;
+    app.with_conn(|c| {
+        audit_log::table
+            .filter(audit_log::action.eq(action))
+            .order(audit_log::id.asc())
+            .select((
+                audit_log::actor_name,
+                audit_log::client_ip,
+                audit_log::outcome,
+                audit_log::detail,
+            ))
+            .load(c)
+            .unwrap()
+    })
+}
+
+fn row(outcome: &str, detail: &str) -> (String, String, String, String) {
+    let s = |v: &str| v.to_string();
+    (s("admin"), s("127.0.0.1"), s(outcome), s(detail))
+}
+
+/// The page and the API rotate through one domain function, which writes the audit row
+/// in the rotation's transaction: one row each, the same shape; a refused change none.
+async fn rotation_writes_one_audit_row_from_page_and_api(app: TestApp) {
+    let token = admin_token(&app).await;
+    let api = |p: &str| app.client.post(app.url(p)).bearer_auth(&token);
+    let r = api("/api/v1/connections")
+        .json(&json!({
+            "name": "rotating",
+            "base_url": "https://rotating.example.test/",
+            "auth_kind": "none"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = by_name(&app, "rotating").id;
+    let action = "connection.signing_secret";
+
+    app.login_admin().await;
+    let page = format!("/admin/connections/{id}/signing-secret");
+    assert_eq!(app.post_form(&page, &[]).await.status(), 200);
+    assert_eq!(audit_rows(&app, action), [row("success", "generated")]);
+
+    let r = api(&format!("/api/v1/connections/{id}/signing-secret"))
+        .json(&json!({"grace_hours": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let current = hookdesk::secrets::Secret(v["signing_secret"].as_str().unwrap().to_string());
+    let rotated = row("success", "rotated; previous secret valid for 5 h");
+    assert_eq!(
+        audit_rows(&app, action),
+        [row("success", "generated"), rotated.clone()]
+    );
+
+    // Out-of-range grace periods are refused by both, before anything is written.
+    let r = api(&format!("/api/v1/connections/{id}/signing-secret"))
+        .json(&json!({"grace_hours": 500}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = app.post_form(&page, &[("grace_hours", "999")]).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(audit_rows(&app, action).len(), 2);
+    let sb = secret_box(&app);
+    let signing = by_name(&app, "rotating")
+        .active_signing_secrets(&sb, db::now())
+        .unwrap();
+    assert_eq!(signing[0], current, "the refused rotations changed nothing");
+
+    // A validation error on the page's or the API's update writes no success row.
+    let r = app
+        .post_form(
+            &format!("/admin/connections/{id}"),
+            &[
+                ("name", ""),
+                ("app_type", "generic"),
+                ("environment", "production"),
+                ("base_url", "https://rotating.example.test/"),
+                ("timeout_ms", "5000"),
+                ("auth_kind", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/connections/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"base_url": "ftp://rotating.example.test/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let updates = audit_rows(&app, "connection.update");
+    assert!(updates.is_empty(), "{updates:?}");
+    assert_eq!(audit_rows(&app, "connection.create").len(), 1);
 }

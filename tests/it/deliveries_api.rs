@@ -10,7 +10,9 @@ use crate::queue::{no_worker, request};
 fn token(app: &TestApp, username: &str) -> String {
     app.with_conn(|c| {
         let u = User::find_by_username(c, username).unwrap().unwrap();
-        ApiToken::create(c, u.id, "t").unwrap().1
+        ApiToken::create(c, &hookdesk::audit::Actor::system("test"), u.id, "t")
+            .unwrap()
+            .1
     })
 }
 

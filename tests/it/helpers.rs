@@ -240,6 +240,7 @@ impl TestApp {
         let mut c = self.conn();
         User::create(
             &mut c,
+            &hookdesk::audit::Actor::system("test"),
             &NewUserInput {
                 username: username.into(),
                 display_name: format!("{username} name"),

@@ -209,7 +209,9 @@ async fn a_request_that_cannot_be_built_sends_nothing(app: TestApp) {
 fn token(app: &TestApp) -> String {
     app.with_conn(|c| {
         let u = User::find_by_username(c, "admin").unwrap().unwrap();
-        ApiToken::create(c, u.id, "test").unwrap().1
+        ApiToken::create(c, &hookdesk::audit::Actor::system("test"), u.id, "test")
+            .unwrap()
+            .1
     })
 }
 

@@ -217,6 +217,17 @@ async fn technician_creates_edits_and_notes_a_ticket(app: TestApp) {
     let resp = app.post_form(&format!("/tickets/{id}/delete"), &[]).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(app.get(&format!("/tickets/{id}")).await.status(), 404);
+    // The history went with the ticket; the audit log keeps who deleted it.
+    let audited: Vec<(String, String)> = app.with_conn(|c| {
+        use diesel::prelude::*;
+        use hookdesk::db::schema::audit_log;
+        audit_log::table
+            .filter(audit_log::action.eq("ticket.delete"))
+            .select((audit_log::actor_name, audit_log::target))
+            .load(c)
+            .unwrap()
+    });
+    assert_eq!(audited, [("admin".to_string(), "IN1".to_string())]);
 
     let ev = app.with_conn(|c| events::for_ticket(c, id).unwrap());
     let types: Vec<&str> = ev.iter().map(|e| e.event_type.as_str()).collect();

@@ -19,6 +19,7 @@ pub fn make_forms(app: &TestApp) {
     app.with_conn(|c| {
         let inv = Form::create(
             c,
+            &hookdesk::audit::Actor::system("test"),
             &FormInput {
                 name: "Inventory".into(),
                 multi_line: false,
@@ -40,6 +41,7 @@ pub fn make_forms(app: &TestApp) {
         ] {
             FormField::add(
                 c,
+                &hookdesk::audit::Actor::system("test"),
                 inv.id,
                 &FieldInput {
                     name: name.into(),
@@ -52,6 +54,7 @@ pub fn make_forms(app: &TestApp) {
         }
         let la = Form::create(
             c,
+            &hookdesk::audit::Actor::system("test"),
             &FormInput {
                 name: "Linked assets".into(),
                 multi_line: true,
@@ -62,6 +65,7 @@ pub fn make_forms(app: &TestApp) {
         for (name, kind, req) in [("Asset", "text", true), ("Request date", "date", false)] {
             FormField::add(
                 c,
+                &hookdesk::audit::Actor::system("test"),
                 la.id,
                 &FieldInput {
                     name: name.into(),
@@ -87,7 +91,9 @@ pub fn token_for(app: &TestApp, username: &str, roles: &[&str], integration: boo
                 .execute(c)
                 .unwrap();
         }
-        ApiToken::create(c, u.id, "test").unwrap().1
+        ApiToken::create(c, &hookdesk::audit::Actor::system("test"), u.id, "test")
+            .unwrap()
+            .1
     })
 }
 

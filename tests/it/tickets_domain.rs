@@ -97,7 +97,7 @@ async fn events_and_changes_commit_or_roll_back_together(app: TestApp) {
         };
         assert!(Ticket::update(c, &p, t.id, &ok).is_err());
         assert!(Ticket::add_note(c, &p, t.id, "hello", false).is_err());
-        assert!(Ticket::delete(c, &admin, t.id).is_err());
+        assert!(Ticket::delete(c, &admin, &hookdesk::audit::Actor::system("test"), t.id).is_err());
         assert_eq!(counts(c), (1, 1, 1));
         assert_eq!(Ticket::get(c, t.id).unwrap().subject, "First");
         repair_events(c);
@@ -232,7 +232,7 @@ async fn webhook_hooks_record_their_own_history(app: TestApp) {
 
 async fn demo_fills_only_an_empty_database(app: TestApp) {
     app.with_conn(|c| {
-        let s = demo::fill(c).unwrap();
+        let s = demo::fill(c, &hookdesk::audit::Actor::system("test")).unwrap();
         assert!(s.password.is_some());
         assert_eq!(s.forms, 4);
         assert_eq!(s.tickets, 36);
@@ -251,7 +251,7 @@ async fn demo_fills_only_an_empty_database(app: TestApp) {
         let v = payload::ticket_json(c, all[0].id, true, false).unwrap();
         assert!(v["forms"]["linkedassets"].is_array());
         assert!(v["forms"]["changeplan"]["risk"].is_string());
-        let again = demo::fill(c).unwrap_err();
+        let again = demo::fill(c, &hookdesk::audit::Actor::system("test")).unwrap_err();
         assert!(
             again.to_string().contains("already holds 36 ticket(s)"),
             "{again}"

@@ -16,6 +16,7 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
     app.with_conn(|c| {
         let inv = Form::create(
             c,
+            &hookdesk::audit::Actor::system("test"),
             &FormInput {
                 name: "Inventory".into(),
                 multi_line: false,
@@ -33,6 +34,7 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
         ] {
             FormField::add(
                 c,
+                &hookdesk::audit::Actor::system("test"),
                 inv.id,
                 &FieldInput {
                     name: name.into(),
@@ -45,6 +47,7 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
         }
         let assets = Form::create(
             c,
+            &hookdesk::audit::Actor::system("test"),
             &FormInput {
                 name: "Linked assets".into(),
                 multi_line: true,
@@ -55,6 +58,7 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
         for name in ["Asset", "Request date"] {
             FormField::add(
                 c,
+                &hookdesk::audit::Actor::system("test"),
                 assets.id,
                 &FieldInput {
                     name: name.into(),

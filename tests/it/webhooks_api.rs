@@ -15,7 +15,9 @@ use crate::webhooks::{BODY, slack_connection, ticket_with_forms};
 fn token_for(app: &TestApp, username: &str) -> String {
     app.with_conn(|c| {
         let u = User::find_by_username(c, username).unwrap().unwrap();
-        ApiToken::create(c, u.id, "test").unwrap().1
+        ApiToken::create(c, &hookdesk::audit::Actor::system("test"), u.id, "test")
+            .unwrap()
+            .1
     })
 }
 
