@@ -4,6 +4,7 @@
 
 use super::kinds::{AppType, AuthKind, Environment};
 use super::{Connection, ConnectionRow, StoredHeader, signing};
+use crate::delivery::redact::{is_redacted, is_secret_header};
 use crate::error::{Error, FieldErrors, Result};
 use crate::secrets::{Secret, SecretBox};
 
@@ -93,13 +94,13 @@ impl ConnectionInput {
                 .stored_headers()
                 .into_iter()
                 .map(|h| HeaderInput {
-                    value: if h.secret {
+                    secret: h.is_secret(),
+                    value: if h.is_secret() {
                         String::new()
                     } else {
                         h.value.unwrap_or_default()
                     },
                     name: h.name,
-                    secret: h.secret,
                 })
                 .collect(),
             timeout_ms: Some(i64::from(c.timeout_ms)),
@@ -303,15 +304,23 @@ impl ConnectionInput {
                 );
                 continue;
             }
-            let value = if !h.secret {
+            // A credential is sealed even when nobody ticked "secret" (one rule: redact).
+            let secret = h.secret || is_secret_header(name);
+            let value = if !secret {
                 Some(h.value.clone())
-            } else if !h.value.is_empty() {
+            } else if !h.value.is_empty() && !is_redacted(name, &h.value) {
                 Some(sb.seal(&Secret(h.value.clone()))?)
             } else {
                 let kept = stored
                     .iter()
-                    .find(|s| s.secret && s.name.eq_ignore_ascii_case(name))
-                    .and_then(|s| s.value.clone());
+                    .find(|s| s.is_secret() && s.name.eq_ignore_ascii_case(name))
+                    .map(|s| match (&s.value, s.secret) {
+                        // Stored in clear before the name rule: sealed now.
+                        (Some(v), false) => sb.seal(&Secret(v.clone())).map(Some),
+                        (v, _) => Ok(v.clone()),
+                    })
+                    .transpose()?
+                    .flatten();
                 match kept {
                     Some(_) if host_changed => {
                         errs.add(
@@ -333,7 +342,7 @@ impl ConnectionInput {
             out.push(StoredHeader {
                 name: name.to_string(),
                 value,
-                secret: h.secret,
+                secret,
             });
         }
         Ok(out)
