@@ -378,6 +378,25 @@ pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Result<Delivery
     Ok(d)
 }
 
+/// Re-encrypts the sealed header values of every delivery with `reseal` (used by rekey,
+/// inside its transaction), so deliveries still to be sent, or replayed, open under the
+/// new key. Returns how many values were resealed.
+pub fn reseal_all(conn: &mut DbConn, reseal: &dyn Fn(&str) -> Result<String>) -> Result<usize> {
+    let rows: Vec<(i64, Option<String>)> = deliveries::table
+        .filter(deliveries::sealed_headers.is_not_null())
+        .select((deliveries::id, deliveries::sealed_headers))
+        .load(conn)?;
+    let mut count = 0;
+    for (id, sealed) in rows {
+        let Some(sealed) = sealed else { continue };
+        diesel::update(deliveries::table.find(id))
+            .set(deliveries::sealed_headers.eq(reseal(&sealed)?))
+            .execute(conn)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
 /// Wakes the worker in this process after a transaction that enqueued has committed.
 /// Cheap to clone; a wake with nobody waiting is kept until the worker next looks.
 #[derive(Debug, Clone, Default)]

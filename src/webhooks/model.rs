@@ -147,6 +147,9 @@ pub struct WebhookRow {
     pub retry_schedule: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The real values of the secret header lines, sealed (`super::secret_headers`).
+    #[serde(skip)]
+    pub sealed_headers: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -246,8 +249,12 @@ pub struct Webhook {
     pub url_encoded: bool,
     pub method: Method,
     pub request_content_type: RequestType,
-    /// `Name: value` lines; values may hold placeholders.
+    /// `Name: value` lines; values may hold placeholders. The value of a secret line
+    /// (secret by its name: `delivery::redact`) is redacted here and kept, sealed, in
+    /// `sealed_headers`; `secret_headers::request_lines` puts the two together.
     pub headers: String,
+    #[serde(skip)]
+    pub sealed_headers: Option<String>,
     pub response_content_type: ResponseType,
     pub run_rules_after_response: bool,
     pub action_description: String,
@@ -279,14 +286,6 @@ impl Webhook {
     /// Whether batching may be used, and if not why (shown on the Batching tab).
     pub fn batching_unavailable(&self) -> Option<&'static str> {
         batching_unavailable(self.method, self.request_content_type, self.payload_mode)
-    }
-
-    /// The header lines as (name, value template) pairs.
-    pub fn header_lines(&self) -> Vec<(String, String)> {
-        parse_header_lines(&self.headers)
-            .into_iter()
-            .map(|(_, n, v)| (n, v))
-            .collect()
     }
 }
 

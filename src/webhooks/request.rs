@@ -248,8 +248,8 @@ pub fn build(
             } => ntlm = Some((username, password, domain)),
         }
     }
-    for (name, value) in w.header_lines() {
-        let v = Template::parse(&value, Kind::Header)?.render(&ctx)?;
+    for (name, value) in super::secret_headers::request_lines(w, sb)? {
+        let v = Template::parse(value.expose(), Kind::Header)?.render(&ctx)?;
         let secret = is_secret_header(&name);
         set_header(&mut headers, name, Secret(v), secret);
     }

@@ -21,6 +21,7 @@ mod notify;
 mod pages;
 mod queue;
 mod receiver;
+mod redaction;
 mod responses;
 mod route_table;
 mod sender;
