@@ -1,8 +1,9 @@
 //! The application error and the policy for what each variant tells the user.
 //!
 //! Policy (the one place it is written down):
-//! - `NotFound`, `Validation`, `Conflict`, `Forbidden`, `BadRequest`, `Csrf` and
-//!   `Unauthenticated` are the user's to fix: their message is shown as written here.
+//! - `NotFound`, `Validation`, `Conflict`, `Forbidden`, `BadRequest`,
+//!   `UnsupportedMediaType`, `Csrf` and `Unauthenticated` are the user's to fix: their
+//!   message is shown as written here.
 //! - `Database`, `Pool` and `Internal` are ours: the user sees a generic message with a
 //!   reference, the full chain goes to the log, and nothing internal reaches a page.
 //!
@@ -75,6 +76,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A request body in a format the endpoint does not read (not `application/json`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     Csrf(String),
     #[error("authentication required")]
@@ -112,6 +116,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Forbidden(_) => "forbidden",
             Error::BadRequest(_) => "bad_request",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Csrf(_) => "csrf_failed",
             Error::Unauthenticated => "unauthenticated",
             Error::Database(_) | Error::Pool(_) | Error::Internal(_) => "internal",

@@ -18,6 +18,7 @@ impl ResponseError for Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Forbidden(_) | Error::Csrf(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             Error::Database(_) | Error::Pool(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

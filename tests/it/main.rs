@@ -26,6 +26,7 @@ mod responses;
 mod route_table;
 mod sender;
 mod ssrf;
+mod strict_input;
 mod templating;
 mod test_send;
 mod ticket_pages;
