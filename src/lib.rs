@@ -9,6 +9,7 @@ pub mod connections;
 pub mod db;
 pub mod delivery;
 pub mod error;
+pub mod limits;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

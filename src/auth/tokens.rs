@@ -33,8 +33,8 @@ impl ApiToken {
         if name.is_empty() {
             return Err(Error::invalid("name", "is required"));
         }
-        if name.chars().count() > 80 {
-            return Err(Error::invalid("name", "must be at most 80 characters"));
+        if let Some(m) = crate::limits::too_long(name, 80) {
+            return Err(Error::invalid("name", m));
         }
         User::get(conn, user_id)?;
         let secret = format!("{TOKEN_PREFIX}{}", random_token(32));

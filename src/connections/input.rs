@@ -6,6 +6,7 @@ use super::kinds::{AppType, AuthKind, Environment};
 use super::{Connection, ConnectionRow, StoredHeader, signing};
 use crate::delivery::redact::{is_redacted, is_secret_header};
 use crate::error::{Error, FieldErrors, Result};
+use crate::limits;
 use crate::secrets::{Secret, SecretBox};
 
 pub const MIN_TIMEOUT_MS: i64 = 100;
@@ -129,8 +130,8 @@ impl ConnectionInput {
         let name = self.name.trim().to_string();
         if name.is_empty() {
             errs.add("name", "Enter a name.");
-        } else if name.chars().count() > 100 {
-            errs.add("name", "At most 100 characters.");
+        } else {
+            limits::check(&mut errs, "name", &name, limits::NAME);
         }
         let app_type = AppType::parse(&self.app_type);
         if app_type.is_none() {
@@ -144,7 +145,11 @@ impl ConnectionInput {
             );
         }
         let base_url = self.base_url.trim().to_string();
-        if let Err(m) = check_base_url(&base_url) {
+        let url_check = match limits::too_long(&base_url, limits::URL) {
+            Some(m) => Err(m),
+            None => check_base_url(&base_url),
+        };
+        if let Err(m) = url_check {
             errs.add("base_url", m);
         }
         let timeout_ms = match self.timeout_ms {
@@ -171,6 +176,9 @@ impl ConnectionInput {
         let username = self.auth_username.trim().to_string();
         let domain = self.auth_domain.trim().to_string();
         let header = self.auth_header.trim().to_string();
+        limits::check(&mut errs, "auth_username", &username, limits::SHORT);
+        limits::check(&mut errs, "auth_domain", &domain, limits::SHORT);
+        limits::check(&mut errs, "auth_header", &header, limits::HEADER_NAME);
         if kind.has_username() && username.is_empty() {
             errs.add("auth_username", "Enter the user name.");
         }
@@ -189,6 +197,7 @@ impl ConnectionInput {
         let auth_secret_sealed = match (&self.auth_secret, kind.has_secret()) {
             (_, false) => None,
             (SecretChange::Set(s), true) => {
+                limits::check(&mut errs, "auth_secret", s.expose(), limits::HEADERS);
                 if s.expose().contains(['\r', '\n']) {
                     errs.add(
                         "auth_secret",
@@ -291,6 +300,12 @@ impl ConnectionInput {
             }
             if !is_token(name) {
                 errs.add("headers", format!("“{name}” is not a valid header name."));
+                continue;
+            }
+            if let Some(m) = limits::too_long(name, limits::HEADER_NAME)
+                .or_else(|| limits::too_long(&h.value, limits::HEADERS))
+            {
+                errs.add("headers", format!("{name}: {m}"));
                 continue;
             }
             if out.iter().any(|o| o.name.eq_ignore_ascii_case(name)) {

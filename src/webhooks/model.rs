@@ -319,3 +319,30 @@ pub fn parse_header_lines(text: &str) -> Vec<(usize, String, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batching_rules() {
+        assert_eq!(
+            batching_unavailable(Method::Post, RequestType::Json, PayloadMode::Custom),
+            None
+        );
+        assert!(
+            batching_unavailable(Method::Put, RequestType::Json, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(Method::Post, RequestType::Xml, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(
+                Method::Post,
+                RequestType::Json,
+                PayloadMode::WholeTicketLinked
+            )
+            .is_some()
+        );
+    }
+}

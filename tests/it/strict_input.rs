@@ -1,6 +1,7 @@
 //! Requests are read strictly (issue 9): the API refuses what it does not read —
 //! malformed JSON, unknown fields, oversized bodies, bodies that are not JSON — in the
-//! API's error shape, instead of quietly using a default.
+//! API's error shape, instead of quietly using a default; and every typed text has a
+//! length limit, refused beside its field on the page and in the API.
 
 use serde_json::{Value, json};
 
@@ -8,11 +9,13 @@ use crate::connections::admin_token;
 use crate::helpers::TestApp;
 use crate::receiver::{Receiver, Reply};
 use crate::redaction::{api, plain_connection};
+use crate::webhooks::text_of;
 
 crate::db_tests!(
     spawn = crate::responses::loopback_app;
     the_api_test_send_reads_its_body_strictly,
     a_ticket_patch_must_be_json,
+    typed_text_has_length_limits,
 );
 
 /// A webhook sending to `rx` through a plain connection; returns its id.
@@ -178,4 +181,121 @@ async fn a_ticket_patch_must_be_json(app: TestApp) {
     .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["ticket"]["subject"], "Changed");
+}
+
+fn field_errors(v: &Value) -> Vec<(String, String)> {
+    v["error"]["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fields: {v}"))
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_too_long(v: &Value, field: &str) {
+    let errs = field_errors(v);
+    assert!(
+        errs.iter()
+            .any(|(f, m)| f == field && m.starts_with("must be at most")),
+        "{field} not refused as too long: {errs:?}"
+    );
+}
+
+async fn typed_text_has_length_limits(app: TestApp) {
+    app.login_admin().await;
+    let token = admin_token(&app).await;
+    let long_url = format!("https://a.example.test/{}", "a".repeat(100_000));
+
+    // Connections, through the API and the page.
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/connections",
+        Some(json!({"name": "long", "base_url": long_url, "auth_kind": "basic", "auth_username": "u".repeat(5000)})),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_too_long(&v, "base_url");
+    assert_too_long(&v, "auth_username");
+    let resp = app
+        .post_form(
+            "/admin/connections",
+            &[
+                ("name", "long"),
+                ("app_type", "generic"),
+                ("environment", "production"),
+                ("base_url", &long_url),
+                ("timeout_ms", "1000"),
+                ("auth_kind", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    let err = text_of(&html, "#base_url-error").unwrap_or_else(|| panic!("{html}"));
+    assert!(err.starts_with("must be at most 2048 characters"), "{err}");
+
+    // Webhooks, through the API.
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({
+            "name": "long",
+            "url": long_url,
+            "method": "POST",
+            "headers": format!("X-Long: {}", "h".repeat(10_000)),
+            "body_template": format!("{{\"a\": \"{}\"}}", "b".repeat(200_000)),
+        })),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    for f in ["url", "headers", "body_template"] {
+        assert_too_long(&v, f);
+    }
+
+    // A user's email and a custom form's field name, through the pages.
+    let resp = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("username", "longmail"),
+                ("display_name", "Long Mail"),
+                ("email", &format!("{}@example.test", "m".repeat(400))),
+                ("password", "a-good-password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    let err = text_of(&html, "#email-error").unwrap_or_else(|| panic!("{html}"));
+    assert!(err.starts_with("must be at most 254 characters"), "{err}");
+
+    let resp = app
+        .post_form(
+            "/admin/forms",
+            &[("name", "Assets"), ("ticket_types", "IN")],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let resp = app
+        .post_form(
+            &format!("{loc}/fields"),
+            &[("field_name", &"f".repeat(500)), ("field_type", "text")],
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    let err = text_of(&html, "#field_name-error").unwrap_or_else(|| panic!("{html}"));
+    assert!(err.starts_with("must be at most 80 characters"), "{err}");
 }
