@@ -320,14 +320,27 @@ fn validate(new: &NewDelivery) -> Result<()> {
 
 /// A new pending delivery with the original's request, linked to it, trigger `replay`.
 /// Works on a delivery in any state: replaying a success re-sends it on purpose.
+///
+/// Its retries follow the policy of the webhook it came from as that webhook is now
+/// (a test-send's own single attempt is no policy); the original's schedule only when
+/// the webhook is gone; else `global`, the configured schedule.
 pub fn replay(
     conn: &mut DbConn,
     id: i64,
-    default_max_attempts: i32,
+    global: &[String],
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
     conn.transaction(|conn| {
         let d = Delivery::get(conn, id)?;
+        let own: Option<Vec<String>> = d
+            .retry_schedule
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok());
+        let retry_schedule = match d.webhook_id.map(|w| crate::webhooks::store::get(conn, w)) {
+            Some(Ok(w)) => w.delivery_schedule(global),
+            Some(Err(Error::NotFound(_))) | None => own,
+            Some(Err(e)) => return Err(e),
+        };
         let new = NewDelivery {
             webhook_id: d.webhook_id,
             connection_id: d.connection_id,
@@ -342,14 +355,12 @@ pub fn replay(
                 body: d.body,
                 content_type: d.content_type,
             },
-            retry_schedule: d
-                .retry_schedule
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok()),
+            retry_schedule,
             // The body is already the batch's array: it is sent as it was, alone.
             batch: None,
             replay_of: Some(d.id),
         };
+        let default_max_attempts = i32::try_from(global.len()).unwrap_or(i32::MAX);
         enqueue(conn, &new, default_max_attempts, now)
     })
 }

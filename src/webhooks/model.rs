@@ -287,6 +287,16 @@ impl Webhook {
     pub fn batching_unavailable(&self) -> Option<&'static str> {
         batching_unavailable(self.method, self.request_content_type, self.payload_mode)
     }
+
+    /// The retry schedule of this webhook's deliveries as `delivery::enqueue` takes it,
+    /// or `None` for the global one (`global`). See [`delivery_schedule`].
+    pub fn delivery_schedule(&self, global: &[String]) -> Option<Vec<String>> {
+        delivery_schedule(
+            self.retry_max_attempts,
+            self.retry_schedule.as_deref(),
+            global,
+        )
+    }
 }
 
 /// Batching bodies are JSON arrays of the single bodies, so only JSON POSTs can be
@@ -306,6 +316,32 @@ pub fn batching_unavailable(
     } else {
         None
     }
+}
+
+/// A webhook's retry policy as a delivery schedule, whose entry `n` is the wait before
+/// attempt `n + 1` (`delivery::retry`): the first attempt at once, then the webhook's
+/// delays, or the global schedule when it sets only a maximum. A maximum cuts the
+/// schedule short or repeats its last delay. `None`: the webhook has no policy of its own.
+pub fn delivery_schedule(
+    max_attempts: Option<i32>,
+    delays: Option<&[u32]>,
+    global: &[String],
+) -> Option<Vec<String>> {
+    let mut schedule: Vec<String> = match delays {
+        Some(d) => std::iter::once("0s".to_string())
+            .chain(d.iter().map(|s| format!("{s}s")))
+            .collect(),
+        None if max_attempts.is_some() => global.to_vec(),
+        None => return None,
+    };
+    if let Some(n) = max_attempts
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n >= 1)
+    {
+        let last = schedule.last().cloned().unwrap_or_else(|| "0s".into());
+        schedule.resize(n, last);
+    }
+    Some(schedule)
 }
 
 /// `Name: value` lines (blank lines skipped) as (line number, name, value).
@@ -343,6 +379,28 @@ mod tests {
                 PayloadMode::WholeTicketLinked
             )
             .is_some()
+        );
+    }
+
+    #[test]
+    fn a_webhook_retry_policy_as_a_delivery_schedule() {
+        let global: Vec<String> = ["0s", "5s", "5m"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(delivery_schedule(None, None, &global), None);
+        assert_eq!(
+            delivery_schedule(None, Some(&[60, 300]), &global),
+            Some(vec!["0s".into(), "60s".into(), "300s".into()])
+        );
+        assert_eq!(
+            delivery_schedule(Some(2), None, &global),
+            Some(vec!["0s".into(), "5s".into()])
+        );
+        assert_eq!(
+            delivery_schedule(Some(4), Some(&[60]), &global),
+            Some(vec!["0s".into(), "60s".into(), "60s".into(), "60s".into()])
+        );
+        assert_eq!(
+            delivery_schedule(Some(1), Some(&[60, 300]), &global),
+            Some(vec!["0s".into()])
         );
     }
 }

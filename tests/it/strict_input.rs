@@ -1,7 +1,8 @@
 //! Requests are read strictly (issue 9): the API refuses what it does not read —
 //! malformed JSON, unknown fields, oversized bodies, bodies that are not JSON — in the
-//! API's error shape, instead of quietly using a default; and every typed text has a
-//! length limit, refused beside its field on the page and in the API.
+//! API's error shape, instead of quietly using a default; every typed text has a length
+//! limit, refused beside its field on the page and in the API; and a replay keeps the
+//! retry policy of the webhook it came from.
 
 use serde_json::{Value, json};
 
@@ -16,6 +17,7 @@ crate::db_tests!(
     the_api_test_send_reads_its_body_strictly,
     a_ticket_patch_must_be_json,
     typed_text_has_length_limits,
+    a_replay_keeps_the_webhook_retry_policy,
 );
 
 /// A webhook sending to `rx` through a plain connection; returns its id.
@@ -298,4 +300,68 @@ async fn typed_text_has_length_limits(app: TestApp) {
     let html = resp.text().await.unwrap();
     let err = text_of(&html, "#field_name-error").unwrap_or_else(|| panic!("{html}"));
     assert!(err.starts_with("must be at most 80 characters"), "{err}");
+}
+
+async fn a_replay_keeps_the_webhook_retry_policy(app: TestApp) {
+    app.login_admin().await;
+    let token = admin_token(&app).await;
+    let rx = Receiver::start(Reply::Status(500)).await;
+    let id = webhook(
+        &app,
+        &token,
+        &rx,
+        json!({"retry_max_attempts": 2, "retry_schedule": "7"}),
+    )
+    .await;
+    let (s, report) = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("/api/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{report}");
+    let delivery = serde_json::from_str::<Value>(&report).unwrap()["delivery_id"]
+        .as_i64()
+        .unwrap();
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("/api/v1/deliveries/{delivery}/replay"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let replay: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(replay["max_attempts"], 2, "{replay}");
+    assert_eq!(replay["retry_schedule"], r#"["0s","7s"]"#, "{replay}");
+
+    // Without a policy of its own, the webhook's replays take the global one.
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(json!({"retry_max_attempts": null, "retry_schedule": ""})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("/api/v1/deliveries/{delivery}/replay"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let replay: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        replay["max_attempts"],
+        app.config.retry_schedule.len(),
+        "{replay}"
+    );
+    assert_eq!(replay["retry_schedule"], Value::Null);
 }
