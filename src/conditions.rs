@@ -308,12 +308,7 @@ pub fn validate(
         if c.operator.needs_value() && c.value.trim().is_empty() {
             errs.add(format!("{prefix}.{i}.value"), "a value is required");
         }
-        if c.value.chars().count() > 1000 {
-            errs.add(
-                format!("{prefix}.{i}.value"),
-                "must be at most 1000 characters",
-            );
-        }
+        crate::limits::check(errs, format!("{prefix}.{i}.value"), &c.value, 1000);
     }
 }
 

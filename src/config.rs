@@ -87,7 +87,7 @@ impl std::fmt::Debug for Secret {
 
 impl std::fmt::Display for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("••••")
+        f.write_str(crate::delivery::redact::REDACTED)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The application error and the policy for what each variant tells the user.
 //!
 //! Policy (the one place it is written down):
-//! - `NotFound`, `Validation`, `Conflict`, `Forbidden`, `BadRequest`, `Csrf` and
-//!   `Unauthenticated` are the user's to fix: their message is shown as written here.
+//! - `NotFound`, `Validation`, `Conflict`, `Forbidden`, `BadRequest`,
+//!   `UnsupportedMediaType`, `Csrf` and `Unauthenticated` are the user's to fix: their
+//!   message is shown as written here.
 //! - `Busy` means another writer held the database's write lock for longer than we wait
 //!   (or the pool had no free connection in time): a 503 with `Retry-After` and the
 //!   message to try again — load, not a fault, and nothing was written (`db::write`).
@@ -78,6 +79,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A request body in a format the endpoint does not read (not `application/json`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     Csrf(String),
     #[error("authentication required")]
@@ -121,6 +125,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Forbidden(_) => "forbidden",
             Error::BadRequest(_) => "bad_request",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Csrf(_) => "csrf_failed",
             Error::Unauthenticated => "unauthenticated",
             Error::Busy(_) => "busy",

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod error;
 pub mod firing;
 pub mod ids;
+pub mod limits;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

@@ -193,6 +193,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(web::PayloadConfig::new(crate::api::body::MAX_BYTES))
                 .app_data(web::JsonConfig::default().limit(1024 * 1024))
                 .configure(routes::configure)
                 .default_service(web::to(error::not_found))

@@ -15,7 +15,8 @@ use crate::web::extract::{ApiAdmin, client_ip, state};
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HeaderView {
     pub name: String,
-    /// `null` for secret headers.
+    /// `null` for secret headers (ticked secret, or secret by name: `Authorization`,
+    /// `Cookie`, any name with `token`, `secret`, `key`, `password`, …).
     pub value: Option<String>,
     pub secret: bool,
     pub value_set: bool,
@@ -58,9 +59,9 @@ impl From<&Connection> for ConnectionView {
                 .into_iter()
                 .map(|h| HeaderView {
                     value_set: h.value.is_some(),
-                    value: if h.secret { None } else { h.value },
+                    secret: h.is_secret(),
+                    value: if h.is_secret() { None } else { h.value },
                     name: h.name,
-                    secret: h.secret,
                 })
                 .collect(),
             timeout_ms: c.timeout_ms,

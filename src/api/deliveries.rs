@@ -58,7 +58,7 @@ pub async fn delivery_get(
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "deliveries", params(("id" = i64, Path)),
-    responses((status = 201, description = "A new delivery of the original request, linked to it"), (status = 404)),
+    responses((status = 201, description = "A new delivery of the original request, linked to it; its retries follow the current retry policy of the webhook it came from (the global policy when it has none)"), (status = 404)),
     security(("bearer" = [])))]
 pub async fn delivery_replay(
     ApiAdmin(p): ApiAdmin,
@@ -67,10 +67,10 @@ pub async fn delivery_replay(
 ) -> Result<HttpResponse> {
     let id = path.into_inner();
     let st = state(&req)?;
-    let max = crate::delivery::max_attempts(&st.config);
+    let global = st.config.retry_schedule.clone();
     let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
     let v = db::run(&st.pool, move |c| {
-        let new = firing::replay(c, &actor, DeliveryId(id), max, db::now())?;
+        let new = firing::replay(c, &actor, DeliveryId(id), &global, db::now())?;
         view(c, new.0)
     })
     .await?;

@@ -25,19 +25,23 @@ pub struct WebhookTestBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = i64, Path)),
-    request_body(content = WebhookTestBody, description = "Optional: ticket, parameters, connection"),
+    request_body(content = WebhookTestBody, description = "Optional (an empty body tests with the sample ticket): ticket, parameters, connection. Unknown fields are refused."),
     responses((status = 200, description = "What was sent and what came back (recorded as a delivery with trigger `test`)", body = TestReport),
-        (status = 404, description = "No such webhook or ticket"), (status = 422, description = "The request cannot be built")),
+        (status = 400, description = "The body is not a JSON object"),
+        (status = 404, description = "No such webhook or ticket"),
+        (status = 413, description = "The body is larger than 256 KiB"),
+        (status = 415, description = "The body is not `application/json`"),
+        (status = 422, description = "An unknown or mistyped field (`error.fields` names it), or the request cannot be built")),
     security(("bearer" = [])))]
 pub async fn webhooks_api_test(
     req: HttpRequest,
     ApiAdmin(p): ApiAdmin,
     path: web::Path<i64>,
-    body: Option<web::Json<WebhookTestBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let id = path.into_inner();
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let body: WebhookTestBody = super::body::parse_or_default(&req, &body)?;
     let w = db::run(&st.pool, move |c| crate::webhooks::store::get(c, id)).await?;
     let ask = crate::firing::test_send::TestSendRequest {
         ticket: body.ticket,

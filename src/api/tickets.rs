@@ -127,16 +127,6 @@ const CORE_KEYS: &[&str] = &[
     "forms",
 ];
 
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::BadRequest("the body must be a JSON object".into())),
-        Err(e) => Err(Error::BadRequest(format!(
-            "the body is not valid JSON: {e}"
-        ))),
-    }
-}
-
 /// String fields by key; `None` for an explicit `null` (only `assignee` allows it).
 type Strings = BTreeMap<String, Option<String>>;
 
@@ -226,7 +216,8 @@ pub async fn tickets_get(
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = TicketCreateBody,
-    responses((status = 201, body = TicketObject), (status = 422, description = "Validation failed; `error.fields` names each field")),
+    responses((status = 201, body = TicketObject), (status = 400, description = "Not a JSON object"), (status = 413, description = "Larger than 256 KiB"),
+        (status = 415, description = "Not `application/json`"), (status = 422, description = "Validation failed; `error.fields` names each field")),
     security(("bearer" = [])))]
 pub async fn tickets_create(
     req: HttpRequest,
@@ -234,7 +225,7 @@ pub async fn tickets_create(
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
-    let m = parse_object(&body)?;
+    let m = super::body::object(&req, &body)?;
     let mut allowed = CORE_KEYS.to_vec();
     allowed.push("type");
     let (s, forms) = read_fields(&m, &allowed)?;
@@ -265,7 +256,8 @@ pub async fn tickets_create(
 
 #[utoipa::path(patch, path = "/api/v1/tickets/{key}", tag = "tickets", request_body = TicketPatchBody,
     params(("key" = String, Path, description = "Ticket id or display id")),
-    responses((status = 200, body = PatchResult), (status = 404), (status = 422)),
+    responses((status = 200, body = PatchResult), (status = 400, description = "Not a JSON object"), (status = 404), (status = 413, description = "Larger than 256 KiB"),
+        (status = 415, description = "Not `application/json`"), (status = 422, description = "Validation failed; `error.fields` names each field")),
     security(("bearer" = [])))]
 pub async fn tickets_patch(
     req: HttpRequest,
@@ -274,7 +266,7 @@ pub async fn tickets_patch(
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
-    let m = parse_object(&body)?;
+    let m = super::body::object(&req, &body)?;
     if m.contains_key("type") {
         return Err(Error::invalid("type", "cannot be changed"));
     }
@@ -327,7 +319,8 @@ pub async fn tickets_delete(
 
 #[utoipa::path(post, path = "/api/v1/tickets/{key}/notes", tag = "tickets", request_body = NoteBody,
     params(("key" = String, Path, description = "Ticket id or display id")),
-    responses((status = 201, description = "The new history entry"), (status = 422)),
+    responses((status = 201, description = "The new history entry"), (status = 400, description = "Not a JSON object"), (status = 413, description = "Larger than 256 KiB"),
+        (status = 415, description = "Not `application/json`"), (status = 422)),
     security(("bearer" = [])))]
 pub async fn tickets_note(
     req: HttpRequest,
@@ -336,7 +329,7 @@ pub async fn tickets_note(
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
-    let m = parse_object(&body)?;
+    let m = super::body::object(&req, &body)?;
     let mut errs = FieldErrors::new();
     for k in m.keys().filter(|k| *k != "note" && *k != "internal") {
         errs.add(k.clone(), "is not a note field");

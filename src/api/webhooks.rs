@@ -1,6 +1,7 @@
 //! `/api/v1/webhooks`: webhook definitions for administrators' tokens, with the same
 //! validation as the pages (errors as `{"error": {"code", "message", "fields"}}`).
-//! A GET's body can be sent back as a PUT unchanged; PATCH takes any subset of it.
+//! A GET's body can be sent back as a PUT unchanged (secret header values read back as
+//! `••••` and keep their stored value); PATCH takes any subset of it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
@@ -84,7 +85,8 @@ pub async fn webhooks_api_create(
     let st = state(&req)?;
     let input = parse_input(body.into_inner())?;
     let actor = actor(&p, &req);
-    let w = db::run(&st.pool, move |c| store::create(c, &actor, &input)).await?;
+    let sb = st.secrets.clone();
+    let w = db::run(&st.pool, move |c| store::create(c, &sb, &actor, &input)).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/webhooks/{}", w.id)))
         .json(WebhookOut::from(&w)))
@@ -105,7 +107,8 @@ pub async fn webhooks_api_put(
     let id = path.into_inner();
     let input = parse_input(body.into_inner())?;
     let actor = actor(&p, &req);
-    let w = db::run(&st.pool, move |c| store::update(c, &actor, id, &input)).await?;
+    let sb = st.secrets.clone();
+    let w = db::run(&st.pool, move |c| store::update(c, &sb, &actor, id, &input)).await?;
     Ok(HttpResponse::Ok().json(WebhookOut::from(&w)))
 }
 
@@ -128,6 +131,7 @@ pub async fn webhooks_api_patch(
         ));
     };
     let actor = actor(&p, &req);
+    let sb = st.secrets.clone();
     let w = db::run(&st.pool, move |c| {
         let current = store::get(c, id)?;
         let mut v = serde_json::to_value(WebhookInput::from_webhook(&current))
@@ -141,7 +145,7 @@ pub async fn webhooks_api_patch(
             }
         }
         let input = parse_input(v)?;
-        store::update(c, &actor, id, &input)
+        store::update(c, &sb, &actor, id, &input)
     })
     .await?;
     Ok(HttpResponse::Ok().json(WebhookOut::from(&w)))

@@ -28,12 +28,10 @@ fn validate(input: &RoleInput) -> FieldErrors {
     let name = input.name.trim();
     if name.is_empty() {
         errs.add("name", "is required");
-    } else if name.chars().count() > 60 {
-        errs.add("name", "must be at most 60 characters");
+    } else {
+        crate::limits::check(&mut errs, "name", name, 60);
     }
-    if input.description.chars().count() > 500 {
-        errs.add("description", "must be at most 500 characters");
-    }
+    crate::limits::check(&mut errs, "description", &input.description, 500);
     errs
 }
 

@@ -40,8 +40,8 @@ impl ApiToken {
         if name.is_empty() {
             return Err(Error::invalid("name", "is required"));
         }
-        if name.chars().count() > 80 {
-            return Err(Error::invalid("name", "must be at most 80 characters"));
+        if let Some(m) = crate::limits::too_long(name, 80) {
+            return Err(Error::invalid("name", m));
         }
         let secret = format!("{TOKEN_PREFIX}{}", random_token(32));
         let hash = sha256_hex(&secret);

@@ -80,8 +80,8 @@ pub fn normalize_username(s: &str) -> String {
 fn validate_username(errs: &mut FieldErrors, username: &str) {
     if username.is_empty() {
         errs.add("username", "is required");
-    } else if username.len() > 64 {
-        errs.add("username", "must be at most 64 characters");
+    } else if let Some(m) = crate::limits::too_long(username, 64) {
+        errs.add("username", m);
     } else if !username
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
@@ -96,11 +96,14 @@ fn validate_username(errs: &mut FieldErrors, username: &str) {
 fn validate_profile(errs: &mut FieldErrors, display_name: &str, email: &str) {
     if display_name.trim().is_empty() {
         errs.add("display_name", "is required");
-    } else if display_name.chars().count() > 120 {
-        errs.add("display_name", "must be at most 120 characters");
+    } else {
+        crate::limits::check(errs, "display_name", display_name, 120);
     }
     let email = email.trim();
-    if !email.is_empty() && (!email.contains('@') || email.contains(char::is_whitespace)) {
+    if crate::limits::check(errs, "email", email, 254)
+        && !email.is_empty()
+        && (!email.contains('@') || email.contains(char::is_whitespace))
+    {
         errs.add("email", "is not an email address");
     }
 }

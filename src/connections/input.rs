@@ -4,7 +4,9 @@
 
 use super::kinds::{AppType, AuthKind, Environment};
 use super::{Connection, ConnectionRow, StoredHeader, signing};
+use crate::delivery::redact::{is_redacted, is_secret_header};
 use crate::error::{Error, FieldErrors, Result};
+use crate::limits;
 use crate::secrets::{Secret, SecretBox};
 
 pub const MIN_TIMEOUT_MS: i64 = 100;
@@ -93,13 +95,13 @@ impl ConnectionInput {
                 .stored_headers()
                 .into_iter()
                 .map(|h| HeaderInput {
-                    value: if h.secret {
+                    secret: h.is_secret(),
+                    value: if h.is_secret() {
                         String::new()
                     } else {
                         h.value.unwrap_or_default()
                     },
                     name: h.name,
-                    secret: h.secret,
                 })
                 .collect(),
             timeout_ms: Some(i64::from(c.timeout_ms)),
@@ -128,8 +130,8 @@ impl ConnectionInput {
         let name = self.name.trim().to_string();
         if name.is_empty() {
             errs.add("name", "Enter a name.");
-        } else if name.chars().count() > 100 {
-            errs.add("name", "At most 100 characters.");
+        } else {
+            limits::check(&mut errs, "name", &name, limits::NAME);
         }
         let app_type = AppType::parse(&self.app_type);
         if app_type.is_none() {
@@ -143,7 +145,11 @@ impl ConnectionInput {
             );
         }
         let base_url = self.base_url.trim().to_string();
-        if let Err(m) = check_base_url(&base_url) {
+        let url_check = match limits::too_long(&base_url, limits::URL) {
+            Some(m) => Err(m),
+            None => check_base_url(&base_url),
+        };
+        if let Err(m) = url_check {
             errs.add("base_url", m);
         }
         let timeout_ms = match self.timeout_ms {
@@ -170,6 +176,9 @@ impl ConnectionInput {
         let username = self.auth_username.trim().to_string();
         let domain = self.auth_domain.trim().to_string();
         let header = self.auth_header.trim().to_string();
+        limits::check(&mut errs, "auth_username", &username, limits::SHORT);
+        limits::check(&mut errs, "auth_domain", &domain, limits::SHORT);
+        limits::check(&mut errs, "auth_header", &header, limits::HEADER_NAME);
         if kind.has_username() && username.is_empty() {
             errs.add("auth_username", "Enter the user name.");
         }
@@ -188,6 +197,7 @@ impl ConnectionInput {
         let auth_secret_sealed = match (&self.auth_secret, kind.has_secret()) {
             (_, false) => None,
             (SecretChange::Set(s), true) => {
+                limits::check(&mut errs, "auth_secret", s.expose(), limits::HEADERS);
                 if s.expose().contains(['\r', '\n']) {
                     errs.add(
                         "auth_secret",
@@ -292,6 +302,12 @@ impl ConnectionInput {
                 errs.add("headers", format!("“{name}” is not a valid header name."));
                 continue;
             }
+            if let Some(m) = limits::too_long(name, limits::HEADER_NAME)
+                .or_else(|| limits::too_long(&h.value, limits::HEADERS))
+            {
+                errs.add("headers", format!("{name}: {m}"));
+                continue;
+            }
             if out.iter().any(|o| o.name.eq_ignore_ascii_case(name)) {
                 errs.add("headers", format!("The header {name} is listed twice."));
                 continue;
@@ -303,15 +319,23 @@ impl ConnectionInput {
                 );
                 continue;
             }
-            let value = if !h.secret {
+            // A credential is sealed even when nobody ticked "secret" (one rule: redact).
+            let secret = h.secret || is_secret_header(name);
+            let value = if !secret {
                 Some(h.value.clone())
-            } else if !h.value.is_empty() {
+            } else if !h.value.is_empty() && !is_redacted(name, &h.value) {
                 Some(sb.seal(&Secret(h.value.clone()))?)
             } else {
                 let kept = stored
                     .iter()
-                    .find(|s| s.secret && s.name.eq_ignore_ascii_case(name))
-                    .and_then(|s| s.value.clone());
+                    .find(|s| s.is_secret() && s.name.eq_ignore_ascii_case(name))
+                    .map(|s| match (&s.value, s.secret) {
+                        // Stored in clear before the name rule: sealed now.
+                        (Some(v), false) => sb.seal(&Secret(v.clone())).map(Some),
+                        (v, _) => Ok(v.clone()),
+                    })
+                    .transpose()?
+                    .flatten();
                 match kept {
                     Some(_) if host_changed => {
                         errs.add(
@@ -333,7 +357,7 @@ impl ConnectionInput {
             out.push(StoredHeader {
                 name: name.to_string(),
                 value,
-                secret: h.secret,
+                secret,
             });
         }
         Ok(out)

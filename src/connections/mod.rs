@@ -57,6 +57,15 @@ pub struct StoredHeader {
     pub secret: bool,
 }
 
+impl StoredHeader {
+    /// Whether the value is hidden wherever it is shown: ticked secret, or secret by its
+    /// name (`delivery::redact`). A header saved before the name rule existed may be
+    /// secret by name yet stored in clear (`secret` false); it is hidden all the same.
+    pub fn is_secret(&self) -> bool {
+        self.secret || crate::delivery::redact::is_secret_header(&self.name)
+    }
+}
+
 /// A header with its clear value, for the sender only.
 #[derive(Debug, Clone)]
 pub struct ResolvedHeader {
@@ -165,6 +174,7 @@ impl Connection {
     pub fn resolved_headers(&self, sb: &SecretBox) -> Result<Vec<ResolvedHeader>> {
         let mut out = Vec::new();
         for h in self.stored_headers() {
+            let secret = h.is_secret();
             let value = match (h.secret, h.value) {
                 (true, Some(v)) => sb.open(&v)?,
                 (true, None) => continue,
@@ -173,7 +183,7 @@ impl Connection {
             out.push(ResolvedHeader {
                 name: h.name,
                 value,
-                secret: h.secret,
+                secret,
             });
         }
         Ok(out)

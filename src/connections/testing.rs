@@ -4,8 +4,8 @@
 
 use super::Connection;
 use crate::db;
-use crate::delivery::attempt::REDACTED;
 use crate::delivery::direct::{DirectSender, TestReport, send_now};
+use crate::delivery::redact::shown_value;
 use crate::delivery::{NewDelivery, RequestSnapshot, Trigger};
 use crate::error::{Error, Result};
 use crate::secrets::SecretBox;
@@ -33,11 +33,7 @@ pub fn test_delivery(c: &Connection, sb: &SecretBox) -> Result<NewDelivery> {
         .resolved_headers(sb)?
         .into_iter()
         .map(|h| {
-            let v = if h.secret {
-                REDACTED.to_string()
-            } else {
-                h.value.0
-            };
+            let v = shown_value(&h.name, h.value.expose(), h.secret);
             (h.name, v)
         })
         .collect();

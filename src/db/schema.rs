@@ -322,6 +322,7 @@ diesel::table! {
         retry_schedule -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sealed_headers -> Nullable<Text>,
     }
 }
 

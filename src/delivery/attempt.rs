@@ -1,12 +1,9 @@
 //! What one send produced — the record the execution log shows — and how failures are
-//! classified. Stored request headers pass through [`redact_headers`] first.
+//! classified. Stored request headers pass through `redact::redact_headers` first.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-
-/// The value stored in place of a secret header value.
-pub const REDACTED: &str = "••••";
 
 /// Failure classes, as stored and shown (`as_str`) and as the retry policy reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,75 +105,9 @@ impl Attempt {
     }
 }
 
-/// Header names whose values are secret whatever the connection says.
-const ALWAYS_SECRET: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "api-key",
-    "x-auth-token",
-];
-
-/// Copies `headers`, replacing the value of every secret header (the built-in list plus
-/// `also_secret`, compared case-insensitively) with [`redact_value`].
-pub fn redact_headers(headers: &[(String, String)], also_secret: &[&str]) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            let secret = ALWAYS_SECRET
-                .iter()
-                .chain(also_secret)
-                .any(|s| s.eq_ignore_ascii_case(k));
-            let value = if secret {
-                redact_value(k, v)
-            } else {
-                v.clone()
-            };
-            (k.clone(), value)
-        })
-        .collect()
-}
-
-/// What is shown and stored instead of a secret header value: [`REDACTED`], keeping the
-/// scheme word of an `Authorization` value (`Bearer ••••`) so people can see which kind
-/// of credential was sent. The one rule for the preview, the log and the API.
-pub fn redact_value(name: &str, value: &str) -> String {
-    let auth = name.eq_ignore_ascii_case("authorization")
-        || name.eq_ignore_ascii_case("proxy-authorization");
-    match value.split_once(' ') {
-        Some((scheme, _)) if auth && !scheme.is_empty() => format!("{scheme} {REDACTED}"),
-        _ => REDACTED.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_covers_builtin_and_flagged_headers() {
-        let h = vec![
-            ("Authorization".to_owned(), "Bearer abc".to_owned()),
-            ("X-Secret-Thing".to_owned(), "s3".to_owned()),
-            ("Content-Type".to_owned(), "application/json".to_owned()),
-        ];
-        let r = redact_headers(&h, &["x-secret-thing"]);
-        assert_eq!(r[0].1, "Bearer ••••");
-        assert_eq!(r[1].1, REDACTED);
-        assert_eq!(r[2].1, "application/json");
-    }
-
-    #[test]
-    fn only_the_scheme_of_an_authorization_survives() {
-        assert_eq!(
-            redact_value("Authorization", "Basic dXNlcjpwdw=="),
-            "Basic ••••"
-        );
-        assert_eq!(redact_value("authorization", "opaque-token"), REDACTED);
-        assert_eq!(redact_value("X-Api-Key", "Bearer lookalike"), REDACTED);
-    }
 
     #[test]
     fn classes_round_trip() {

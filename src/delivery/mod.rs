@@ -1,6 +1,7 @@
 //! The delivery engine's sending side: one HTTP client with the SSRF guard
 //! ([`sender`], [`ssrf`]), authentication ([`auth`]), Standard Webhooks signatures
-//! ([`signing`]), the record of an attempt ([`attempt`]) and the retry policy ([`retry`]).
+//! ([`signing`]), the record of an attempt ([`attempt`]), the one redaction rule for
+//! secret header values ([`redact`]) and the retry policy ([`retry`]).
 //!
 //! Use: build one [`Sender`] at startup from the configuration and share it (it is cheap
 //! to clone); for each attempt call `sender.send(&request).await`, store the returned
@@ -12,6 +13,7 @@
 
 pub mod attempt;
 pub mod auth;
+pub mod redact;
 pub mod retry;
 pub mod sender;
 pub mod signing;

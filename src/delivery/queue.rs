@@ -316,40 +316,45 @@ fn validate(new: &NewDelivery) -> Result<()> {
     errs.into_result()
 }
 
-/// A new pending delivery with the original's request, linked to it, trigger `replay`.
-/// Works on a delivery in any state: replaying a success re-sends it on purpose.
+/// Queues a new delivery of `d`'s stored request (secret headers still sealed), linked
+/// to it, with `retry_schedule` (None: the configured one). The caller decides the
+/// schedule — the webhook's current policy — because the queue knows no webhooks.
 pub fn replay(
     conn: &mut DbConn,
-    id: i64,
+    d: Delivery,
+    retry_schedule: Option<Vec<String>>,
     default_max_attempts: i32,
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
-    crate::db::write(conn, |conn| {
-        let d = Delivery::get(conn, id)?;
-        let new = NewDelivery {
-            webhook_id: d.webhook_id,
-            connection_id: d.connection_id,
-            ticket_id: d.ticket_id,
-            event_id: d.event_id,
-            trigger: Trigger::Replay,
-            request: RequestSnapshot {
-                method: d.method,
-                url: d.url,
-                headers: decode_headers(&d.headers),
-                sealed_headers: d.sealed_headers,
-                body: d.body,
-                content_type: d.content_type,
-            },
-            retry_schedule: d
-                .retry_schedule
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok()),
-            // The body is already the batch's array: it is sent as it was, alone.
-            batch: None,
-            replay_of: Some(d.id),
-        };
-        enqueue(conn, &new, default_max_attempts, now)
-    })
+    let new = NewDelivery {
+        webhook_id: d.webhook_id,
+        connection_id: d.connection_id,
+        ticket_id: d.ticket_id,
+        event_id: d.event_id,
+        trigger: Trigger::Replay,
+        request: RequestSnapshot {
+            method: d.method,
+            url: d.url,
+            headers: decode_headers(&d.headers),
+            sealed_headers: d.sealed_headers,
+            body: d.body,
+            content_type: d.content_type,
+        },
+        retry_schedule,
+        // The body is already the batch's array: it is sent as it was, alone.
+        batch: None,
+        replay_of: Some(d.id),
+    };
+    enqueue(conn, &new, default_max_attempts, now)
+}
+
+impl Delivery {
+    /// The retry schedule this delivery was queued with (None: the configured one).
+    pub fn own_retry_schedule(&self) -> Option<Vec<String>> {
+        self.retry_schedule
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+    }
 }
 
 /// Stops a pending delivery. One in flight cannot be recalled (its request may already
@@ -374,6 +379,25 @@ pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Result<Delivery
         )));
     }
     Ok(d)
+}
+
+/// Re-encrypts the sealed header values of every delivery with `reseal` (used by rekey,
+/// inside its transaction), so deliveries still to be sent, or replayed, open under the
+/// new key. Returns how many values were resealed.
+pub fn reseal_all(conn: &mut DbConn, reseal: &dyn Fn(&str) -> Result<String>) -> Result<usize> {
+    let rows: Vec<(i64, Option<String>)> = deliveries::table
+        .filter(deliveries::sealed_headers.is_not_null())
+        .select((deliveries::id, deliveries::sealed_headers))
+        .load(conn)?;
+    let mut count = 0;
+    for (id, sealed) in rows {
+        let Some(sealed) = sealed else { continue };
+        diesel::update(deliveries::table.find(id))
+            .set(deliveries::sealed_headers.eq(reseal(&sealed)?))
+            .execute(conn)?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Wakes the worker in this process after a transaction that enqueued has committed.

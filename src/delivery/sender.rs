@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::attempt::{Attempt, AttemptError, ErrorClass, REDACTED, redact_headers};
+use super::attempt::{Attempt, AttemptError, ErrorClass};
 use super::auth::{self, Auth, Secret};
+use super::redact::{REDACTED, redact_headers};
 use super::signing;
 use super::ssrf::{DnsFailed, GuardedResolver, NetworkPolicy, Refused};
 use crate::config::Config;

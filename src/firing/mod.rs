@@ -21,7 +21,7 @@ use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::delivery::claim::{ResponseHook, ResponseJob};
 use crate::delivery::queue::{self, Delivery, DeliveryId, NewDelivery, Trigger};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::WebhookId;
 use crate::secrets::SecretBox;
 use crate::webhooks::Webhook;
@@ -114,11 +114,7 @@ pub fn render(
     if let Cause::Rule { event_id, .. } = &f.cause {
         d.event_id = *event_id;
     }
-    d.retry_schedule = retry_schedule(
-        f.webhook.retry_max_attempts,
-        f.webhook.retry_schedule.as_deref(),
-        global_schedule,
-    );
+    d.retry_schedule = f.webhook.delivery_schedule(global_schedule);
     Ok(d)
 }
 
@@ -131,45 +127,35 @@ pub fn fire(
     now: DateTime<Utc>,
 ) -> Result<DeliveryId> {
     let d = render(conn, sb, f, global_schedule, now)?;
-    let default_max = i32::try_from(global_schedule.len()).unwrap_or(i32::MAX);
-    queue::enqueue(conn, &d, default_max, now.naive_utc())
+    queue::enqueue(
+        conn,
+        &d,
+        default_max_attempts(global_schedule),
+        now.naive_utc(),
+    )
 }
 
-/// The queue's schedule (the wait before each attempt, `["0s", "5s", …]`) for a webhook
-/// with its own policy; None keeps the configured one. The webhook's schedule lists the
-/// delays *between* attempts, so the first attempt waits nothing; a maximum number of
-/// attempts cuts the schedule or repeats its last wait.
-pub fn retry_schedule(
-    max_attempts: Option<i32>,
-    delays: Option<&[u32]>,
-    global: &[String],
-) -> Option<Vec<String>> {
-    let mut waits: Vec<String> = match delays {
-        Some(d) => std::iter::once("0s".to_string())
-            .chain(d.iter().map(|s| format!("{s}s")))
-            .collect(),
-        None if max_attempts.is_some() => global.to_vec(),
-        None => return None,
-    };
-    if let Some(n) = max_attempts.and_then(|n| usize::try_from(n).ok()) {
-        let n = n.max(1);
-        let last = waits.last().cloned().unwrap_or_else(|| "0s".into());
-        waits.resize(n, last);
-    }
-    Some(waits)
-}
-
-/// Replays delivery `id` as a new delivery of the same request, linked to it and with
-/// its retry policy, and audits it — one transaction. Wake the worker after.
+/// Replays delivery `id` as a new delivery of the same request, linked to it, and
+/// audits it — one transaction. Wake the worker after.
+///
+/// Its retries follow the policy of the webhook it came from as that webhook is now; the
+/// original's own schedule only when the webhook is gone; else `global`, the configured
+/// schedule.
 pub fn replay(
     conn: &mut DbConn,
     actor: &Actor,
     id: DeliveryId,
-    default_max_attempts: i32,
+    global: &[String],
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
     crate::db::write(conn, |c| {
-        let new = queue::replay(c, id.0, default_max_attempts, now)?;
+        let d = Delivery::get(c, id.0)?;
+        let schedule = match d.webhook_id.map(|w| crate::webhooks::store::get(c, w)) {
+            Some(Ok(w)) => w.delivery_schedule(global),
+            Some(Err(Error::NotFound(_))) | None => d.own_retry_schedule(),
+            Some(Err(e)) => return Err(e),
+        };
+        let new = queue::replay(c, d, schedule, default_max_attempts(global), now)?;
         audit::record(
             c,
             actor,
@@ -180,6 +166,11 @@ pub fn replay(
         )?;
         Ok(new)
     })
+}
+
+/// Attempts a delivery with no policy of its own gets: the configured schedule's length.
+fn default_max_attempts(global: &[String]) -> i32 {
+    i32::try_from(global.len()).unwrap_or(i32::MAX).max(1)
 }
 
 /// Cancels a pending delivery and audits it — one transaction.
@@ -219,51 +210,4 @@ pub fn response_hook() -> ResponseHook {
             )
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::retry_schedule;
-
-    fn g() -> Vec<String> {
-        ["0s", "5s", "5m"]
-            .iter()
-            .map(|s| (*s).to_string())
-            .collect()
-    }
-
-    #[test]
-    fn no_policy_of_its_own_keeps_the_global_one() {
-        assert_eq!(retry_schedule(None, None, &g()), None);
-    }
-
-    #[test]
-    fn delays_between_attempts_become_waits_before_each() {
-        assert_eq!(
-            retry_schedule(None, Some(&[10, 60]), &g()),
-            Some(vec!["0s".into(), "10s".into(), "60s".into()])
-        );
-    }
-
-    #[test]
-    fn a_maximum_cuts_or_repeats_the_last_wait() {
-        assert_eq!(
-            retry_schedule(Some(1), None, &g()),
-            Some(vec!["0s".to_string()])
-        );
-        assert_eq!(
-            retry_schedule(Some(5), Some(&[30]), &g()),
-            Some(vec![
-                "0s".into(),
-                "30s".into(),
-                "30s".into(),
-                "30s".into(),
-                "30s".into()
-            ])
-        );
-        assert_eq!(
-            retry_schedule(Some(4), None, &g()).map(|v| v.len()),
-            Some(4)
-        );
-    }
 }

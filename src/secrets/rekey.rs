@@ -34,7 +34,9 @@ pub fn rekey_database(
             })?;
         }
         let reseal = |sealed: &str| -> Result<String> { new.seal(&old.open(sealed)?) };
-        let count = crate::connections::Connection::reseal_all(c, &reseal)?;
+        let count = crate::connections::Connection::reseal_all(c, &reseal)?
+            + crate::webhooks::store::reseal_all(c, &reseal)?
+            + crate::delivery::queue::reseal_all(c, &reseal)?;
         let new_check = new.seal(&Secret(CHECK_PLAIN.into()))?;
         diesel::delete(settings::table.find(CHECK_SETTING)).execute(c)?;
         diesel::insert_into(settings::table)

@@ -243,8 +243,8 @@ impl Form {
             errs.add("name", "is required");
         } else if norm.is_empty() {
             errs.add("name", "must contain at least one letter or digit");
-        } else if name.chars().count() > 80 {
-            errs.add("name", "must be at most 80 characters");
+        } else if let Some(m) = crate::limits::too_long(&name, 80) {
+            errs.add("name", m);
         } else if RESERVED_NAMES.contains(&norm.as_str()) {
             errs.add(
                 "name",
@@ -378,7 +378,7 @@ fn validate_field(
         errs.add("field_name", "is required");
     } else if norm.is_empty() {
         errs.add("field_name", "must contain at least one letter or digit");
-    } else {
+    } else if crate::limits::check(&mut errs, "field_name", name, 80) {
         let clash: Option<i64> = form_fields::table
             .filter(form_fields::form_id.eq(form_id))
             .filter(form_fields::normalized_name.eq(&norm))
@@ -397,7 +397,9 @@ fn validate_field(
         errs.add("field_type", "choose a field type");
     }
     let mut options = Vec::new();
-    if kind == Some(FieldType::Select) {
+    if kind == Some(FieldType::Select)
+        && crate::limits::check(&mut errs, "options", &input.options, 20_000)
+    {
         match parse_options(&input.options) {
             Ok(o) if o.is_empty() => errs.add("options", "a single select needs options"),
             Ok(o) => options = o,

@@ -21,6 +21,7 @@ use crate::auth::{Principal, User};
 use crate::db::DbConn;
 use crate::db::schema::{ticket_form_rows, ticket_history, tickets, users};
 use crate::error::{Error, FieldErrors, Result};
+use crate::limits;
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = tickets)]
@@ -155,12 +156,10 @@ fn validate_core(c: &mut Core, errs: &mut FieldErrors) {
     c.subject = c.subject.trim().to_string();
     if c.subject.is_empty() {
         errs.add("subject", "is required");
-    } else if c.subject.chars().count() > 200 {
-        errs.add("subject", "must be at most 200 characters");
+    } else {
+        limits::check(errs, "subject", &c.subject, limits::SHORT);
     }
-    if c.description.chars().count() > 50_000 {
-        errs.add("description", "must be at most 50000 characters");
-    }
+    limits::check(errs, "description", &c.description, 50_000);
     match parse_status(&c.status) {
         Some(s) => c.status = s.into(),
         None => errs.add("status", format!("“{}” is not a status", c.status)),
@@ -175,13 +174,14 @@ fn validate_core(c: &mut Core, errs: &mut FieldErrors) {
         ("requester_name", &mut c.requester_name),
     ] {
         *v = v.trim().to_string();
-        if v.chars().count() > 120 {
-            errs.add(name, "must be at most 120 characters");
-        }
+        limits::check(errs, name, v, 120);
     }
     c.requester_email = c.requester_email.trim().to_string();
     let e = &c.requester_email;
-    if !e.is_empty() && (!e.contains('@') || e.contains(char::is_whitespace) || e.len() > 254) {
+    if limits::check(errs, "requester_email", e, 254)
+        && !e.is_empty()
+        && (!e.contains('@') || e.contains(char::is_whitespace))
+    {
         errs.add("requester_email", "is not an email address");
     }
 }
@@ -374,8 +374,8 @@ impl Ticket {
         if text.is_empty() {
             return Err(Error::invalid("note", "is required"));
         }
-        if text.chars().count() > 20_000 {
-            return Err(Error::invalid("note", "must be at most 20000 characters"));
+        if let Some(m) = limits::too_long(text, 20_000) {
+            return Err(Error::invalid("note", m));
         }
         crate::db::write(conn, |c| {
             Ticket::get(c, id)?;

@@ -24,8 +24,8 @@ pub fn coerce(field: &FormField, v: &Value) -> Result<Value, String> {
                 Value::String(s) => s.clone(),
                 _ => text,
             };
-            if raw.chars().count() > 10_000 {
-                return Err("must be at most 10000 characters".into());
+            if let Some(m) = crate::limits::too_long(&raw, 10_000) {
+                return Err(m);
             }
             Ok(Value::String(raw))
         }

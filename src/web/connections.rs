@@ -14,6 +14,7 @@ use crate::connections::{
     AppType, AuthKind, Connection, ConnectionInput, Environment, HeaderInput, SecretChange,
 };
 use crate::db;
+use crate::delivery::redact::is_secret_header;
 use crate::error::{Error, FieldErrors};
 
 /// Empty header rows offered below the stored ones.
@@ -205,15 +206,20 @@ fn header_rows(form: &ConnectionForm, stored: Option<&Connection>) -> Vec<Header
         .headers()
         .into_iter()
         .filter(|h| !h.name.trim().is_empty())
-        .map(|h| HeaderRow {
-            stored: h.secret
-                && stored.iter().any(|s| {
-                    s.secret && s.value.is_some() && s.name.eq_ignore_ascii_case(h.name.trim())
-                }),
-            value: if h.secret { String::new() } else { h.value },
-            name: h.name,
-            secret: h.secret,
-            index: 0,
+        .map(|h| {
+            let secret = h.secret || is_secret_header(&h.name);
+            HeaderRow {
+                stored: secret
+                    && stored.iter().any(|s| {
+                        s.is_secret()
+                            && s.value.is_some()
+                            && s.name.eq_ignore_ascii_case(h.name.trim())
+                    }),
+                value: if secret { String::new() } else { h.value },
+                name: h.name,
+                secret,
+                index: 0,
+            }
         })
         .collect();
     for _ in 0..SPARE_HEADER_ROWS {

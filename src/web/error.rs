@@ -18,6 +18,7 @@ impl ResponseError for Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Forbidden(_) | Error::Csrf(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             // No free pooled connection in time: overload (or the database is down),
             // which the client should retry, like a busy write lock.

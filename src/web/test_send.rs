@@ -60,13 +60,8 @@ pub async fn webhooks_test(
     let form = form.into_inner();
     let input = form.to_input();
     let saved_id = query.webhook;
-    let w = db::run(&st.pool, move |c| {
-        if let Some(id) = saved_id {
-            crate::webhooks::store::get(c, id)?;
-        }
-        form_webhook(c, &input, saved_id)
-    })
-    .await?;
+    let sb = st.secrets.clone();
+    let w = db::run(&st.pool, move |c| form_webhook(c, &sb, &input, saved_id)).await?;
     let w = match w {
         FormWebhook::Valid(w) => *w,
         FormWebhook::Invalid(errs) => {

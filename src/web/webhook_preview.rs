@@ -10,7 +10,9 @@ use super::webhooks::tab_of;
 use super::webhooks_form::WebhookForm;
 use crate::db;
 use crate::error::Error;
+use crate::secrets::SecretBox;
 use crate::webhooks::WebhookInput;
+use crate::webhooks::input::prepare;
 use crate::webhooks::model::*;
 use crate::webhooks::request::{self, BuiltRequest, TicketRef, TriggerCtx};
 
@@ -78,7 +80,7 @@ pub async fn webhooks_preview(
             TicketRef::Sample => "the sample ticket".to_string(),
             TicketRef::Id(_) => ticket_text.to_uppercase(),
         };
-        let w = match form_webhook(c, &input, saved_id)? {
+        let w = match form_webhook(c, &sb, &input, saved_id)? {
             FormWebhook::Valid(w) => *w,
             FormWebhook::Invalid(errs) => return Ok((label, Preview::Invalid(errs))),
         };
@@ -89,7 +91,7 @@ pub async fn webhooks_preview(
         let now = chrono::Utc::now();
         match request::build(c, &sb, &w, ticket, &params, &trigger, now, use_test) {
             Ok(b) => Ok((label, Preview::Built(Box::new(b)))),
-            Err(e @ (Error::NotFound(_) | Error::BadRequest(_))) => {
+            Err(e @ (Error::NotFound(_) | Error::BadRequest(_) | Error::Conflict(_))) => {
                 Ok((label, Preview::Failed(e.public_message())))
             }
             Err(e) => Err(e),
@@ -136,7 +138,8 @@ pub async fn webhooks_preview(
 
 /// The webhook the form describes, as it is now (saved or not), or the errors of the
 /// settings that shape its request. Problems elsewhere (a missing name, a role) do not
-/// stop a preview or a test-send.
+/// stop a preview or a test-send. Secret header values left `••••` are the saved
+/// webhook's.
 pub(super) enum FormWebhook {
     Valid(Box<Webhook>),
     Invalid(Vec<crate::error::FieldError>),
@@ -144,9 +147,13 @@ pub(super) enum FormWebhook {
 
 pub(super) fn form_webhook(
     c: &mut db::DbConn,
+    sb: &SecretBox,
     input: &WebhookInput,
     saved_id: Option<i64>,
 ) -> Result<FormWebhook, Error> {
+    let saved = saved_id
+        .map(|id| crate::webhooks::store::get(c, id))
+        .transpose()?;
     let named;
     let input = if input.name.trim().is_empty() {
         // A new form before its name is typed still previews and test-sends.
@@ -158,7 +165,7 @@ pub(super) fn form_webhook(
     } else {
         input
     };
-    let valid = match crate::webhooks::input::validate(c, input, saved_id) {
+    let valid = match prepare(c, sb, input, saved_id, saved.as_ref()) {
         Ok(v) => v,
         Err(Error::Validation(errs)) => {
             let relevant: Vec<_> = errs
@@ -169,7 +176,7 @@ pub(super) fn form_webhook(
             if !relevant.is_empty() {
                 return Ok(FormWebhook::Invalid(relevant));
             }
-            crate::webhooks::input::validate(c, &relaxed(input), saved_id)?
+            prepare(c, sb, &relaxed(input), saved_id, saved.as_ref())?
         }
         Err(e) => return Err(e),
     };

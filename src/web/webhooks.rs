@@ -257,6 +257,23 @@ impl FormPage {
     }
 }
 
+/// A refused form goes back with its secret header values redacted, like every page
+/// (`delivery::redact`); a value typed this time is named, to be typed again.
+fn without_secrets(mut input: WebhookInput, mut errs: FieldErrors) -> (WebhookInput, FieldErrors) {
+    let (shown, retype) = crate::webhooks::secret_headers::redact_text(&input.headers);
+    input.headers = shown;
+    if !retype.is_empty() {
+        errs.add(
+            "headers",
+            format!(
+                "Secret values are not shown again: type the value of {} again (•••• keeps the saved value).",
+                retype.join(", ")
+            ),
+        );
+    }
+    (input, errs)
+}
+
 #[expect(clippy::too_many_arguments, reason = "one call site per handler shape")]
 async fn form_page(
     req: &HttpRequest,
@@ -315,12 +332,14 @@ pub async fn webhooks_create(
     let input = form.into_inner().to_input();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let i2 = input.clone();
-    match db::run(&st.pool, move |c| store::create(c, &actor, &i2)).await {
+    let sb = st.secrets.clone();
+    match db::run(&st.pool, move |c| store::create(c, &sb, &actor, &i2)).await {
         Ok(w) => {
             flash(&session, "success", format!("Webhook {} created.", w.name));
             Ok(redirect(&req, &format!("/admin/webhooks/{}", w.id)))
         }
         Err(Error::Validation(errs)) => {
+            let (input, errs) = without_secrets(input, errs);
             form_page(
                 &req,
                 &session,
@@ -372,7 +391,8 @@ pub async fn webhooks_update(
     let input = form.into_inner().to_input();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let i2 = input.clone();
-    match db::run(&st.pool, move |c| store::update(c, &actor, id, &i2)).await {
+    let sb = st.secrets.clone();
+    match db::run(&st.pool, move |c| store::update(c, &sb, &actor, id, &i2)).await {
         Ok(w) => {
             flash(&session, "success", format!("Webhook {} saved.", w.name));
             Ok(redirect(&req, &format!("/admin/webhooks/{id}")))
@@ -381,6 +401,7 @@ pub async fn webhooks_update(
             let title = db::run(&st.pool, move |c| store::get(c, id))
                 .await
                 .map(|w| format!("Webhook {}", w.name))?;
+            let (input, errs) = without_secrets(input, errs);
             form_page(
                 &req,
                 &session,
@@ -406,7 +427,8 @@ pub async fn webhooks_clone(
     let st = state(&req)?;
     let id = path.into_inner();
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let w = db::run(&st.pool, move |c| store::clone(c, &actor, id)).await?;
+    let sb = st.secrets.clone();
+    let w = db::run(&st.pool, move |c| store::clone(c, &sb, &actor, id)).await?;
     flash(
         &session,
         "success",

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::conditions::{self, Condition, MatchMode, Operator};
 use crate::db::DbConn;
 use crate::error::{Error, FieldErrors, Result};
+use crate::limits;
 use crate::templating::{Kind, KnownNames, Template, TemplateError};
 use crate::tickets::{TicketType, template_names};
 
@@ -29,7 +30,9 @@ pub struct Valid {
     pub url_encoded: bool,
     pub method: Method,
     pub request_content_type: RequestType,
+    /// Secret values redacted once `input::prepare` has sealed them.
     pub headers: String,
+    pub sealed_headers: Option<String>,
     pub response_content_type: ResponseType,
     pub run_rules_after_response: bool,
     pub action_description: String,
@@ -73,6 +76,7 @@ impl Valid {
             method: self.method,
             request_content_type: self.request_content_type,
             headers: self.headers,
+            sealed_headers: self.sealed_headers,
             response_content_type: self.response_content_type,
             run_rules_after_response: self.run_rules_after_response,
             action_description: self.action_description,
@@ -153,14 +157,17 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     let name = input.name.trim().to_string();
     if name.is_empty() {
         errs.add("name", "is required");
-    } else if name.chars().count() > 100 {
-        errs.add("name", "must be at most 100 characters");
+    } else if let Some(m) = limits::too_long(&name, limits::NAME) {
+        errs.add("name", m);
     } else if super::store::name_taken(conn, &name, except)? {
         errs.add("name", "is already taken by another webhook");
     }
-    if input.description.chars().count() > 2000 {
-        errs.add("description", "must be at most 2000 characters");
-    }
+    limits::check(
+        &mut errs,
+        "description",
+        &input.description,
+        limits::DESCRIPTION,
+    );
     let status = parse_choice(
         &mut errs,
         "status",
@@ -269,6 +276,12 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         } else {
             p.label.trim().to_string()
         };
+        limits::check(
+            &mut errs,
+            format!("parameters.{i}.label"),
+            &label,
+            limits::NAME,
+        );
         parameters.push(Parameter {
             name: pname,
             label,
@@ -283,6 +296,10 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     let base_known = known_names(&tnames, &[]);
     let known = known_names(&tnames, &parameters);
     for (i, p) in parameters.iter().enumerate() {
+        let field = format!("parameters.{i}.default_template");
+        if !limits::check(&mut errs, &field, &p.default_template, limits::DESCRIPTION) {
+            continue;
+        }
         check_template(
             &mut errs,
             &format!("parameters.{i}.default_template"),
@@ -295,7 +312,9 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     let url = input.url.trim().to_string();
     let lower = url.to_ascii_lowercase();
     let absolute = lower.starts_with("http://") || lower.starts_with("https://");
-    if url.is_empty() && input.connection_id.is_none() {
+    if let Some(m) = limits::too_long(&url, limits::URL) {
+        errs.add("url", m);
+    } else if url.is_empty() && input.connection_id.is_none() {
         errs.add("url", "is required when no connection is chosen");
     } else if input.connection_id.is_none() && !absolute {
         errs.add(
@@ -321,7 +340,12 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         );
     }
 
-    for (line, hname, value) in parse_header_lines(&input.headers) {
+    let header_lines = if limits::check(&mut errs, "headers", &input.headers, limits::HEADERS) {
+        parse_header_lines(&input.headers)
+    } else {
+        Vec::new()
+    };
+    for (line, hname, value) in header_lines {
         let raw = input.headers.lines().nth(line - 1).unwrap_or_default();
         if !raw.contains(':') {
             errs.add("headers", format!("line {line}: write `Name: value`"));
@@ -335,9 +359,12 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         }
     }
 
-    if input.action_description.chars().count() > 2000 {
-        errs.add("action_description", "must be at most 2000 characters");
-    } else {
+    if limits::check(
+        &mut errs,
+        "action_description",
+        &input.action_description,
+        limits::DESCRIPTION,
+    ) {
         check_template(
             &mut errs,
             "action_description",
@@ -362,7 +389,12 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
                     "body_template",
                     "a body template is required for a custom payload",
                 );
-            } else {
+            } else if limits::check(
+                &mut errs,
+                "body_template",
+                &input.body_template,
+                limits::TEMPLATE,
+            ) {
                 check_template(
                     &mut errs,
                     "body_template",
@@ -436,7 +468,9 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     let mut response_fields = Vec::new();
     for (i, f) in input.response_fields.iter().enumerate() {
         let target = f.target.trim().to_ascii_lowercase();
-        if !valid_response_path(&f.path) {
+        if let Some(m) = limits::too_long(&f.path, limits::SHORT) {
+            errs.add(format!("response_fields.{i}.path"), m);
+        } else if !valid_response_path(&f.path) {
             errs.add(
                 format!("response_fields.{i}.path"),
                 "write a path such as result.number, items[0].id or a/b",
@@ -471,12 +505,10 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
                 "choose a ticket field or custom form field that can be set",
             );
         }
+        let field = format!("response_actions.{i}.value_template");
         if kind != ActionKind::SetField && a.value_template.trim().is_empty() {
-            errs.add(
-                format!("response_actions.{i}.value_template"),
-                "is required",
-            );
-        } else {
+            errs.add(field, "is required");
+        } else if limits::check(&mut errs, &field, &a.value_template, 20_000) {
             check_template(
                 &mut errs,
                 &format!("response_actions.{i}.value_template"),
@@ -520,6 +552,7 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         method,
         request_content_type,
         headers: input.headers.trim().to_string(),
+        sealed_headers: None,
         response_content_type,
         run_rules_after_response: input.run_rules_after_response,
         action_description: input.action_description.clone(),
@@ -540,60 +573,4 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         response_actions,
         roles,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn response_paths() {
-        for ok in [
-            "result.number",
-            "items[0].id",
-            "a/b/c",
-            "/a/b",
-            "key",
-            "data[1][2].x",
-        ] {
-            assert!(valid_response_path(ok), "{ok}");
-        }
-        for bad in ["", "a..b", "items[x]", "items[0", "a.", "."] {
-            assert!(!valid_response_path(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn schedules() {
-        assert_eq!(parse_schedule(""), Ok(None));
-        assert_eq!(
-            parse_schedule("60, 300,1800"),
-            Ok(Some(vec![60, 300, 1800]))
-        );
-        assert!(parse_schedule("60, soon").is_err());
-        assert!(parse_schedule("0").is_err());
-        assert_eq!(parse_schedule("1m, 2h"), Ok(Some(vec![60, 7200])));
-    }
-
-    #[test]
-    fn batching_rules() {
-        assert_eq!(
-            batching_unavailable(Method::Post, RequestType::Json, PayloadMode::Custom),
-            None
-        );
-        assert!(
-            batching_unavailable(Method::Put, RequestType::Json, PayloadMode::Custom).is_some()
-        );
-        assert!(
-            batching_unavailable(Method::Post, RequestType::Xml, PayloadMode::Custom).is_some()
-        );
-        assert!(
-            batching_unavailable(
-                Method::Post,
-                RequestType::Json,
-                PayloadMode::WholeTicketLinked
-            )
-            .is_some()
-        );
-    }
 }

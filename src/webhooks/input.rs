@@ -3,9 +3,13 @@
 //! are the input's field names, child rows `parameters.<i>.<field>` and so on.
 
 use crate::conditions::MatchMode;
+use crate::db::DbConn;
+use crate::error::{Error, FieldErrors, Result};
+use crate::secrets::SecretBox;
 
 use super::model::*;
 use super::presets::Preset;
+use super::secret_headers;
 
 // The checks live in `checks`; their entry points are used through this module too.
 pub use super::checks::{
@@ -53,7 +57,10 @@ pub struct WebhookInput {
     pub method: String,
     /// json | xml | form | text
     pub request_content_type: String,
-    /// `Name: value` lines.
+    /// `Name: value` lines. A secret header's value (by its name: `Authorization`,
+    /// `Cookie`, any name with `token`, `secret`, `key`, `password`, …) is write-only:
+    /// it reads back as `••••` (`Bearer ••••`), and sent back blank or so it keeps the
+    /// stored value.
     pub headers: String,
     /// json | xml | form | html
     pub response_content_type: String,
@@ -121,7 +128,41 @@ impl Default for WebhookInput {
     }
 }
 
+/// Checks everything (`validate`) and seals the secret header values. A secret line sent
+/// blank or redacted keeps the value `stored` has for it: the webhook being edited, or
+/// the original of a copy. `except` is the id whose name is not a clash.
+pub fn prepare(
+    conn: &mut DbConn,
+    sb: &SecretBox,
+    input: &WebhookInput,
+    except: Option<i64>,
+    stored: Option<&Webhook>,
+) -> Result<Valid> {
+    let mut errs = FieldErrors::new();
+    let headers = secret_headers::seal(&input.headers, stored, sb, &mut errs)?;
+    // The templates checked are the ones that will be sent.
+    let real = WebhookInput {
+        headers: headers.real,
+        ..input.clone()
+    };
+    match validate(conn, &real, except) {
+        Ok(mut v) if errs.is_empty() => {
+            v.headers = headers.shown;
+            v.sealed_headers = headers.sealed;
+            Ok(v)
+        }
+        Ok(_) => Err(Error::Validation(errs)),
+        Err(Error::Validation(mut all)) => {
+            all.0.extend(errs.0);
+            Err(Error::Validation(all))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl WebhookInput {
+    /// The saved definition as its form and the API show it: secret header values
+    /// redacted (they already are, unless saved before the rule).
     pub fn from_webhook(w: &Webhook) -> Self {
         Self {
             name: w.name.clone(),
@@ -134,7 +175,7 @@ impl WebhookInput {
             url_encoded: w.url_encoded,
             method: w.method.code().into(),
             request_content_type: w.request_content_type.code().into(),
-            headers: w.headers.clone(),
+            headers: secret_headers::redact_text(&w.headers).0,
             response_content_type: w.response_content_type.code().into(),
             run_rules_after_response: w.run_rules_after_response,
             action_description: w.action_description.clone(),

@@ -9,6 +9,7 @@ pub mod model;
 pub mod presets;
 pub mod request;
 pub mod response;
+pub mod secret_headers;
 pub mod store;
 pub mod syntax;
 

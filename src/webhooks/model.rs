@@ -147,6 +147,9 @@ pub struct WebhookRow {
     pub retry_schedule: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The real values of the secret header lines, sealed (`super::secret_headers`).
+    #[serde(skip)]
+    pub sealed_headers: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -246,8 +249,12 @@ pub struct Webhook {
     pub url_encoded: bool,
     pub method: Method,
     pub request_content_type: RequestType,
-    /// `Name: value` lines; values may hold placeholders.
+    /// `Name: value` lines; values may hold placeholders. The value of a secret line
+    /// (secret by its name: `delivery::redact`) is redacted here and kept, sealed, in
+    /// `sealed_headers`; `secret_headers::request_lines` puts the two together.
     pub headers: String,
+    #[serde(skip)]
+    pub sealed_headers: Option<String>,
     pub response_content_type: ResponseType,
     pub run_rules_after_response: bool,
     pub action_description: String,
@@ -281,12 +288,14 @@ impl Webhook {
         batching_unavailable(self.method, self.request_content_type, self.payload_mode)
     }
 
-    /// The header lines as (name, value template) pairs.
-    pub fn header_lines(&self) -> Vec<(String, String)> {
-        parse_header_lines(&self.headers)
-            .into_iter()
-            .map(|(_, n, v)| (n, v))
-            .collect()
+    /// The retry schedule of this webhook's deliveries as `delivery::enqueue` takes it,
+    /// or `None` for the global one (`global`). See [`delivery_schedule`].
+    pub fn delivery_schedule(&self, global: &[String]) -> Option<Vec<String>> {
+        delivery_schedule(
+            self.retry_max_attempts,
+            self.retry_schedule.as_deref(),
+            global,
+        )
     }
 }
 
@@ -309,6 +318,32 @@ pub fn batching_unavailable(
     }
 }
 
+/// A webhook's retry policy as a delivery schedule, whose entry `n` is the wait before
+/// attempt `n + 1` (`delivery::retry`): the first attempt at once, then the webhook's
+/// delays, or the global schedule when it sets only a maximum. A maximum cuts the
+/// schedule short or repeats its last delay. `None`: the webhook has no policy of its own.
+pub fn delivery_schedule(
+    max_attempts: Option<i32>,
+    delays: Option<&[u32]>,
+    global: &[String],
+) -> Option<Vec<String>> {
+    let mut schedule: Vec<String> = match delays {
+        Some(d) => std::iter::once("0s".to_string())
+            .chain(d.iter().map(|s| format!("{s}s")))
+            .collect(),
+        None if max_attempts.is_some() => global.to_vec(),
+        None => return None,
+    };
+    if let Some(n) = max_attempts
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n >= 1)
+    {
+        let last = schedule.last().cloned().unwrap_or_else(|| "0s".into());
+        schedule.resize(n, last);
+    }
+    Some(schedule)
+}
+
 /// `Name: value` lines (blank lines skipped) as (line number, name, value).
 pub fn parse_header_lines(text: &str) -> Vec<(usize, String, String)> {
     text.lines()
@@ -319,4 +354,53 @@ pub fn parse_header_lines(text: &str) -> Vec<(usize, String, String)> {
             None => (i + 1, l.trim().to_string(), String::new()),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batching_rules() {
+        assert_eq!(
+            batching_unavailable(Method::Post, RequestType::Json, PayloadMode::Custom),
+            None
+        );
+        assert!(
+            batching_unavailable(Method::Put, RequestType::Json, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(Method::Post, RequestType::Xml, PayloadMode::Custom).is_some()
+        );
+        assert!(
+            batching_unavailable(
+                Method::Post,
+                RequestType::Json,
+                PayloadMode::WholeTicketLinked
+            )
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn a_webhook_retry_policy_as_a_delivery_schedule() {
+        let global: Vec<String> = ["0s", "5s", "5m"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(delivery_schedule(None, None, &global), None);
+        assert_eq!(
+            delivery_schedule(None, Some(&[60, 300]), &global),
+            Some(vec!["0s".into(), "60s".into(), "300s".into()])
+        );
+        assert_eq!(
+            delivery_schedule(Some(2), None, &global),
+            Some(vec!["0s".into(), "5s".into()])
+        );
+        assert_eq!(
+            delivery_schedule(Some(4), Some(&[60]), &global),
+            Some(vec!["0s".into(), "60s".into(), "60s".into(), "60s".into()])
+        );
+        assert_eq!(
+            delivery_schedule(Some(1), Some(&[60, 300]), &global),
+            Some(vec!["0s".into()])
+        );
+    }
 }

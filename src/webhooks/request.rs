@@ -1,6 +1,8 @@
 //! The request a webhook sends for one ticket, built exactly once: the preview shows it
 //! and the delivery engine snapshots it. Secrets travel only in `headers`; everything
-//! meant for people or storage reads `redacted_headers`, where they are `••••`.
+//! meant for people or storage reads `redacted_headers`, where they are `••••` by the
+//! one redaction rule (`delivery::redact`): the connection's authentication and secret
+//! headers, and every header secret by its name, the webhook's own lines included.
 
 use std::collections::BTreeMap;
 
@@ -13,14 +15,12 @@ use super::model::{Method, PayloadMode, RequestType, Status, Webhook};
 use crate::connections::{Auth, Connection};
 use crate::db::DbConn;
 use crate::delivery::RequestSnapshot;
+use crate::delivery::redact::{REDACTED, is_secret_header, shown_value};
 use crate::error::{Error, Result};
 use crate::secrets::{Secret, SecretBox};
 use crate::templating::{Kind, RenderContext, Template};
 use crate::tickets::payload::sample_template_values;
 use crate::tickets::{template_values, ticket_json};
-
-/// What is shown instead of a secret value.
-pub const MASK: &str = "••••";
 
 /// Which ticket the request is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,9 +248,10 @@ pub fn build(
             } => ntlm = Some((username, password, domain)),
         }
     }
-    for (name, value) in w.header_lines() {
-        let v = Template::parse(&value, Kind::Header)?.render(&ctx)?;
-        set_header(&mut headers, name, Secret(v), false);
+    for (name, value) in super::secret_headers::request_lines(w, sb)? {
+        let v = Template::parse(value.expose(), Kind::Header)?.render(&ctx)?;
+        let secret = is_secret_header(&name);
+        set_header(&mut headers, name, Secret(v), secret);
     }
 
     let (body, content_type) = if w.method.has_body() {
@@ -269,10 +270,10 @@ pub fn build(
 
     let redacted_headers = headers
         .iter()
-        .map(|(n, v, secret)| (n.clone(), redact(n, v, *secret)))
+        .map(|(n, v, secret)| (n.clone(), shown_value(n, v.expose(), *secret)))
         .chain(
             ntlm.iter()
-                .map(|_| ("Authorization".to_string(), format!("NTLM {MASK}"))),
+                .map(|_| ("Authorization".to_string(), format!("NTLM {REDACTED}"))),
         )
         .collect();
     Ok(BuiltRequest {
@@ -298,15 +299,6 @@ fn set_header(
 ) {
     headers.retain(|(n, _, _)| !n.eq_ignore_ascii_case(&name));
     headers.push((name, value, secret));
-}
-
-/// Secrets become `••••` by the delivery engine's one redaction rule.
-fn redact(name: &str, v: &Secret, secret: bool) -> String {
-    if secret {
-        crate::delivery::attempt::redact_value(name, v.expose())
-    } else {
-        v.expose().to_string()
-    }
 }
 
 /// The connection's base URL joined with the webhook's URL, or the webhook's URL alone

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 
-use super::input::{Valid, WebhookInput, validate};
+use super::input::{Valid, WebhookInput, prepare};
 use super::model::*;
 use super::presets::{Preset, PresetKind};
 use crate::audit::{self, Actor};
@@ -15,6 +15,7 @@ use crate::db::schema::{
     webhook_response_fields, webhook_roles, webhooks,
 };
 use crate::error::{Error, Result};
+use crate::secrets::SecretBox;
 
 pub fn name_taken(conn: &mut DbConn, name: &str, except: Option<i64>) -> Result<bool> {
     let mut q = webhooks::table.filter(webhooks::name.eq(name)).into_boxed();
@@ -172,6 +173,7 @@ fn assemble(conn: &mut DbConn, r: WebhookRow) -> Result<Webhook> {
         url: r.url,
         url_encoded: r.url_encoded,
         headers: r.headers,
+        sealed_headers: r.sealed_headers,
         run_rules_after_response: r.run_rules_after_response,
         action_description: r.action_description,
         show_as_button: r.show_as_button,
@@ -243,6 +245,7 @@ macro_rules! row_values {
                     .retry_schedule
                     .as_ref()
                     .map(|s| s.iter().map(u32::to_string).collect::<Vec<_>>().join(","))),
+                webhooks::sealed_headers.eq(v.sealed_headers.clone()),
             ),
         )
     }};
@@ -326,14 +329,26 @@ fn write_children(conn: &mut DbConn, id: i64, v: &Valid) -> Result<()> {
     Ok(())
 }
 
-/// Validates and creates a webhook, with its audit entry.
-pub fn create(conn: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webhook> {
-    crate::db::write(conn, |c| create_in(c, actor, input))
+/// Validates and creates a webhook (secret header values sealed), with its audit entry.
+pub fn create(
+    conn: &mut DbConn,
+    sb: &SecretBox,
+    actor: &Actor,
+    input: &WebhookInput,
+) -> Result<Webhook> {
+    crate::db::write(conn, |c| create_in(c, sb, actor, input, None))
 }
 
-/// `create` inside a transaction the caller holds.
-fn create_in(c: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webhook> {
-    let v = validate(c, input, None)?;
+/// `create` inside a transaction the caller holds; `original` is the webhook a copy
+/// takes its secret header values from.
+fn create_in(
+    c: &mut DbConn,
+    sb: &SecretBox,
+    actor: &Actor,
+    input: &WebhookInput,
+    original: Option<&Webhook>,
+) -> Result<Webhook> {
+    let v = prepare(c, sb, input, None, original)?;
     let now = crate::db::now();
     let id: i64 = diesel::insert_into(webhooks::table)
         .values((
@@ -363,11 +378,17 @@ fn create_in(c: &mut DbConn, actor: &Actor, input: &WebhookInput) -> Result<Webh
 }
 
 /// Validates and replaces a webhook's whole definition, with its audit entry naming the
-/// settings that changed.
-pub fn update(conn: &mut DbConn, actor: &Actor, id: i64, input: &WebhookInput) -> Result<Webhook> {
+/// settings that changed. A secret header value sent blank or redacted keeps its own.
+pub fn update(
+    conn: &mut DbConn,
+    sb: &SecretBox,
+    actor: &Actor,
+    id: i64,
+    input: &WebhookInput,
+) -> Result<Webhook> {
     crate::db::write(conn, |c| {
         let old = get(c, id)?;
-        let v = validate(c, input, Some(id))?;
+        let v = prepare(c, sb, input, Some(id), Some(&old))?;
         diesel::update(webhooks::table.find(id))
             .set((row_values!(&v), webhooks::updated_at.eq(crate::db::now())))
             .execute(c)
@@ -398,6 +419,10 @@ fn changed_settings(old: &Webhook, new: &Webhook) -> String {
                 changed.push(k.as_str());
             }
         }
+    }
+    // A new secret value reads the same (`••••`); an unchanged one keeps its ciphertext.
+    if old.sealed_headers != new.sealed_headers && !changed.contains(&"headers") {
+        changed.push("headers");
     }
     if changed.is_empty() {
         "no changes".into()
@@ -431,15 +456,15 @@ pub fn copy_name(conn: &mut DbConn, name: &str) -> Result<String> {
     Err(Error::Conflict("no free name for the copy".into()))
 }
 
-/// Copies a webhook whole under a new name. The copy starts Disabled so it sends nothing
-/// until someone has looked at it.
-pub fn clone(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Webhook> {
+/// Copies a webhook whole (secret header values too) under a new name. The copy starts
+/// Disabled so it sends nothing until someone has looked at it.
+pub fn clone(conn: &mut DbConn, sb: &SecretBox, actor: &Actor, id: i64) -> Result<Webhook> {
     crate::db::write(conn, |c| {
         let w = get(c, id)?;
         let mut input = WebhookInput::from_webhook(&w);
         input.name = copy_name(c, &w.name)?;
         input.status = Status::Disabled.code().into();
-        let copy = create_in(c, actor, &input).map_err(|e| match e {
+        let copy = create_in(c, sb, actor, &input, Some(&w)).map_err(|e| match e {
             // The original no longer validates (e.g. a form field it used was removed):
             // say so rather than pointing at fields of a page the user is not on.
             Error::Validation(f) => Error::Conflict(format!(
@@ -458,4 +483,23 @@ pub fn clone(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Webhook> {
         )?;
         Ok(copy)
     })
+}
+
+/// Re-encrypts the sealed header values of every webhook with `reseal` (used by rekey,
+/// inside its transaction). Returns how many values were resealed.
+pub fn reseal_all(conn: &mut DbConn, reseal: &dyn Fn(&str) -> Result<String>) -> Result<usize> {
+    let rows: Vec<(i64, Option<String>)> = webhooks::table
+        .filter(webhooks::sealed_headers.is_not_null())
+        .select((webhooks::id, webhooks::sealed_headers))
+        .load(conn)?;
+    let mut count = 0;
+    for (id, sealed) in rows {
+        let Some(sealed) = sealed else { continue };
+        let (text, n) = super::secret_headers::reseal(&sealed, reseal)?;
+        count += n;
+        diesel::update(webhooks::table.find(id))
+            .set(webhooks::sealed_headers.eq(text))
+            .execute(conn)?;
+    }
+    Ok(count)
 }

@@ -81,3 +81,37 @@ pub fn parse_schedule(s: &str) -> std::result::Result<Option<Vec<u32>>, String> 
     }
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_paths() {
+        for ok in [
+            "result.number",
+            "items[0].id",
+            "a/b/c",
+            "/a/b",
+            "key",
+            "data[1][2].x",
+        ] {
+            assert!(valid_response_path(ok), "{ok}");
+        }
+        for bad in ["", "a..b", "items[x]", "items[0", "a.", "."] {
+            assert!(!valid_response_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn schedules() {
+        assert_eq!(parse_schedule(""), Ok(None));
+        assert_eq!(
+            parse_schedule("60, 300,1800"),
+            Ok(Some(vec![60, 300, 1800]))
+        );
+        assert!(parse_schedule("60, soon").is_err());
+        assert!(parse_schedule("0").is_err());
+        assert_eq!(parse_schedule("1m, 2h"), Ok(Some(vec![60, 7200])));
+    }
+}

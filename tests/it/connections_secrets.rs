@@ -37,7 +37,7 @@ struct Row {
 }
 
 /// Every row of every table, as text.
-fn dump_all_rows(conn: &mut DbConn) -> String {
+pub fn dump_all_rows(conn: &mut DbConn) -> String {
     let tables = db::describe_schema(conn).unwrap();
     let mut out = String::new();
     for (table, cols) in tables {

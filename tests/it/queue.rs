@@ -224,7 +224,15 @@ async fn replay_links_a_new_delivery_with_the_same_request(app: TestApp) {
         let mut f = finish_ok(id, &tok);
         f.status = Status::Failed;
         claim::finish(c, &[f], t0()).unwrap();
-        let new_id = queue::replay(c, id, 8, t0()).unwrap().0;
+        let new_id = hookdesk::firing::replay(
+            c,
+            &hookdesk::audit::Actor::system("test"),
+            hookdesk::ids::DeliveryId(id),
+            &app.config.retry_schedule,
+            t0(),
+        )
+        .unwrap()
+        .0;
         let (o, r) = (
             Delivery::get(c, id).unwrap(),
             Delivery::get(c, new_id).unwrap(),

@@ -30,7 +30,7 @@ pub async fn loopback_app(b: Backend) -> Option<TestApp> {
 
 /// A worker with the app's own secret key (the stored requests' sealed headers and the
 /// connections' secrets must open).
-fn worker_ctx(app: &TestApp) -> Arc<WorkerCtx> {
+pub fn worker_ctx(app: &TestApp) -> Arc<WorkerCtx> {
     let sender = Sender::new(&SenderConfig::from_config(&app.config).unwrap()).unwrap();
     let secrets =
         app.with_conn(|c| hookdesk::secrets::key::open_secret_box(&app.config, c).unwrap());

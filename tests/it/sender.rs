@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use hookdesk::config::Secret;
-use hookdesk::delivery::attempt::REDACTED;
+use hookdesk::delivery::redact::REDACTED;
 use hookdesk::delivery::ssrf::NetworkPolicy;
 use hookdesk::delivery::{
     Attempt, Auth, ErrorClass, Outcome, OutgoingRequest, Sender, SenderConfig,

@@ -183,7 +183,14 @@ async fn retries_follow_the_schedule(app: TestApp) {
             .all(|r| r.header("webhook-id") == Some(d.uid.as_str()))
     );
     // Failed deliveries stay replayable.
-    let again = app.with_conn(|c| queue::replay(c, id, 3, t2).unwrap().0);
+    let global: Vec<String> = ["0s", "1s", "1s"].iter().map(|s| s.to_string()).collect();
+    let again = app.with_conn(|c| {
+        let actor = hookdesk::audit::Actor::system("test");
+        let id = hookdesk::ids::DeliveryId(id);
+        hookdesk::firing::replay(c, &actor, id, &global, t2)
+            .unwrap()
+            .0
+    });
     rx.set_reply(Reply::Status(200));
     assert_eq!(worker::run_once(&w, t2).await.unwrap(), 1);
     assert_eq!(get(&app, again).status, "succeeded");

@@ -385,6 +385,9 @@ impl Preset {
             if f.kind == Kind::Json && f.text.trim().is_empty() {
                 continue;
             }
+            if !crate::limits::check(&mut errors, &f.name, f.text, crate::limits::TEMPLATE) {
+                continue;
+            }
             if let Err(e) = Template::parse_known(f.text, f.kind, known) {
                 errors.add(f.name, e.to_string());
             }

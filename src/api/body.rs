@@ -1,0 +1,115 @@
+//! Request bodies are read strictly, the same way across the API: a body that is not
+//! `application/json` is refused (415), one that is not JSON (400), one over
+//! [`MAX_BYTES`] (413, by the payload limit before the handler runs), and a field the
+//! endpoint does not know (422, naming it). Nothing is guessed, nothing silently dropped:
+//! a misspelt key must not quietly fall back to a default.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// The largest body an endpoint that reads raw bytes accepts (the `PayloadConfig`).
+pub const MAX_BYTES: usize = 256 * 1024;
+
+/// Refuses a body that is not declared `application/json` (parameters such as
+/// `; charset=utf-8` are fine).
+pub fn require_json(req: &HttpRequest) -> Result<()> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else if essence.is_empty() {
+        Err(Error::UnsupportedMediaType(
+            "send the body as JSON with `Content-Type: application/json`".into(),
+        ))
+    } else {
+        Err(Error::UnsupportedMediaType(format!(
+            "`{essence}` is not read here: send the body as JSON with `Content-Type: application/json`"
+        )))
+    }
+}
+
+fn not_json(e: &serde_json::Error) -> Error {
+    Error::BadRequest(format!("the body is not valid JSON: {e}"))
+}
+
+/// The body as a JSON object.
+pub fn object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>> {
+    require_json(req)?;
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::BadRequest("the body must be a JSON object".into())),
+        Err(e) => Err(not_json(&e)),
+    }
+}
+
+/// The body as `T`, whose `#[serde(deny_unknown_fields)]` makes an unknown key a 422;
+/// an empty body is `T::default()` (for endpoints whose every field is optional).
+pub fn parse_or_default<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let m = object(req, body)?;
+    serde_json::from_value(Value::Object(m)).map_err(|e| {
+        let msg = e.to_string();
+        // serde names an unknown key as "unknown field `tiket`, expected …".
+        let field = msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+            .unwrap_or("body");
+        Error::invalid(field, msg.clone())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Body {
+        ticket: String,
+    }
+
+    fn json_req() -> HttpRequest {
+        TestRequest::default()
+            .insert_header((CONTENT_TYPE, "application/json; charset=utf-8"))
+            .to_http_request()
+    }
+
+    #[test]
+    fn strict_reading() {
+        let ok: Body = parse_or_default(&json_req(), br#"{"ticket":"IN2"}"#).unwrap();
+        assert_eq!(ok.ticket, "IN2");
+        let empty: Body =
+            parse_or_default(&TestRequest::default().to_http_request(), b" ").unwrap();
+        assert_eq!(empty.ticket, "");
+        let unknown = parse_or_default::<Body>(&json_req(), br#"{"tiket":"IN2"}"#).unwrap_err();
+        match unknown {
+            Error::Validation(f) => assert!(f.get("tiket").is_some(), "{f}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_or_default::<Body>(&json_req(), b"{nope"),
+            Err(Error::BadRequest(_))
+        ));
+        let text = TestRequest::default()
+            .insert_header((CONTENT_TYPE, "text/plain"))
+            .to_http_request();
+        assert!(matches!(
+            parse_or_default::<Body>(&text, br#"{"ticket":"IN2"}"#),
+            Err(Error::UnsupportedMediaType(_))
+        ));
+    }
+}
