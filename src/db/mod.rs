@@ -15,7 +15,7 @@ use std::time::Duration;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -28,8 +28,38 @@ pub enum DbConn {
     Postgres(PgConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager<DbConn>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// Opens the pool's connections with the backend's own type. diesel's generic
+/// `ConnectionManager<DbConn>` tries every backend and reports any failure as "Invalid
+/// connection url for multiconnection", which hid why a connection could not be opened
+/// under load (e.g. PostgreSQL's "too many clients").
+#[derive(Debug, Clone)]
+pub struct Manager {
+    backend: Backend,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        match &self.backend {
+            Backend::Sqlite(p) => SqliteConnection::establish(p).map(DbConn::Sqlite),
+            Backend::Postgres(u) => PgConnection::establish(u).map(DbConn::Postgres),
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
 
 /// Which database a URL points at, decided by its scheme alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +180,7 @@ pub fn connect_with(
             PgConnection::establish(&conn_str)?;
         }
     }
-    let manager = ConnectionManager::<DbConn>::new(conn_str);
+    let manager = Manager { backend };
     let pool = Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))

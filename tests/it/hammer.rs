@@ -363,7 +363,7 @@ async fn run_client(app: &TestApp, mut c: Client, backlog: &[i64], steps: usize)
                     .created
                     .iter()
                     .rev()
-                    .find(|id| !log.deleted.contains(id));
+                    .find(|id| !log.deleted.contains(id) && log.display_ids.contains_key(id));
                 let target = match mine.copied() {
                     Some(id) => Some(id),
                     None => api_create(app, &c, &tag, &mut log).await,
@@ -377,6 +377,11 @@ async fn run_client(app: &TestApp, mut c: Client, backlog: &[i64], steps: usize)
                         == 204
                     {
                         log.deleted.push(id);
+                        // An administrator's delete is audited (the history goes with
+                        // the ticket).
+                        if let Some(display) = log.display_ids.get(&id).cloned() {
+                            log.audit("ticket.delete", display);
+                        }
                     }
                 }
             }
@@ -547,7 +552,12 @@ async fn api_create(app: &TestApp, c: &Client, tag: &str, log: &mut Log) -> Opti
     let body = json!({ "type": "Incident", "subject": format!("api ticket {tag}") });
     let rb = c.api(app, M::POST, "/api/v1/tickets", body);
     let (status, body) = log.call("POST", "/api/v1/tickets", rb, &[201]).await;
-    let id = (status == 201).then(|| json_of(&body)["id"].as_i64().unwrap());
+    let created = (status == 201).then(|| json_of(&body));
+    let id = created.as_ref().map(|t| t["id"].as_i64().unwrap());
+    if let Some(t) = &created {
+        let display = t["displayid"].as_str().unwrap().to_string();
+        log.display_ids.insert(t["id"].as_i64().unwrap(), display);
+    }
     log.created.extend(id);
     id
 }

@@ -32,6 +32,8 @@ pub struct Call {
 pub struct Log {
     pub calls: Vec<Call>,
     pub created: Vec<i64>,
+    /// Ticket → its display id (`IN12`), the target of its `ticket.delete` audit row.
+    pub display_ids: BTreeMap<i64, String>,
     pub deleted: Vec<i64>,
     pub notes: Vec<(i64, String)>,
     /// Ticket → the subject of the last successful patch.
@@ -102,6 +104,7 @@ impl Log {
     pub fn merge(&mut self, from: Log) {
         self.calls.extend(from.calls);
         self.created.extend(from.created);
+        self.display_ids.extend(from.display_ids);
         self.deleted.extend(from.deleted);
         self.notes.extend(from.notes);
         self.subjects.extend(from.subjects);
