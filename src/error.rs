@@ -11,7 +11,7 @@
 //!   reference, the full chain goes to the log, and nothing internal reaches a page.
 //!
 //! The single conversion to an HTTP response (page, htmx toast or JSON) lives in
-//! `web::error`; domain code only picks the variant.
+//! `http::error`; domain code only picks the variant.
 
 use std::fmt;
 

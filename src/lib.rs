@@ -11,6 +11,7 @@ pub mod db;
 pub mod delivery;
 pub mod error;
 pub mod firing;
+pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod secrets;

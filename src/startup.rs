@@ -15,21 +15,7 @@ use base64::Engine;
 use crate::auth::{password, sessions, users};
 use crate::config::Config;
 use crate::db::{self, DbPool};
-use crate::web::{csrf, error, routes, security, session_store::DbSessionStore};
-
-/// Shared by every handler through `web::Data`.
-pub struct AppState {
-    pub pool: DbPool,
-    pub config: Config,
-    /// Verified against when a login names an unknown user (see `auth::login`).
-    pub dummy_hash: String,
-    /// Wake the delivery worker after a transaction that enqueued has committed.
-    pub delivery_waker: crate::delivery::Waker,
-    /// Seals and opens the secrets connections hold (see `secrets`).
-    pub secrets: std::sync::Arc<crate::secrets::SecretBox>,
-    /// Test-send and "Test connection": sends at once, outside the queue.
-    pub direct: crate::delivery::direct::DirectSender,
-}
+use crate::http::{AppState, csrf, error, routes, security, session_store::DbSessionStore};
 
 pub struct Application {
     port: u16,

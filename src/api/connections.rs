@@ -9,8 +9,8 @@ use crate::audit::Actor;
 use crate::connections::{Connection, ConnectionInput, HeaderInput, SecretChange};
 use crate::db;
 use crate::error::Error;
+use crate::http::extract::{ApiAdmin, client_ip, state};
 use crate::secrets::Secret;
-use crate::web::extract::{ApiAdmin, client_ip, state};
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HeaderView {
@@ -171,7 +171,7 @@ fn parse_body(body: &[u8]) -> Result<ConnectionBody, Error> {
 
 #[utoipa::path(get, path = "/api/v1/connections", tag = "connections",
     responses((status = 200, body = [ConnectionView]), (status = 401), (status = 403)), security(("bearer" = [])))]
-pub async fn connections_index(req: HttpRequest, _a: ApiAdmin) -> Result<HttpResponse, Error> {
+pub async fn connections_list(req: HttpRequest, _a: ApiAdmin) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let list = db::run(&st.pool, Connection::list).await?;
     let views: Vec<ConnectionView> = list.iter().map(ConnectionView::from).collect();
@@ -180,7 +180,7 @@ pub async fn connections_index(req: HttpRequest, _a: ApiAdmin) -> Result<HttpRes
 
 #[utoipa::path(get, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = i64, Path)),
     responses((status = 200, body = ConnectionView), (status = 404)), security(("bearer" = [])))]
-pub async fn connections_show(
+pub async fn connections_get(
     req: HttpRequest,
     _a: ApiAdmin,
     path: web::Path<i64>,

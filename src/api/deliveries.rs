@@ -9,7 +9,7 @@ use crate::delivery::queue::{Delivery, DeliveryId};
 use crate::delivery::records::AttemptRecord;
 use crate::error::Result;
 use crate::firing;
-use crate::web::extract::{ApiAdmin, state};
+use crate::http::extract::{ApiAdmin, state};
 
 #[derive(serde::Serialize)]
 pub struct DeliveryView {
@@ -47,7 +47,7 @@ fn view(conn: &mut db::DbConn, id: i64) -> Result<DeliveryView> {
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = i64, Path)),
     responses((status = 200, description = "The delivery, its request (secrets redacted) and every attempt"), (status = 404)),
     security(("bearer" = [])))]
-pub async fn delivery_get(
+pub async fn deliveries_get(
     _admin: ApiAdmin,
     req: HttpRequest,
     path: web::Path<i64>,
@@ -60,7 +60,7 @@ pub async fn delivery_get(
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "deliveries", params(("id" = i64, Path)),
     responses((status = 201, description = "A new delivery of the original request, linked to it; its retries follow the current retry policy of the webhook it came from (the global policy when it has none)"), (status = 404)),
     security(("bearer" = [])))]
-pub async fn delivery_replay(
+pub async fn deliveries_replay(
     ApiAdmin(p): ApiAdmin,
     req: HttpRequest,
     path: web::Path<i64>,
@@ -68,7 +68,7 @@ pub async fn delivery_replay(
     let id = path.into_inner();
     let st = state(&req)?;
     let global = st.config.retry_schedule.clone();
-    let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
+    let actor = audit::Actor::user(&p, crate::http::extract::client_ip(&req));
     let v = db::run(&st.pool, move |c| {
         let new = firing::replay(c, &actor, DeliveryId(id), &global, db::now())?;
         view(c, new.0)
@@ -81,14 +81,14 @@ pub async fn delivery_replay(
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/cancel", tag = "deliveries", params(("id" = i64, Path)),
     responses((status = 200, description = "The delivery, now cancelled"), (status = 404), (status = 409, description = "Not pending")),
     security(("bearer" = [])))]
-pub async fn delivery_cancel(
+pub async fn deliveries_cancel(
     ApiAdmin(p): ApiAdmin,
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = path.into_inner();
     let st = state(&req)?;
-    let actor = audit::Actor::user(&p, crate::web::extract::client_ip(&req));
+    let actor = audit::Actor::user(&p, crate::http::extract::client_ip(&req));
     let v = db::run(&st.pool, move |c| {
         firing::cancel(c, &actor, DeliveryId(id), db::now())?;
         view(c, id)

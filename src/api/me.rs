@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 
-use crate::web::extract::ApiUser;
+use crate::http::extract::ApiUser;
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Me {

@@ -11,7 +11,7 @@ use crate::audit::Actor;
 use crate::db;
 use crate::delivery::direct::TestReport;
 use crate::error::Error;
-use crate::web::extract::{ApiAdmin, client_ip, state};
+use crate::http::extract::{ApiAdmin, client_ip, state};
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -33,7 +33,7 @@ pub struct WebhookTestBody {
         (status = 415, description = "The body is not `application/json`"),
         (status = 422, description = "An unknown or mistyped field (`error.fields` names it), or the request cannot be built")),
     security(("bearer" = [])))]
-pub async fn webhooks_api_test(
+pub async fn webhooks_test(
     req: HttpRequest,
     ApiAdmin(p): ApiAdmin,
     path: web::Path<i64>,
@@ -64,7 +64,7 @@ pub async fn webhooks_api_test(
     responses((status = 200, description = "What was sent (GET of the base URL) and what came back", body = TestReport),
         (status = 404, description = "No such connection")),
     security(("bearer" = [])))]
-pub async fn connections_api_test(
+pub async fn connections_test(
     req: HttpRequest,
     ApiAdmin(p): ApiAdmin,
     path: web::Path<i64>,

@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 use crate::audit::Actor;
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{ApiAdmin, ApiUser, client_ip, state};
 use crate::tickets::query::{self, TicketFilter};
 use crate::tickets::{Ticket, TicketInput, TicketPatch, history, payload};
-use crate::web::extract::{ApiAdmin, ApiUser, client_ip, state};
 
 /// A page of tickets.
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::audit::Actor;
 use crate::db;
 use crate::error::Error;
-use crate::web::extract::{ApiAdmin, client_ip, state};
+use crate::http::extract::{ApiAdmin, client_ip, state};
 use crate::webhooks::{Webhook, WebhookInput, store};
 
 /// A webhook as the API shows it: its id and times, and every setting under the same
@@ -48,7 +48,7 @@ fn parse_input(v: Value) -> Result<WebhookInput, Error> {
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
     responses((status = 200, description = "Every webhook, by name", body = [WebhookOut])),
     security(("bearer" = [])))]
-pub async fn webhooks_api_list(
+pub async fn webhooks_list(
     req: HttpRequest,
     ApiAdmin(_p): ApiAdmin,
 ) -> Result<HttpResponse, Error> {
@@ -62,7 +62,7 @@ pub async fn webhooks_api_list(
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 200, body = WebhookOut), (status = 404, description = "No such webhook")),
     security(("bearer" = [])))]
-pub async fn webhooks_api_get(
+pub async fn webhooks_get(
     req: HttpRequest,
     ApiAdmin(_p): ApiAdmin,
     path: web::Path<i64>,
@@ -77,7 +77,7 @@ pub async fn webhooks_api_get(
     request_body = WebhookInput,
     responses((status = 201, body = WebhookOut), (status = 422, description = "Validation failed; `fields` says where")),
     security(("bearer" = [])))]
-pub async fn webhooks_api_create(
+pub async fn webhooks_create(
     req: HttpRequest,
     ApiAdmin(p): ApiAdmin,
     body: web::Json<Value>,
@@ -97,7 +97,7 @@ pub async fn webhooks_api_create(
     request_body = WebhookInput,
     responses((status = 200, body = WebhookOut), (status = 404, description = "No such webhook"), (status = 422, description = "Validation failed")),
     security(("bearer" = [])))]
-pub async fn webhooks_api_put(
+pub async fn webhooks_put(
     req: HttpRequest,
     ApiAdmin(p): ApiAdmin,
     path: web::Path<i64>,
@@ -117,7 +117,7 @@ pub async fn webhooks_api_put(
     request_body(content = Object, description = "Any subset of the webhook's settings"),
     responses((status = 200, body = WebhookOut), (status = 404, description = "No such webhook"), (status = 422, description = "Validation failed")),
     security(("bearer" = [])))]
-pub async fn webhooks_api_patch(
+pub async fn webhooks_patch(
     req: HttpRequest,
     ApiAdmin(p): ApiAdmin,
     path: web::Path<i64>,
@@ -155,7 +155,7 @@ pub async fn webhooks_api_patch(
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such webhook")),
     security(("bearer" = [])))]
-pub async fn webhooks_api_delete(
+pub async fn webhooks_delete(
     req: HttpRequest,
     ApiAdmin(p): ApiAdmin,
     path: web::Path<i64>,

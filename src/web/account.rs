@@ -4,7 +4,6 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{Authenticated, client_ip, state};
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
 use crate::auth::User;
@@ -12,6 +11,7 @@ use crate::auth::tokens::ApiToken;
 use crate::auth::users::PasswordChange;
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{Authenticated, client_ip, state};
 
 #[derive(Template)]
 #[template(path = "account/page.html", blocks = ["content"])]

@@ -4,11 +4,11 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, state};
 use super::page::PageCtx;
 use crate::audit::{self, AuditEntry, AuditFilter};
 use crate::db;
 use crate::error::Error;
+use crate::http::extract::{AdminUser, state};
 
 #[derive(Template)]
 #[template(path = "audit/list.html", blocks = ["content", "results"])]

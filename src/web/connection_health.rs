@@ -4,12 +4,12 @@
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::extract::{AdminUser, client_ip, state};
 use super::page::{flash, redirect};
 use crate::audit::Actor;
 use crate::connections::Connection;
 use crate::db;
 use crate::error::Error;
+use crate::http::extract::{AdminUser, client_ip, state};
 
 pub async fn connections_resume(
     AdminUser(auth): AdminUser,

@@ -6,7 +6,6 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
@@ -16,6 +15,7 @@ use crate::connections::{
 use crate::db;
 use crate::delivery::redact::is_secret_header;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{AdminUser, Authenticated, client_ip, state};
 
 /// Empty header rows offered below the stored ones.
 const SPARE_HEADER_ROWS: usize = 3;

@@ -4,13 +4,13 @@
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::extract::{AdminUser, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::forms::{FieldData, render_edit};
 use super::page::{flash, redirect};
 use crate::audit::Actor;
 use crate::db;
 use crate::error::Error;
+use crate::http::extract::{AdminUser, client_ip, state};
 use crate::tickets::FormField;
 use crate::tickets::forms::FieldInput;
 

@@ -5,12 +5,12 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{AdminUser, Authenticated, client_ip, state};
 use crate::tickets::forms::{FieldType, FormInput};
 use crate::tickets::{Form, FormField, TicketType};
 

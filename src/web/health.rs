@@ -3,9 +3,9 @@
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::RunQueryDsl;
 
-use super::extract::state;
 use crate::db;
 use crate::error::Error;
+use crate::http::extract::state;
 
 /// The process is up.
 pub async fn healthz() -> HttpResponse {

@@ -4,9 +4,9 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::extract::Authenticated;
 use super::page::PageCtx;
 use crate::error::Error;
+use crate::http::extract::Authenticated;
 
 #[derive(Template)]
 #[template(path = "home.html", blocks = ["content"])]

@@ -4,12 +4,12 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{Authenticated, KEY_AUTH_AT, client_ip, state};
 use super::page::{PageCtx, html, redirect};
 use crate::auth::login::{self, LoginPolicy, LoginResult};
 use crate::auth::{random_token, sessions};
 use crate::db;
 use crate::error::Error;
+use crate::http::extract::{Authenticated, KEY_AUTH_AT, client_ip, state};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -91,7 +91,7 @@ pub async fn login_submit(
             insert(sessions::KEY_USER_ID, p.user.id.into())?;
             insert(sessions::KEY_LOGIN_ID, random_token(16).into())?;
             insert(KEY_AUTH_AT, chrono::Utc::now().timestamp().into())?;
-            super::csrf::rotate(&session);
+            crate::http::csrf::rotate(&session);
             Ok(redirect(&req, &safe_next(&form.next)))
         }
         LoginResult::Failed(_) => {

@@ -1,26 +1,20 @@
-//! HTTP for people: the route table, thin handlers, extractors, middleware.
-//! Handlers parse, call the domain, and render; they hold no SQL.
+//! HTTP for people: the pages' thin handlers (the route table, extractors and error
+//! rendering live in `crate::http`). Handlers parse, call the domain, and render; they
+//! hold no SQL.
 
 pub mod account;
 pub mod assets;
 pub mod audit;
 pub mod connection_health;
 pub mod connections;
-pub mod csrf;
-pub mod error;
-pub mod extract;
 pub mod form;
 pub mod form_fields;
 pub mod forms;
 pub mod health;
 pub mod home;
-pub mod htmx;
 pub mod login;
 pub mod page;
 pub mod roles;
-pub mod routes;
-pub mod security;
-pub mod session_store;
 pub mod test_send;
 pub mod ticket_rows;
 pub mod tickets;

@@ -4,9 +4,9 @@
 use actix_session::Session;
 use actix_web::HttpResponse;
 
-use super::csrf;
-use super::extract::Authenticated;
 use crate::error::Error;
+use crate::http::csrf;
+use crate::http::extract::Authenticated;
 
 const FLASH_KEY: &str = "flash";
 
@@ -90,7 +90,7 @@ pub fn filtered_list(
     page: impl FnOnce() -> askama::Result<String>,
 ) -> Result<HttpResponse, Error> {
     use actix_web::http::header::{HeaderName, HeaderValue};
-    if !super::htmx::is_htmx(req) {
+    if !crate::http::htmx::is_htmx(req) {
         return html(page());
     }
     if !req.headers().contains_key("hx-target") {
@@ -108,7 +108,7 @@ pub fn filtered_list(
 
 /// A 303 to `location`, the answer to a successful form post (or `HX-Redirect` for htmx).
 pub fn redirect(req: &actix_web::HttpRequest, location: &str) -> HttpResponse {
-    if super::htmx::is_htmx(req) {
+    if crate::http::htmx::is_htmx(req) {
         HttpResponse::Ok()
             .insert_header(("HX-Redirect", location))
             .finish()
@@ -125,7 +125,7 @@ pub fn redirect(req: &actix_web::HttpRequest, location: &str) -> HttpResponse {
 macro_rules! page_or_fragment {
     ($req:expr, $tpl:expr) => {{
         let tpl = $tpl;
-        if $crate::web::htmx::is_htmx($req) {
+        if $crate::http::htmx::is_htmx($req) {
             $crate::web::page::html(askama::Template::render(&tpl.as_content()))
         } else {
             $crate::web::page::html(askama::Template::render(&tpl))

@@ -5,13 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::HtmlForm;
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
 use crate::auth::roles::{Role, RoleInput};
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{AdminUser, Authenticated, client_ip, state};
 
 #[derive(Template)]
 #[template(path = "roles/list.html", blocks = ["content"])]

@@ -5,7 +5,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, client_ip, state};
 use super::form::HtmlForm;
 use super::webhook_preview::{FormWebhook, SavedWebhook, form_webhook};
 use super::webhooks_form::WebhookForm;
@@ -14,6 +13,7 @@ use crate::db;
 use crate::delivery::direct::TestReport;
 use crate::error::Error;
 use crate::firing::test_send::TestSendRequest;
+use crate::http::extract::{AdminUser, client_ip, state};
 
 #[derive(Template)]
 #[template(path = "partials/test_result.html")]

@@ -7,12 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::{Map, Value};
 
-use super::extract::{TechnicianUser, state};
 use super::form::HtmlForm;
 use super::page::{flash, html, redirect};
 use super::tickets::load_show;
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{TechnicianUser, state};
 use crate::tickets::Ticket;
 use crate::tickets::history::HistoryEntry;
 use crate::tickets::values::TicketForm;
@@ -45,7 +45,7 @@ async fn section(
         .ok_or_else(|| Error::NotFound("multi-line form of this ticket".into()))?;
     html(
         RowsFragment {
-            csrf: super::csrf::token(session),
+            csrf: crate::http::csrf::token(session),
             ticket_id: id,
             tf,
             editing,
@@ -82,7 +82,7 @@ async fn done(
     res: Result<(), Error>,
     editing: Option<i64>,
 ) -> Result<HttpResponse, Error> {
-    let htmx = super::htmx::is_htmx(req);
+    let htmx = crate::http::htmx::is_htmx(req);
     match res {
         Ok(()) if htmx => section(req, session, id, form_id, None, FieldErrors::new()).await,
         Ok(()) => Ok(redirect(req, &format!("/tickets/{id}"))),

@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::{Map, Value};
 
-use super::extract::{AdminUser, TechnicianUser, client_ip, state};
 use super::form::HtmlForm;
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{AdminUser, TechnicianUser, client_ip, state};
 use crate::tickets::history::HistoryEntry;
 use crate::tickets::model::assignable_users;
 use crate::tickets::query::{self, TicketFilter};
@@ -159,7 +159,7 @@ fn forms_input(values: &BTreeMap<String, String>) -> BTreeMap<String, Value> {
 async fn render_form(
     req: &HttpRequest,
     session: &Session,
-    auth: &super::extract::Authenticated,
+    auth: &crate::http::extract::Authenticated,
     ticket: Option<Ticket>,
     values: BTreeMap<String, String>,
     errors: FieldErrors,
@@ -194,7 +194,7 @@ async fn render_form(
             errors,
         }
     )?;
-    if !super::htmx::is_htmx(req) {
+    if !crate::http::htmx::is_htmx(req) {
         *resp.status_mut() = status;
     }
     Ok(resp)
@@ -310,7 +310,7 @@ pub async fn load_show(req: &HttpRequest, id: i64) -> Result<ShowData, Error> {
 async fn render_show(
     req: &HttpRequest,
     session: &Session,
-    auth: &super::extract::Authenticated,
+    auth: &crate::http::extract::Authenticated,
     id: i64,
     errors: FieldErrors,
 ) -> Result<HttpResponse, Error> {

@@ -4,7 +4,6 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, client_ip, state};
 use super::form::{HtmlForm, checked};
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
@@ -13,6 +12,7 @@ use crate::auth::roles::Role;
 use crate::auth::users::{NewUserInput, UserChanges};
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{AdminUser, client_ip, state};
 
 #[derive(Template)]
 #[template(path = "users/list.html", blocks = ["content"])]
@@ -82,7 +82,7 @@ pub async fn users_list(
 async fn form_page(
     req: &HttpRequest,
     session: &Session,
-    auth: &super::extract::Authenticated,
+    auth: &crate::http::extract::Authenticated,
     user: Option<User>,
     form: UserFormData,
     errors: FieldErrors,

@@ -4,12 +4,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, state};
 use super::form::HtmlForm;
 use super::webhooks::tab_of;
 use super::webhooks_form::WebhookForm;
 use crate::db;
 use crate::error::Error;
+use crate::http::extract::{AdminUser, state};
 use crate::secrets::SecretBox;
 use crate::webhooks::WebhookInput;
 use crate::webhooks::input::prepare;

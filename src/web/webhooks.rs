@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::extract::{AdminUser, Authenticated, client_ip, state};
 use super::form::HtmlForm;
 use super::page::{PageCtx, flash, redirect};
 use super::webhooks_form::{self as wf, PresetView, RowView, WebhookForm};
@@ -15,6 +14,7 @@ use crate::audit::Actor;
 use crate::conditions::Operator;
 use crate::db;
 use crate::error::{Error, FieldErrors};
+use crate::http::extract::{AdminUser, Authenticated, client_ip, state};
 use crate::tickets::TicketType;
 use crate::webhooks::input::{ticket_names, writable};
 use crate::webhooks::model::*;

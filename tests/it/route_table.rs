@@ -3,7 +3,7 @@
 //! Technician on every admin route.
 
 use actix_web::http::Method;
-use hookdesk::web::routes::{Access, RouteInfo, table};
+use hookdesk::http::routes::{Access, RouteInfo, table};
 
 use crate::db_tests;
 use crate::helpers::{TestApp, client, csrf_from};

@@ -267,7 +267,7 @@ async fn openapi_document_lists_every_api_route() {
     let doc: serde_json::Value = resp.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    let routes = hookdesk::web::routes::table().infos();
+    let routes = hookdesk::http::routes::table().infos();
     let api: Vec<_> = routes
         .iter()
         .filter(|r| r.path.starts_with("/api/"))

@@ -8,10 +8,10 @@ use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
+use super::AppState;
 use crate::auth::{Principal, User, sessions, tokens::ApiToken};
 use crate::db;
 use crate::error::Error;
-use crate::startup::AppState;
 
 type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
 

@@ -14,11 +14,11 @@ use actix_web::{FromRequest, Handler, Responder, Route, web};
 use super::extract::{ApiUser, Authenticated, Need, require};
 use crate::error::Error;
 
-use super::connections;
-use super::{account, assets, audit, health, home, login, roles, users};
-use super::{form_fields, forms, ticket_rows, tickets};
-use super::{test_send, webhook_preview, webhooks};
 use crate::api;
+use crate::web::connections;
+use crate::web::{account, assets, audit, health, home, login, roles, users};
+use crate::web::{form_fields, forms, ticket_rows, tickets};
+use crate::web::{test_send, webhook_preview, webhooks};
 
 /// Who may reach a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,56 +335,48 @@ pub fn table() -> RouteTable {
         Admin,
         webhooks::webhooks_delete,
     );
-    t.get(
-        "/api/v1/webhooks",
-        ApiAdmin,
-        api::webhooks::webhooks_api_list,
-    );
-    t.post(
-        "/api/v1/webhooks",
-        ApiAdmin,
-        api::webhooks::webhooks_api_create,
-    );
+    t.get("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_list);
+    t.post("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_create);
     t.get(
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,
-        api::webhooks::webhooks_api_get,
+        api::webhooks::webhooks_get,
     );
     t.put(
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,
-        api::webhooks::webhooks_api_put,
+        api::webhooks::webhooks_put,
     );
     t.patch(
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,
-        api::webhooks::webhooks_api_patch,
+        api::webhooks::webhooks_patch,
     );
     t.delete(
         "/api/v1/webhooks/{id:\\d+}",
         ApiAdmin,
-        api::webhooks::webhooks_api_delete,
+        api::webhooks::webhooks_delete,
     );
     t.post(
         "/api/v1/webhooks/{id:\\d+}/test",
         ApiAdmin,
-        api::test_send::webhooks_api_test,
+        api::test_send::webhooks_test,
     );
 
     t.get(
         "/api/v1/deliveries/{id:\\d+}",
         ApiAdmin,
-        api::deliveries::delivery_get,
+        api::deliveries::deliveries_get,
     );
     t.post(
         "/api/v1/deliveries/{id:\\d+}/replay",
         ApiAdmin,
-        api::deliveries::delivery_replay,
+        api::deliveries::deliveries_replay,
     );
     t.post(
         "/api/v1/deliveries/{id:\\d+}/cancel",
         ApiAdmin,
-        api::deliveries::delivery_cancel,
+        api::deliveries::deliveries_cancel,
     );
     t.get("/admin/connections", Admin, connections::connections_list);
     t.post("/admin/connections", Admin, connections::connections_create);
@@ -426,12 +418,12 @@ pub fn table() -> RouteTable {
     t.post(
         "/admin/connections/{id:\\d+}/resume",
         Admin,
-        super::connection_health::connections_resume,
+        crate::web::connection_health::connections_resume,
     );
     t.get(
         "/api/v1/connections",
         ApiAdmin,
-        api::connections::connections_index,
+        api::connections::connections_list,
     );
     t.post(
         "/api/v1/connections",
@@ -441,7 +433,7 @@ pub fn table() -> RouteTable {
     t.get(
         "/api/v1/connections/{id:\\d+}",
         ApiAdmin,
-        api::connections::connections_show,
+        api::connections::connections_get,
     );
     t.patch(
         "/api/v1/connections/{id:\\d+}",
@@ -461,7 +453,7 @@ pub fn table() -> RouteTable {
     t.post(
         "/api/v1/connections/{id:\\d+}/test",
         ApiAdmin,
-        api::test_send::connections_api_test,
+        api::test_send::connections_test,
     );
     t.post(
         "/api/v1/connections/{id:\\d+}/signing-secret",
