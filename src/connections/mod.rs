@@ -74,28 +74,9 @@ pub struct ResolvedHeader {
     pub secret: bool,
 }
 
-/// Authentication with the secret decrypted, for the sender only (`Debug` is redacted
-/// because every secret is a `Secret`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Auth {
-    None,
-    Basic {
-        username: String,
-        password: Secret,
-    },
-    Bearer {
-        token: Secret,
-    },
-    ApiKey {
-        header: String,
-        value: Secret,
-    },
-    Ntlm {
-        username: String,
-        password: Secret,
-        domain: String,
-    },
-}
+/// Authentication with the secret decrypted, for the sender only: the sending side's
+/// own type, so a connection's credentials reach the sender without a second copy.
+pub use crate::delivery::Auth;
 
 /// The columns an insert or update writes (everything but ids, counters and times).
 #[derive(Debug, Clone, Insertable, AsChangeset)]
@@ -154,7 +135,7 @@ impl Connection {
         Ok(match self.auth_kind() {
             AuthKind::None => Auth::None,
             AuthKind::Basic => Auth::Basic {
-                username: self.auth_username.clone(),
+                user: self.auth_username.clone(),
                 password: secret()?,
             },
             AuthKind::Bearer => Auth::Bearer { token: secret()? },
@@ -163,7 +144,7 @@ impl Connection {
                 value: secret()?,
             },
             AuthKind::Ntlm => Auth::Ntlm {
-                username: self.auth_username.clone(),
+                user: self.auth_username.clone(),
                 password: secret()?,
                 domain: self.auth_domain.clone(),
             },

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::auth::Auth;
 use crate::config::Secret;
-use crate::connections::{self, Connection};
+use crate::connections::Connection;
 use crate::db::DbConn;
 use crate::db::schema::connections as cols;
 use crate::error::Result;
@@ -47,24 +47,7 @@ impl Target {
 
     fn of(c: &Connection, sb: &SecretBox, now: NaiveDateTime) -> Self {
         let resolved = (|| -> Result<Self> {
-            let auth = match c.resolved_auth(sb)? {
-                connections::Auth::None => Auth::None,
-                connections::Auth::Basic { username, password } => Auth::Basic {
-                    user: username,
-                    password,
-                },
-                connections::Auth::Bearer { token } => Auth::Bearer { token },
-                connections::Auth::ApiKey { header, value } => Auth::ApiKey { header, value },
-                connections::Auth::Ntlm {
-                    username,
-                    password,
-                    domain,
-                } => Auth::Ntlm {
-                    user: username,
-                    password,
-                    domain,
-                },
-            };
+            let auth = c.resolved_auth(sb)?;
             let secret_headers = c
                 .resolved_headers(sb)?
                 .into_iter()

@@ -226,8 +226,8 @@ pub fn build(
         };
         match auth {
             Auth::None => {}
-            Auth::Basic { username, password } => {
-                let raw = format!("{username}:{}", password.expose());
+            Auth::Basic { user, password } => {
+                let raw = format!("{user}:{}", password.expose());
                 let v = base64::engine::general_purpose::STANDARD.encode(raw);
                 set_header(
                     &mut headers,
@@ -242,10 +242,10 @@ pub fn build(
             }
             Auth::ApiKey { header, value } => set_header(&mut headers, header, value, true),
             Auth::Ntlm {
-                username,
+                user,
                 password,
                 domain,
-            } => ntlm = Some((username, password, domain)),
+            } => ntlm = Some((user, password, domain)),
         }
     }
     for (name, value) in super::secret_headers::request_lines(w, sb)? {

@@ -74,7 +74,7 @@ async fn create_with_each_auth_kind(app: TestApp) {
             "basic",
             vec![("auth_username", "bob"), ("auth_secret", "basic-pw-111")],
             Auth::Basic {
-                username: "bob".into(),
+                user: "bob".into(),
                 password: Secret("basic-pw-111".into()),
             },
         ),
@@ -101,7 +101,7 @@ async fn create_with_each_auth_kind(app: TestApp) {
                 ("auth_secret", "ntlm-pw-444"),
             ],
             Auth::Ntlm {
-                username: "svc".into(),
+                user: "svc".into(),
                 password: Secret("ntlm-pw-444".into()),
                 domain: "CORP".into(),
             },
@@ -163,7 +163,7 @@ async fn edit_keeps_clears_and_guards_host_changes(app: TestApp) {
     assert_eq!(
         c.resolved_auth(&sb).unwrap(),
         Auth::Basic {
-            username: "alice".into(),
+            user: "alice".into(),
             password: Secret("first-password-1".into())
         }
     );
@@ -187,7 +187,7 @@ async fn edit_keeps_clears_and_guards_host_changes(app: TestApp) {
     assert_eq!(
         c.resolved_auth(&sb).unwrap(),
         Auth::Basic {
-            username: "alice".into(),
+            user: "alice".into(),
             password: Secret("second-password-2".into())
         }
     );
