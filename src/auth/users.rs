@@ -187,7 +187,7 @@ impl User {
         if let Err(Error::Validation(p)) = password::validate(&input.password) {
             errs.0.extend(p.0);
         }
-        let role_ids = resolve_roles(conn, &input.roles, &mut errs)?;
+        resolve_roles(conn, &input.roles, &mut errs)?;
         if errs.is_empty() && User::find_by_username(conn, &username)?.is_some() {
             errs.add("username", "is already taken");
         }
@@ -196,6 +196,14 @@ impl User {
         let hash = password::hash(&input.password)?;
         let now = crate::db::now();
         crate::db::write(conn, |conn| {
+            // Checked again under the write lock: another request may have taken the
+            // name or deleted a role while the password was being hashed.
+            let mut errs = FieldErrors::new();
+            let role_ids = resolve_roles(conn, &input.roles, &mut errs)?;
+            if User::find_by_username(conn, &username)?.is_some() {
+                errs.add("username", "is already taken");
+            }
+            errs.into_result()?;
             diesel::insert_into(users::table)
                 .values((
                     users::username.eq(&username),

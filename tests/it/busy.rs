@@ -1,7 +1,8 @@
-//! A write that cannot get SQLite's write lock within the busy timeout is answered 503
-//! with `Retry-After` (JSON code `busy`; a page that says to try again), never a 500, and
-//! writes nothing. SQLite only: the lock is held by another connection to the same file,
-//! as a long writer would; PostgreSQL has no database-wide write lock to hold.
+//! Writes under contention. A write that cannot get SQLite's write lock within the busy
+//! timeout is answered 503 with `Retry-After` (JSON code `busy`; a page that says to try
+//! again), never a 500, and writes nothing — SQLite only: the lock is held by another
+//! connection to the same file, as a long writer would; PostgreSQL has no database-wide
+//! write lock to hold. And a read-then-write checked again under the lock (both backends).
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
@@ -93,3 +94,49 @@ async fn a_write_that_waits_too_long_is_a_503_that_writes_nothing() {
     assert_eq!(r.status(), 201);
     assert_eq!(ticket_count(&app), 2);
 }
+
+/// Eight administrators create the same user at once: one succeeds, the others are told
+/// the name is taken (the check is repeated under the write lock, after the slow password
+/// hash), and nobody gets a 5xx.
+async fn the_same_username_created_at_once_is_one_user(app: crate::helpers::TestApp) {
+    app.login_admin().await;
+    let page = app.get("/admin/users/new").await.text().await.unwrap();
+    let csrf = csrf_from(&page);
+    let posts = (0..8).map(|_| {
+        app.client
+            .post(app.url("/admin/users"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("username", "twin"),
+                ("display_name", "Twin"),
+                ("email", "twin@example.test"),
+                ("password", "twin-password-1"),
+                ("roles", "Technician"),
+            ])
+            .send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 422),
+        "{statuses:?}"
+    );
+    let twins = app.with_conn(|c| {
+        hookdesk::auth::User::list(c)
+            .unwrap()
+            .into_iter()
+            .filter(|(u, _)| u.username == "twin")
+            .count()
+    });
+    assert_eq!(twins, 1);
+}
+
+crate::db_tests!(the_same_username_created_at_once_is_one_user);
