@@ -45,7 +45,10 @@ pub use queue::{
 
 /// Attempts a delivery gets by default: the length of the configured retry schedule.
 pub fn max_attempts(config: &crate::config::Config) -> i32 {
-    i32::try_from(config.retry_schedule.len())
-        .unwrap_or(i32::MAX)
-        .max(1)
+    attempts_of(&config.retry_schedule)
+}
+
+/// Attempts a schedule (the wait before each attempt) allows: its length, at least one.
+pub fn attempts_of(schedule: &[String]) -> i32 {
+    i32::try_from(schedule.len()).unwrap_or(i32::MAX).max(1)
 }

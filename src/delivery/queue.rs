@@ -252,7 +252,7 @@ pub fn enqueue(
         return Ok(id);
     }
     let max_attempts = match &new.retry_schedule {
-        Some(s) => i32::try_from(s.len()).unwrap_or(i32::MAX),
+        Some(s) => super::attempts_of(s),
         None => default_max_attempts,
     }
     .max(1);

@@ -130,7 +130,7 @@ pub fn fire(
     queue::enqueue(
         conn,
         &d,
-        default_max_attempts(global_schedule),
+        crate::delivery::attempts_of(global_schedule),
         now.naive_utc(),
     )
 }
@@ -155,7 +155,7 @@ pub fn replay(
             Some(Err(Error::NotFound(_))) | None => d.own_retry_schedule(),
             Some(Err(e)) => return Err(e),
         };
-        let new = queue::replay(c, d, schedule, default_max_attempts(global), now)?;
+        let new = queue::replay(c, d, schedule, crate::delivery::attempts_of(global), now)?;
         audit::record(
             c,
             actor,
@@ -166,11 +166,6 @@ pub fn replay(
         )?;
         Ok(new)
     })
-}
-
-/// Attempts a delivery with no policy of its own gets: the configured schedule's length.
-fn default_max_attempts(global: &[String]) -> i32 {
-    i32::try_from(global.len()).unwrap_or(i32::MAX).max(1)
 }
 
 /// Cancels a pending delivery and audits it — one transaction.
