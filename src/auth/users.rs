@@ -196,8 +196,9 @@ impl User {
         let hash = password::hash(&input.password)?;
         let now = crate::db::now();
         crate::db::write(conn, |conn| {
-            // Checked again under the write lock: another request may have taken the
-            // name or deleted a role while the password was being hashed.
+            // Checked again in the write transaction: another request may have taken
+            // the name or deleted a role while the password was being hashed (SQLite
+            // holds the write lock here; PostgreSQL also relies on the unique index).
             let mut errs = FieldErrors::new();
             let role_ids = resolve_roles(conn, &input.roles, &mut errs)?;
             if User::find_by_username(conn, &username)?.is_some() {
@@ -215,7 +216,16 @@ impl User {
                     users::created_at.eq(now),
                     users::updated_at.eq(now),
                 ))
-                .execute(conn)?;
+                .execute(conn)
+                .map_err(|e| match e {
+                    // PostgreSQL: a create committed by another request after our check
+                    // (read committed does not see it before) meets the unique index.
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    ) => Error::invalid("username", "is already taken"),
+                    e => e.into(),
+                })?;
             let user = User::find_by_username(conn, &username)?
                 .ok_or_else(|| Error::Internal("inserted user vanished".into()))?;
             set_role_ids(conn, user.id, &role_ids)?;
