@@ -135,6 +135,52 @@ pub struct Condition {
     pub value: String,
 }
 
+/// One row as typed in a form or sent to the API, before validation.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConditionInput {
+    pub field: String,
+    pub operator: String,
+    pub value: String,
+}
+
+impl From<&Condition> for ConditionInput {
+    fn from(c: &Condition) -> Self {
+        Self {
+            field: c.field.clone(),
+            operator: c.operator.code().into(),
+            value: c.value.clone(),
+        }
+    }
+}
+
+/// Parses and validates typed rows (see [`validate`]); errors go to `errs`.
+pub fn parse_inputs(
+    inputs: &[ConditionInput],
+    known: &[String],
+    allow_event_ops: bool,
+    prefix: &str,
+    errs: &mut FieldErrors,
+) -> Vec<Condition> {
+    let mut conds = Vec::new();
+    for (i, c) in inputs.iter().enumerate() {
+        match Operator::parse(&c.operator) {
+            Some(op) => conds.push(Condition {
+                field: c.field.trim().to_ascii_lowercase(),
+                operator: op,
+                value: c.value.clone(),
+            }),
+            None => errs.add(format!("{prefix}.{i}.operator"), "choose an operator"),
+        }
+    }
+    if conds.len() == inputs.len() {
+        validate(&conds, known, allow_event_ops, prefix, errs);
+    }
+    conds
+}
+
 /// A field's value before and after the event being handled.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FieldChange {

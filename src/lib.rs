@@ -14,6 +14,7 @@ pub mod firing;
 pub mod http;
 pub mod ids;
 pub mod limits;
+pub mod rules;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

@@ -42,12 +42,13 @@ pub async fn start_worker(
     })
     .await??;
     let secrets = std::sync::Arc::new(secrets);
+    let rules = crate::rules::Engine::new(secrets.clone(), config.retry_schedule.clone());
     if let crate::db::Backend::Postgres(url) = crate::db::Backend::from_url(&config.database_url)? {
         crate::delivery::notify::spawn_listener(url, &waker)?;
     }
     crate::delivery::actor::WorkerHandle::start(
         move || {
-            let on_response = crate::firing::response_hook();
+            let on_response = crate::firing::response_hook(std::sync::Arc::new(rules));
             Ok(worker::WorkerCtx::new(
                 pool,
                 sender,
@@ -152,6 +153,7 @@ impl Application {
             secrets.clone(),
             &config,
         );
+        let rules = crate::rules::Engine::new(secrets.clone(), config.retry_schedule.clone());
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),
@@ -159,6 +161,7 @@ impl Application {
             delivery_waker,
             secrets,
             direct,
+            rules,
         });
         let server = HttpServer::new(move || {
             let session =

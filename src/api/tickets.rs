@@ -243,11 +243,14 @@ pub async fn tickets_create(
         requester_email: get("requester_email"),
         forms,
     };
+    let rules = st.rules.clone();
     let v = db::run(&st.pool, move |c| {
-        let t = Ticket::create(c, &p, &input)?;
+        let t = Ticket::create(c, &p, &input, &rules)?;
         payload::ticket_json(c, t.id, false, false)
     })
-    .await?;
+    .await;
+    st.delivery_waker.wake();
+    let v = v?;
     let loc = format!("/api/v1/tickets/{}", v["id"]);
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, loc))
@@ -285,16 +288,18 @@ pub async fn tickets_patch(
         forms,
     };
     let key = path.into_inner();
+    let rules = st.rules.clone();
     let out = db::run(&st.pool, move |c| {
         let t = Ticket::find(c, &key)?;
-        let changes = Ticket::update(c, &p, t.id, &patch)?;
+        let changes = Ticket::update(c, &p, t.id, &patch, &rules)?;
         Ok(PatchResult {
             ticket: payload::ticket_json(c, t.id, false, false)?,
             changes: changes.into_iter().collect(),
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(out))
+    .await;
+    st.delivery_waker.wake();
+    Ok(HttpResponse::Ok().json(out?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tickets/{key}", tag = "tickets",
@@ -309,11 +314,13 @@ pub async fn tickets_delete(
     let st = state(&req)?;
     let key = path.into_inner();
     let actor = Actor::user(&p, client_ip(&req));
+    let rules = st.rules.clone();
     db::run(&st.pool, move |c| {
         let t = Ticket::find(c, &key)?;
-        Ticket::delete(c, &p, &actor, t.id)
+        Ticket::delete(c, &p, &actor, t.id, &rules)
     })
     .await?;
+    st.delivery_waker.wake();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -352,13 +359,16 @@ pub async fn tickets_note(
     };
     errs.into_result()?;
     let key = path.into_inner();
+    let rules = st.rules.clone();
     let entry = db::run(&st.pool, move |c| {
         let t = Ticket::find(c, &key)?;
-        let hid = Ticket::add_note(c, &p, t.id, &note, internal)?;
+        let hid = Ticket::add_note(c, &p, t.id, &note, internal, &rules)?;
         let h = history::list(c, t.id)?;
         Ok(h.into_iter().find(|e| e.id == hid).map(|e| e.json()))
     })
-    .await?;
+    .await;
+    st.delivery_waker.wake();
+    let entry = entry?;
     Ok(HttpResponse::Created().json(entry.unwrap_or(json!({}))))
 }
 

@@ -287,6 +287,21 @@ pub mod settings {
             .optional()?)
     }
 
+    /// Stores `value` under `name`, replacing what was there. Call inside a write.
+    /// (diesel's upsert is not available across backends; a migration that seeds the
+    /// row keeps two first writers from racing to insert it.)
+    pub fn put(conn: &mut DbConn, name: &str, value: &str) -> Result<()> {
+        let n = diesel::update(settings::table.find(name))
+            .set(settings::value.eq(value))
+            .execute(conn)?;
+        if n == 0 {
+            diesel::insert_into(settings::table)
+                .values((settings::name.eq(name), settings::value.eq(value)))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
     /// Returns the stored value, storing `init()` first if there is none. Two nodes
     /// racing here both end up with the value that won the insert.
     pub fn get_or_init(

@@ -142,6 +142,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        rule_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        actor_name -> Text,
     }
 }
 
@@ -394,3 +397,30 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_roles,
     roles,
 );
+
+diesel::table! {
+    rules (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        enabled -> Bool,
+        position -> Integer,
+        events -> Text,
+        condition_match -> Text,
+        conditions -> Text,
+        actions -> Text,
+        stop_processing -> Bool,
+        ignore_integration -> Bool,
+        ignored_users -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rule_firings (id) {
+        id -> BigInt,
+        rule_id -> BigInt,
+        fired_at -> Timestamp,
+    }
+}

@@ -127,6 +127,11 @@ pub struct NewDelivery {
     pub batch: Option<BatchSpec>,
     /// Set by [`replay`] only.
     pub replay_of: Option<i64>,
+    /// The rule that fired it.
+    pub rule_id: Option<i64>,
+    /// The user who fired it (button, test-send, replay), by id and name.
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
 }
 
 impl NewDelivery {
@@ -142,6 +147,9 @@ impl NewDelivery {
             retry_schedule: None,
             batch: None,
             replay_of: None,
+            rule_id: None,
+            actor_id: None,
+            actor_name: String::new(),
         }
     }
 }
@@ -183,6 +191,11 @@ pub struct Delivery {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
+    /// The rule that fired it (trigger `rule`).
+    pub rule_id: Option<i64>,
+    /// Who fired it by hand, replayed or test-sent it; the name stays when the user goes.
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
 }
 
 impl Delivery {
@@ -275,6 +288,9 @@ pub fn enqueue(
             deliveries::event_id.eq(new.event_id),
             deliveries::trigger.eq(new.trigger.as_str()),
             deliveries::replay_of.eq(new.replay_of),
+            deliveries::rule_id.eq(new.rule_id),
+            deliveries::actor_id.eq(new.actor_id),
+            deliveries::actor_name.eq(&new.actor_name),
             deliveries::status.eq(Status::Pending.as_str()),
             deliveries::method.eq(&r.method),
             deliveries::url.eq(&r.url),
@@ -322,6 +338,7 @@ fn validate(new: &NewDelivery) -> Result<()> {
 pub fn replay(
     conn: &mut DbConn,
     d: Delivery,
+    by: (Option<i64>, &str),
     retry_schedule: Option<Vec<String>>,
     default_max_attempts: i32,
     now: NaiveDateTime,
@@ -344,6 +361,9 @@ pub fn replay(
         // The body is already the batch's array: it is sent as it was, alone.
         batch: None,
         replay_of: Some(d.id),
+        rule_id: None,
+        actor_id: by.0,
+        actor_name: by.1.to_owned(),
     };
     enqueue(conn, &new, default_max_attempts, now)
 }

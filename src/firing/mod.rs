@@ -18,13 +18,18 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use crate::audit::{self, Actor};
+use crate::conditions;
 use crate::db::DbConn;
+use crate::delivery::batching;
 use crate::delivery::claim::{ResponseHook, ResponseJob};
 use crate::delivery::queue::{self, Delivery, DeliveryId, NewDelivery, Trigger};
 use crate::error::{Error, Result};
 use crate::ids::WebhookId;
 use crate::secrets::SecretBox;
+use crate::tickets::events::Sink;
+use crate::tickets::{ChangeActor, TicketType};
 use crate::webhooks::Webhook;
+use crate::webhooks::model::Status;
 use crate::webhooks::request::{self, TicketRef, TriggerCtx};
 
 /// Why a webhook is fired.
@@ -32,6 +37,7 @@ use crate::webhooks::request::{self, TicketRef, TriggerCtx};
 pub enum Cause {
     /// A trigger rule matched a ticket event.
     Rule {
+        rule_id: i64,
         event_id: Option<i64>,
         /// `ticket.updated`, … (`{{event.type}}`).
         event_type: String,
@@ -65,9 +71,50 @@ pub struct Firing<'a> {
     pub params: &'a BTreeMap<String, String>,
     /// `{{actor.name}}`: who pressed the button, or whose change set the rule off.
     pub actor_name: Option<String>,
+    /// The user who fired it by hand (button, test-send), recorded on the delivery.
+    pub actor_id: Option<i64>,
     pub cause: Cause,
     /// Send through the webhook's test connection (test-send's choice, Test status).
     pub use_test_connection: bool,
+    /// Who the ticket's history names as having fired it ("Rule “P1 to Slack”", the
+    /// technician); None writes no history entry (a test-send, a ticket being deleted).
+    pub by: Option<&'a ChangeActor>,
+}
+
+/// A rendered firing: the delivery to queue and the action description for the history.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub delivery: NewDelivery,
+    pub description: String,
+}
+
+/// Why `w` may not fire for a ticket with these template values (status, ticket type,
+/// "Select tickets" conditions), or None when it may. Rules, buttons and the dry runs
+/// all ask this one question.
+pub fn refusal(w: &Webhook, values: &BTreeMap<String, Value>) -> Option<String> {
+    if w.status == Status::Disabled {
+        return Some(format!("webhook “{}” is disabled", w.name));
+    }
+    let ticket_type = values
+        .get("ticket.type")
+        .and_then(Value::as_str)
+        .and_then(TicketType::parse);
+    if !w.ticket_types.is_empty()
+        && !ticket_type.is_some_and(|t| w.ticket_types.iter().any(|c| c == t.code()))
+    {
+        return Some(format!(
+            "webhook “{}” does not act on {} tickets",
+            w.name,
+            ticket_type.map_or("these", TicketType::name)
+        ));
+    }
+    if !conditions::evaluate(w.condition_match, &w.conditions, values, None) {
+        return Some(format!(
+            "the ticket does not meet the “Select tickets” conditions of webhook “{}”",
+            w.name
+        ));
+    }
+    None
 }
 
 /// Renders the request the firing sends, as a delivery not yet queued: the body from
@@ -79,7 +126,7 @@ pub fn render(
     f: &Firing<'_>,
     global_schedule: &[String],
     now: DateTime<Utc>,
-) -> Result<NewDelivery> {
+) -> Result<Rendered> {
     let trigger = match &f.cause {
         Cause::Rule {
             event_type,
@@ -111,14 +158,52 @@ pub fn render(
         TicketRef::Id(id) => Some(id),
         TicketRef::Sample => None,
     };
-    if let Cause::Rule { event_id, .. } = &f.cause {
-        d.event_id = *event_id;
+    match &f.cause {
+        Cause::Rule {
+            rule_id,
+            event_id,
+            event_type,
+            ..
+        } => {
+            d.event_id = *event_id;
+            d.rule_id = Some(*rule_id);
+            // Only events are grouped: a button press or a test goes out on its own.
+            if let Some(id) = f.webhook_id {
+                d.batch = batching::spec(
+                    batch_mode(f.webhook.batch_mode),
+                    id.0,
+                    event_type,
+                    &d.request,
+                    i64::from(f.webhook.batch_wait_seconds),
+                    f.webhook.batch_max_items,
+                );
+            }
+        }
+        Cause::Button | Cause::Test => {
+            d.actor_id = f.actor_id;
+            d.actor_name = f.actor_name.clone().unwrap_or_default();
+        }
     }
     d.retry_schedule = f.webhook.delivery_schedule(global_schedule);
-    Ok(d)
+    Ok(Rendered {
+        delivery: d,
+        description: built.description,
+    })
 }
 
-/// Renders and queues inside the caller's write transaction; returns the delivery.
+fn batch_mode(m: crate::webhooks::model::BatchMode) -> batching::BatchMode {
+    use crate::webhooks::model::BatchMode as W;
+    match m {
+        W::None => batching::BatchMode::None,
+        W::SameEvent => batching::BatchMode::SameEvent,
+        W::SameEventType => batching::BatchMode::SameEventType,
+        W::AnyEvent => batching::BatchMode::AnyEvent,
+    }
+}
+
+/// Renders and queues inside the caller's write transaction, and writes "webhook fired"
+/// with the action description to the ticket's history (when `f.by` is set); returns
+/// the delivery.
 pub fn fire(
     conn: &mut DbConn,
     sb: &SecretBox,
@@ -126,13 +211,22 @@ pub fn fire(
     global_schedule: &[String],
     now: DateTime<Utc>,
 ) -> Result<DeliveryId> {
-    let d = render(conn, sb, f, global_schedule, now)?;
-    queue::enqueue(
+    let r = render(conn, sb, f, global_schedule, now)?;
+    let id = queue::enqueue(
         conn,
-        &d,
+        &r.delivery,
         crate::delivery::attempts_of(global_schedule),
         now.naive_utc(),
-    )
+    )?;
+    if let (Some(by), TicketRef::Id(ticket)) = (f.by, f.ticket) {
+        let text = if r.description.trim().is_empty() {
+            format!("Webhook “{}” fired", f.webhook.name)
+        } else {
+            r.description
+        };
+        crate::tickets::history::record_webhook_fired(conn, ticket, by, &text)?;
+    }
+    Ok(id)
 }
 
 /// Replays delivery `id` as a new delivery of the same request, linked to it, and
@@ -155,7 +249,14 @@ pub fn replay(
             Some(Err(Error::NotFound(_))) | None => d.own_retry_schedule(),
             Some(Err(e)) => return Err(e),
         };
-        let new = queue::replay(c, d, schedule, crate::delivery::attempts_of(global), now)?;
+        let new = queue::replay(
+            c,
+            d,
+            (actor.id, &actor.name),
+            schedule,
+            crate::delivery::attempts_of(global),
+            now,
+        )?;
         audit::record(
             c,
             actor,
@@ -190,12 +291,14 @@ pub fn cancel(
 }
 
 /// Response processing (the webhook's response fields and actions applied to the
-/// ticket), handed to the delivery worker's recorder at start-up.
-pub fn response_hook() -> ResponseHook {
+/// ticket), handed to the delivery worker's recorder at start-up. What it changes goes
+/// to `rules` like any other change (when the webhook lets rules run after it).
+pub fn response_hook(rules: std::sync::Arc<dyn Sink + Send + Sync>) -> ResponseHook {
     std::sync::Arc::new(
-        |c: &mut DbConn, job: &ResponseJob, body: &[u8], truncated: bool, now| {
+        move |c: &mut DbConn, job: &ResponseJob, body: &[u8], truncated: bool, now| {
             crate::webhooks::response::process_delivery(
                 c,
+                &*rules,
                 job.webhook_id.0,
                 job.ticket_id.0,
                 &job.delivery_uid,

@@ -47,12 +47,14 @@ pub fn prepare(
         ticket,
         params,
         actor_name: Some(actor_name.to_string()),
+        actor_id: None,
         cause: Cause::Test,
         use_test_connection,
+        by: None,
     };
     // A test is sent once, now: it keeps no retry policy (the direct sender makes one
     // attempt whatever the schedule says).
-    let delivery = super::render(conn, sb, &firing, &[], chrono::Utc::now())?;
+    let delivery = super::render(conn, sb, &firing, &[], chrono::Utc::now())?.delivery;
     Ok(Prepared {
         delivery,
         ticket_values: request::ticket_values(conn, ticket)?,

@@ -15,4 +15,6 @@ pub struct AppState {
     pub secrets: std::sync::Arc<crate::secrets::SecretBox>,
     /// Test-send and "Test connection": sends at once, outside the queue.
     pub direct: crate::delivery::direct::DirectSender,
+    /// The trigger-rules engine every ticket change is handed (see `rules::engine`).
+    pub rules: crate::rules::Engine,
 }

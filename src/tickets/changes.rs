@@ -60,8 +60,9 @@ pub(super) fn finish_update(
     id: i64,
     changes: &Changes,
     webhook: Option<&ResponseOrigin>,
-) -> Result<()> {
+) -> Result<Vec<events::Event>> {
     touch(c, id, actor)?;
+    let mut out = Vec::new();
     let ch = Value::Object(changes.clone().into_iter().collect());
     if let Some(o) = webhook {
         let mut body = format!("Response of webhook “{}” processed", o.webhook_name);
@@ -70,7 +71,7 @@ pub(super) fn finish_update(
             body.push_str(&o.summary);
         }
         history::record(c, id, history::WEBHOOK_RESPONSE, actor, &body, false, &ch)?;
-        events::record(
+        out.push(events::record(
             c,
             events::WEBHOOK_RESPONSE_PROCESSED,
             id,
@@ -82,37 +83,37 @@ pub(super) fn finish_update(
                 "run_rules": o.run_rules,
                 "changes": ch,
             }),
-        )?;
+        )?);
         if !o.run_rules || changes.is_empty() {
-            return Ok(());
+            return Ok(out);
         }
     } else {
         history::record(c, id, history::FIELD_CHANGE, actor, "", false, &ch)?;
     }
-    events::record(
+    out.push(events::record(
         c,
         events::TICKET_UPDATED,
         id,
         actor,
         &json!({ "changes": ch }),
-    )?;
+    )?);
     if let Some(s) = changes.get("status") {
-        events::record(
+        out.push(events::record(
             c,
             events::TICKET_STATUS_CHANGED,
             id,
             actor,
             &json!({ "changes": { "status": s } }),
-        )?;
+        )?);
     }
     if let Some(a) = changes.get("assignee") {
-        events::record(
+        out.push(events::record(
             c,
             events::TICKET_REASSIGNED,
             id,
             actor,
             &json!({ "changes": { "assignee": a } }),
-        )?;
+        )?);
     }
-    Ok(())
+    Ok(out)
 }

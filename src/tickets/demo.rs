@@ -2,6 +2,7 @@
 //! (including the multi-line "Linked assets"), and tickets of every type with history —
 //! so a new user has something to fire webhooks at.
 
+use super::events::NoRules;
 use serde_json::json;
 
 use super::forms::{FieldInput, FormInput};
@@ -256,6 +257,8 @@ fn fill_in(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
                     requester_email: remail.into(),
                     forms,
                 },
+                // Demo data is made up: it must not send anything anywhere.
+                &NoRules,
             )?;
             // Some history: a note and a status change, as work on a ticket goes.
             if i % 2 == 1 {
@@ -265,6 +268,7 @@ fn fill_in(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
                     ticket.id,
                     "Called the requester; collecting more details.",
                     i % 4 == 1,
+                    &NoRules,
                 )?;
             }
             let status = statuses[i % statuses.len()];
@@ -277,6 +281,7 @@ fn fill_in(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
                         status: Some(status.into()),
                         ..Default::default()
                     },
+                    &NoRules,
                 )?;
             }
             count += 1;

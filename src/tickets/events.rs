@@ -1,6 +1,7 @@
 //! Events: one row per thing that happened to a ticket, written in the transaction of
-//! the change itself, so an event exists exactly when its change does. Trigger rules
-//! consume them later and set `processed_at`.
+//! the change itself, so an event exists exactly when its change does. Every change
+//! hands the events it wrote to a [`Sink`] before it commits: the trigger-rules engine,
+//! which evaluates them there and sets `processed_at`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -49,6 +50,25 @@ impl Event {
     }
 }
 
+/// Who hears of the events a change wrote, called inside the change's transaction (so
+/// what it writes commits or rolls back with the change). The trigger-rules engine is
+/// the one that matters; `tickets` cannot name it (rules act on tickets), so every
+/// change is handed one.
+pub trait Sink {
+    /// `events` are in the order the change wrote them; `actor` made the change.
+    fn on_events(&self, conn: &mut DbConn, actor: &ChangeActor, events: Vec<Event>) -> Result<()>;
+}
+
+/// A sink that hears nothing: the events stay unprocessed. For demo data (which must
+/// not send anything anywhere) and for tests of tickets alone.
+pub struct NoRules;
+
+impl Sink for NoRules {
+    fn on_events(&self, _: &mut DbConn, _: &ChangeActor, _: Vec<Event>) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes one event. Call inside the change's transaction: if this fails, the caller's
 /// `?` rolls the change back.
 pub fn record(
@@ -57,18 +77,30 @@ pub fn record(
     ticket_id: i64,
     actor: &ChangeActor,
     payload: &Value,
-) -> Result<()> {
-    diesel::insert_into(events::table)
+) -> Result<Event> {
+    let now = crate::db::now();
+    let payload = payload.to_string();
+    let id = diesel::insert_into(events::table)
         .values((
             events::event_type.eq(event_type),
             events::ticket_id.eq(Some(ticket_id)),
             events::actor_id.eq(actor.id),
             events::actor_integration.eq(actor.integration),
-            events::payload.eq(payload.to_string()),
-            events::created_at.eq(crate::db::now()),
+            events::payload.eq(&payload),
+            events::created_at.eq(now),
         ))
-        .execute(conn)?;
-    Ok(())
+        .returning(events::id)
+        .get_result(conn)?;
+    Ok(Event {
+        id,
+        event_type: event_type.to_string(),
+        ticket_id: Some(ticket_id),
+        actor_id: actor.id,
+        actor_integration: actor.integration,
+        payload,
+        created_at: now,
+        processed_at: None,
+    })
 }
 
 /// Events of a ticket, oldest first.
@@ -80,18 +112,12 @@ pub fn for_ticket(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<Event>> {
         .load(conn)?)
 }
 
-/// Unprocessed events, oldest first, for the trigger-rules engine.
-pub fn unprocessed(conn: &mut DbConn, limit: i64) -> Result<Vec<Event>> {
-    Ok(events::table
-        .filter(events::processed_at.is_null())
-        .order(events::id.asc())
-        .limit(limit)
-        .select(Event::as_select())
-        .load(conn)?)
-}
-
-pub fn mark_processed(conn: &mut DbConn, id: i64, at: NaiveDateTime) -> Result<()> {
-    diesel::update(events::table.find(id))
+/// Marks events as evaluated by the trigger rules.
+pub fn mark_processed(conn: &mut DbConn, ids: &[i64], at: NaiveDateTime) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(events::table.filter(events::id.eq_any(ids)))
         .set(events::processed_at.eq(Some(at)))
         .execute(conn)?;
     Ok(())

@@ -14,6 +14,8 @@ pub const NOTE: &str = "note";
 pub const FIELD_CHANGE: &str = "field_change";
 pub const WEBHOOK_FIRED: &str = "webhook_fired";
 pub const WEBHOOK_RESPONSE: &str = "webhook_response";
+/// What the trigger rules could not do, or where a chain of rule changes stopped.
+pub const RULE: &str = "rule";
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = ticket_history)]

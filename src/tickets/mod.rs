@@ -13,6 +13,7 @@ pub mod model;
 pub mod payload;
 pub mod query;
 pub mod rows;
+pub mod targets;
 pub mod validation;
 pub mod values;
 
@@ -106,6 +107,9 @@ pub struct ChangeActor {
     pub id: Option<i64>,
     pub name: String,
     pub integration: bool,
+    /// The webhook whose response made the change: rules never fire that webhook
+    /// again from it (a response cannot call itself).
+    pub response_of: Option<i64>,
 }
 
 impl ChangeActor {
@@ -114,6 +118,7 @@ impl ChangeActor {
             id: Some(p.user.id),
             name: p.user.display_name.clone(),
             integration: p.user.integration,
+            response_of: None,
         }
     }
     /// Changes made by Hookdesk itself (demo data, webhook responses without a user).
@@ -122,6 +127,7 @@ impl ChangeActor {
             id: None,
             name: name.into(),
             integration: false,
+            response_of: None,
         }
     }
 }

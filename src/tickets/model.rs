@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 pub(super) use super::changes::finish_update;
 use super::changes::form_changes;
+use super::events::Sink;
 use super::values::{self, FormWrite};
 use super::{
     ChangeActor, TicketType, display_id, events, history, parse_priority, parse_status,
@@ -229,14 +230,20 @@ impl Ticket {
 
     /// Validates everything, then inserts the ticket, its form values, a history entry
     /// and a `ticket.created` event in one transaction.
-    pub fn create(conn: &mut DbConn, actor: &Principal, input: &TicketInput) -> Result<Ticket> {
-        Ticket::create_as(conn, &ChangeActor::user(actor), input)
+    pub fn create(
+        conn: &mut DbConn,
+        actor: &Principal,
+        input: &TicketInput,
+        sink: &dyn Sink,
+    ) -> Result<Ticket> {
+        Ticket::create_as(conn, &ChangeActor::user(actor), input, sink)
     }
 
     pub fn create_as(
         conn: &mut DbConn,
         actor: &ChangeActor,
         input: &TicketInput,
+        sink: &dyn Sink,
     ) -> Result<Ticket> {
         crate::db::write(conn, |c| {
             let mut errs = FieldErrors::new();
@@ -319,14 +326,16 @@ impl Ticket {
                 &json!({}),
             )?;
             let snapshot = super::payload::ticket_json(c, ticket.id, false, false)?;
-            events::record(
+            let e = events::record(
                 c,
                 events::TICKET_CREATED,
                 ticket.id,
                 actor,
                 &json!({ "ticket": snapshot }),
             )?;
-            Ok(ticket)
+            sink.on_events(c, actor, vec![e])?;
+            // Rules may have changed it already.
+            Ticket::get(c, ticket.id)
         })
     }
 
@@ -336,8 +345,20 @@ impl Ticket {
         actor: &Principal,
         id: i64,
         patch: &TicketPatch,
+        sink: &dyn Sink,
     ) -> Result<Changes> {
-        update_with(conn, &ChangeActor::user(actor), id, patch, None)
+        update_with(conn, &ChangeActor::user(actor), id, patch, None, sink)
+    }
+
+    /// An update by anyone (a rule's action, Hookdesk itself).
+    pub fn update_as(
+        conn: &mut DbConn,
+        actor: &ChangeActor,
+        id: i64,
+        patch: &TicketPatch,
+        sink: &dyn Sink,
+    ) -> Result<Changes> {
+        update_with(conn, actor, id, patch, None, sink)
     }
 
     /// The webhook engine's hook: a change that a webhook's response made, recorded as a
@@ -349,8 +370,9 @@ impl Ticket {
         id: i64,
         origin: &super::ResponseOrigin,
         patch: &TicketPatch,
+        sink: &dyn Sink,
     ) -> Result<Changes> {
-        update_with(conn, actor, id, patch, Some(origin))
+        update_with(conn, actor, id, patch, Some(origin), sink)
     }
 
     pub fn add_note(
@@ -359,8 +381,9 @@ impl Ticket {
         id: i64,
         text: &str,
         internal: bool,
+        sink: &dyn Sink,
     ) -> Result<i64> {
-        Ticket::add_note_as(conn, &ChangeActor::user(actor), id, text, internal)
+        Ticket::add_note_as(conn, &ChangeActor::user(actor), id, text, internal, sink)
     }
 
     pub fn add_note_as(
@@ -369,6 +392,7 @@ impl Ticket {
         id: i64,
         text: &str,
         internal: bool,
+        sink: &dyn Sink,
     ) -> Result<i64> {
         let text = text.trim();
         if text.is_empty() {
@@ -381,13 +405,14 @@ impl Ticket {
             Ticket::get(c, id)?;
             touch(c, id, actor)?;
             let hid = history::record(c, id, history::NOTE, actor, text, internal, &json!({}))?;
-            events::record(
+            let e = events::record(
                 c,
                 events::TICKET_NOTE_ADDED,
                 id,
                 actor,
                 &json!({ "note": text, "internal": internal, "historyid": hid }),
             )?;
+            sink.on_events(c, actor, vec![e])?;
             Ok(hid)
         })
     }
@@ -395,7 +420,16 @@ impl Ticket {
     /// Administrators only (`by`). The history goes with the ticket, so the audit row
     /// (`actor`: `by` and where they came from) is what remains of the deletion besides
     /// the `ticket.deleted` event, which keeps the ticket's last state.
-    pub fn delete(conn: &mut DbConn, by: &Principal, actor: &Actor, id: i64) -> Result<Ticket> {
+    ///
+    /// The sink hears of `ticket.deleted` before the rows go, so a rule's webhook is
+    /// rendered from the ticket as it was, in the same transaction.
+    pub fn delete(
+        conn: &mut DbConn,
+        by: &Principal,
+        actor: &Actor,
+        id: i64,
+        sink: &dyn Sink,
+    ) -> Result<Ticket> {
         if !by.is_admin() {
             return Err(Error::Forbidden(
                 "Only administrators may delete tickets.".into(),
@@ -405,18 +439,19 @@ impl Ticket {
         crate::db::write(conn, |c| {
             let t = Ticket::get(c, id)?;
             let last = super::payload::ticket_json(c, id, true, false)?;
-            diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::ticket_id.eq(id)))
-                .execute(c)?;
-            diesel::delete(ticket_history::table.filter(ticket_history::ticket_id.eq(id)))
-                .execute(c)?;
-            diesel::delete(tickets::table.find(id)).execute(c)?;
-            events::record(
+            let e = events::record(
                 c,
                 events::TICKET_DELETED,
                 id,
                 &by,
                 &json!({ "ticket": last }),
             )?;
+            sink.on_events(c, &by, vec![e])?;
+            diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::ticket_id.eq(id)))
+                .execute(c)?;
+            diesel::delete(ticket_history::table.filter(ticket_history::ticket_id.eq(id)))
+                .execute(c)?;
+            diesel::delete(tickets::table.find(id)).execute(c)?;
             let detail = format!("subject: {}", t.subject);
             audit::record(
                 c,
@@ -471,6 +506,7 @@ fn update_with(
     id: i64,
     p: &TicketPatch,
     webhook: Option<&super::ResponseOrigin>,
+    sink: &dyn Sink,
 ) -> Result<Changes> {
     crate::db::write(conn, |c| {
         let t = Ticket::get(c, id)?;
@@ -513,7 +549,8 @@ fn update_with(
         if changes.is_empty() {
             // A response that changed nothing is still on record as processed.
             if webhook.is_some() {
-                finish_update(c, actor, id, &changes, webhook)?;
+                let evs = finish_update(c, actor, id, &changes, webhook)?;
+                sink.on_events(c, actor, evs)?;
             }
             return Ok(changes);
         }
@@ -533,7 +570,8 @@ fn update_with(
         for w in &writes {
             write_form(c, id, w)?;
         }
-        finish_update(c, actor, id, &changes, webhook)?;
+        let evs = finish_update(c, actor, id, &changes, webhook)?;
+        sink.on_events(c, actor, evs)?;
         Ok(changes)
     })
 }

@@ -241,7 +241,10 @@ pub async fn tickets_create(
         forms: forms_input(&values),
     };
     let p = auth.principal.clone();
-    match db::run(&st.pool, move |c| Ticket::create(c, &p, &input)).await {
+    let rules = st.rules.clone();
+    let created = db::run(&st.pool, move |c| Ticket::create(c, &p, &input, &rules)).await;
+    st.delivery_waker.wake();
+    match created {
         Ok(t) => {
             flash(
                 &session,
@@ -411,7 +414,10 @@ pub async fn tickets_update(
         forms: forms_input(&values),
     };
     let p = auth.principal.clone();
-    match db::run(&st.pool, move |c| Ticket::update(c, &p, id, &patch)).await {
+    let rules = st.rules.clone();
+    let updated = db::run(&st.pool, move |c| Ticket::update(c, &p, id, &patch, &rules)).await;
+    st.delivery_waker.wake();
+    match updated {
         Ok(changes) => {
             let msg = if changes.is_empty() {
                 "Nothing changed.".to_string()
@@ -449,11 +455,13 @@ pub async fn tickets_note(
     let f = form.into_inner();
     let internal = super::form::checked(&f.internal);
     let p = auth.principal.clone();
-    match db::run(&st.pool, move |c| {
-        Ticket::add_note(c, &p, id, &f.note, internal)
+    let rules = st.rules.clone();
+    let added = db::run(&st.pool, move |c| {
+        Ticket::add_note(c, &p, id, &f.note, internal, &rules)
     })
-    .await
-    {
+    .await;
+    st.delivery_waker.wake();
+    match added {
         Ok(_) => {
             flash(&session, "success", "Note added.");
             Ok(redirect(&req, &format!("/tickets/{id}#history")))
@@ -473,7 +481,9 @@ pub async fn tickets_delete(
     let id = path.into_inner();
     let p = auth.principal.clone();
     let actor = Actor::user(&p, client_ip(&req));
-    let t = db::run(&st.pool, move |c| Ticket::delete(c, &p, &actor, id)).await?;
+    let rules = st.rules.clone();
+    let t = db::run(&st.pool, move |c| Ticket::delete(c, &p, &actor, id, &rules)).await?;
+    st.delivery_waker.wake();
     flash(
         &session,
         "success",

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::conditions::{self, Condition, MatchMode, Operator};
+use crate::conditions::{self, Condition, MatchMode};
 use crate::db::DbConn;
 use crate::error::{Error, FieldErrors, Result};
 use crate::limits;
@@ -423,20 +423,8 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         }
     }
 
-    let mut conds = Vec::new();
-    for (i, c) in input.conditions.iter().enumerate() {
-        match Operator::parse(&c.operator) {
-            Some(op) => conds.push(Condition {
-                field: c.field.trim().to_ascii_lowercase(),
-                operator: op,
-                value: c.value.clone(),
-            }),
-            None => errs.add(format!("conditions.{i}.operator"), "choose an operator"),
-        }
-    }
-    if conds.len() == input.conditions.len() {
-        conditions::validate(&conds, &tnames, false, "conditions", &mut errs);
-    }
+    let conds =
+        conditions::parse_inputs(&input.conditions, &tnames, false, "conditions", &mut errs);
 
     if batch_mode != BatchMode::None
         && let Some(why) = batching_unavailable(method, request_content_type, payload_mode)

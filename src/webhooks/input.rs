@@ -19,15 +19,7 @@ pub use super::checks::{
 
 /// A condition row as submitted: the operator is still text, so a bad one becomes a
 /// field error rather than a malformed request.
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(default)]
-pub struct ConditionInput {
-    pub field: String,
-    pub operator: String,
-    pub value: String,
-}
+pub use crate::conditions::ConditionInput;
 
 #[derive(
     Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,

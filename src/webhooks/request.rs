@@ -58,6 +58,9 @@ pub struct BuiltRequest {
     /// The header the connection's authentication sets (`Authorization`, an API key
     /// header), if any.
     pub auth_header: Option<String>,
+    /// The webhook's action description rendered for this firing (empty when it has
+    /// none): what the ticket history says was done.
+    pub description: String,
 }
 
 impl BuiltRequest {
@@ -203,6 +206,7 @@ pub fn build(
         ctx = ctx.with_param(&k, v);
     }
 
+    let description = render_text(&w.action_description, &ctx)?;
     let connection_id = connection_for(w, use_test_connection);
     let connection = match connection_id {
         Some(id) => Some(Connection::get(conn, id)?),
@@ -286,6 +290,7 @@ pub fn build(
         connection_id,
         ntlm,
         auth_header,
+        description,
     })
 }
 

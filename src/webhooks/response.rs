@@ -15,6 +15,8 @@ use super::model::{ActionKind, ResponseType, Webhook};
 use crate::db::DbConn;
 use crate::error::{Error, Result};
 use crate::templating::{Kind, RenderContext, Template};
+use crate::tickets::events::{NoRules, Sink};
+use crate::tickets::targets::kind_of;
 use crate::tickets::{ChangeActor, Changes, Ticket, TicketPatch};
 
 /// A parsed response body, as one JSON-like tree for every content type.
@@ -193,17 +195,6 @@ fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> std::result::Result<&'a Value, 
     Ok(v)
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn usable(path: &str, v: &Value) -> std::result::Result<Value, String> {
     if v.is_null() {
         return Err(format!("`{path}` is null in the response"));
@@ -265,7 +256,7 @@ pub fn plan(
             continue;
         };
         match doc.get(&f.path) {
-            Ok(v) => match set_target(&mut plan.patch, &f.target, v) {
+            Ok(v) => match plan.patch.set(&f.target, v) {
                 Ok(shown) => plan
                     .lines
                     .push(format!("{} → {} = {shown}", f.path, f.target)),
@@ -307,14 +298,12 @@ pub fn plan(
             }
         };
         match a.kind {
-            ActionKind::SetField => {
-                match set_target(&mut plan.patch, &a.target, Value::String(text)) {
-                    Ok(shown) => plan.lines.push(format!("set {} = {shown}", a.target)),
-                    Err(why) => plan
-                        .lines
-                        .push(format!("set {}: not done: {why}", a.target)),
-                }
-            }
+            ActionKind::SetField => match plan.patch.set(&a.target, Value::String(text)) {
+                Ok(shown) => plan.lines.push(format!("set {} = {shown}", a.target)),
+                Err(why) => plan
+                    .lines
+                    .push(format!("set {}: not done: {why}", a.target)),
+            },
             ActionKind::ChangeStatus => {
                 let s = text.trim().to_string();
                 if s.is_empty() {
@@ -339,66 +328,6 @@ pub fn plan(
     plan
 }
 
-/// Puts `v` where `target` (`ticket.category`, `ticket.<form>.<field>`,
-/// `ticket.<multi-line form>`) says; returns the value as shown.
-fn set_target(
-    patch: &mut TicketPatch,
-    target: &str,
-    v: Value,
-) -> std::result::Result<String, String> {
-    let Some(name) = target.strip_prefix("ticket.") else {
-        return Err(format!("`{target}` is not a ticket field"));
-    };
-    let as_text = |v: &Value| -> std::result::Result<String, String> {
-        match v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(_) | Value::Bool(_) => Ok(v.to_string()),
-            other => Err(format!(
-                "the value is {}, not a single value",
-                kind_of(other)
-            )),
-        }
-    };
-    let shown = match &v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let core = |slot: &mut Option<String>| -> std::result::Result<(), String> {
-        *slot = Some(as_text(&v)?);
-        Ok(())
-    };
-    match name {
-        "subject" => core(&mut patch.subject)?,
-        "description" => core(&mut patch.description)?,
-        "status" => core(&mut patch.status)?,
-        "priority" => core(&mut patch.priority)?,
-        "category" => core(&mut patch.category)?,
-        "assignedgroup" => core(&mut patch.assigned_group)?,
-        "requestername" => core(&mut patch.requester_name)?,
-        "requesteremail" => core(&mut patch.requester_email)?,
-        "assignee" => {
-            let t = as_text(&v)?;
-            patch.assignee = Some((!t.trim().is_empty()).then_some(t));
-        }
-        other => match other.split_once('.') {
-            Some((form, field)) => {
-                let entry = patch
-                    .forms
-                    .entry(form.to_string())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(m) = entry {
-                    m.insert(field.to_string(), v);
-                }
-            }
-            // A multi-line form takes the whole list of rows.
-            None => {
-                patch.forms.insert(other.to_string(), v);
-            }
-        },
-    }
-    Ok(shown)
-}
-
 /// Where a response came from, for the history entry and the event.
 #[derive(Debug, Clone)]
 pub struct Source<'a> {
@@ -411,8 +340,24 @@ pub struct Source<'a> {
 /// "webhook response processed" history entry and the `webhook.response_processed`
 /// event (which carries whether rules may react to it). Validation errors (a mapped
 /// value that the field does not accept) change nothing and come back as the error.
-pub fn apply(conn: &mut DbConn, ticket_id: i64, src: &Source, plan: &Plan) -> Result<Changes> {
-    let actor = ChangeActor::system(&format!("Webhook “{}”", src.webhook.name));
+///
+/// The events go to `sink` (the rules) only when the webhook has "run rules after
+/// response processed": by default nothing a response writes sets a rule off, which is
+/// what keeps an integration from looping through its own answers.
+pub fn apply(
+    conn: &mut DbConn,
+    sink: &dyn Sink,
+    ticket_id: i64,
+    src: &Source,
+    plan: &Plan,
+) -> Result<Changes> {
+    let mut actor = ChangeActor::system(&format!("Webhook “{}”", src.webhook.name));
+    actor.response_of = Some(src.webhook.id);
+    let sink: &dyn Sink = if src.webhook.run_rules_after_response {
+        sink
+    } else {
+        &NoRules
+    };
     crate::db::write(conn, |c| {
         let mut changes = Ticket::apply_webhook_response(
             c,
@@ -426,9 +371,10 @@ pub fn apply(conn: &mut DbConn, ticket_id: i64, src: &Source, plan: &Plan) -> Re
                 summary: plan.summary(),
             },
             &plan.patch,
+            sink,
         )?;
         for n in &plan.notes {
-            Ticket::add_note_as(c, &actor, ticket_id, n, true)?;
+            Ticket::add_note_as(c, &actor, ticket_id, n, true, sink)?;
         }
         if !plan.notes.is_empty() {
             changes.insert("notes".into(), Value::from(plan.notes.len()));
@@ -441,8 +387,13 @@ pub fn apply(conn: &mut DbConn, ticket_id: i64, src: &Source, plan: &Plan) -> Re
 /// reads the answer, plans and applies the changes under a savepoint (a rejected value
 /// undoes only this ticket's changes, never the record of the attempt) and returns the
 /// note to store on the attempt: what was done, or why nothing was.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "what the recorder knows of the attempt, passed through as it is"
+)]
 pub fn process_delivery(
     conn: &mut DbConn,
+    sink: &dyn Sink,
     webhook_id: i64,
     ticket_id: i64,
     delivery_uid: &str,
@@ -483,7 +434,7 @@ pub fn process_delivery(
         webhook: &w,
         delivery_uid,
     };
-    match crate::db::write(conn, |c| apply(c, ticket_id, &src, &plan)) {
+    match crate::db::write(conn, |c| apply(c, sink, ticket_id, &src, &plan)) {
         Ok(_) => Some(format!("response processed: {}", plan.summary())),
         Err(e) => {
             if e.is_internal() {

@@ -81,14 +81,11 @@ fn broken_bodies_say_so() {
 #[test]
 fn targets_fill_the_patch() {
     let mut p = TicketPatch::default();
-    assert_eq!(
-        set_target(&mut p, "ticket.category", json!(12)).unwrap(),
-        "12"
-    );
-    set_target(&mut p, "ticket.inventory.serial", json!("SN1")).unwrap();
-    set_target(&mut p, "ticket.assignee", json!("")).unwrap();
+    assert_eq!(p.set("ticket.category", json!(12)).unwrap(), "12");
+    p.set("ticket.inventory.serial", json!("SN1")).unwrap();
+    p.set("ticket.assignee", json!("")).unwrap();
     assert_eq!(p.category.as_deref(), Some("12"));
     assert_eq!(p.forms["inventory"], json!({"serial": "SN1"}));
     assert_eq!(p.assignee, Some(None));
-    assert!(set_target(&mut p, "ticket.subject", json!({"a": 1})).is_err());
+    assert!(p.set("ticket.subject", json!({"a": 1})).is_err());
 }

@@ -6,20 +6,7 @@ use crate::templating::Kind;
 
 use super::model::RequestType;
 
-/// Ticket fields a response may write: everything but the identity and bookkeeping.
-pub fn writable(name: &str) -> bool {
-    !matches!(
-        name,
-        "ticket.id"
-            | "ticket.displayid"
-            | "ticket.type"
-            | "ticket.createdat"
-            | "ticket.createdby"
-            | "ticket.updatedat"
-            | "ticket.updatedby"
-            | "ticket.assigneeusername"
-    ) && !name.ends_with(".id")
-}
+pub use crate::tickets::targets::writable;
 
 /// The template kind a body of this content type is parsed as.
 pub fn body_kind(ct: RequestType) -> Kind {

@@ -229,9 +229,14 @@ async fn set_up_client(app: &TestApp, rx: &Receiver, n: usize, steps: usize) -> 
             subject: format!("home of client {n}"),
             ..TicketInput::default()
         };
-        Ticket::create_as(c, &ChangeActor::system("test"), &input)
-            .unwrap()
-            .id
+        Ticket::create_as(
+            c,
+            &ChangeActor::system("test"),
+            &input,
+            &hookdesk::tickets::events::NoRules,
+        )
+        .unwrap()
+        .id
     });
     let later = hookdesk::db::now() + chrono::Duration::hours(1);
     let scheduled = (0..steps / OPS.len() + 1)

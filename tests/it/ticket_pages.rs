@@ -266,6 +266,7 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
                 .into(),
                 ..Default::default()
             },
+            &hookdesk::tickets::events::NoRules,
         )
         .unwrap()
     });

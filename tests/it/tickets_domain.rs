@@ -77,7 +77,8 @@ async fn events_and_changes_commit_or_roll_back_together(app: TestApp) {
     let p = principal(&app, "tess", &["Technician"]);
     let admin = principal(&app, "boss", &["Administrator"]);
     app.with_conn(|c| {
-        let t = Ticket::create(c, &p, &input("First")).unwrap();
+        let t =
+            Ticket::create(c, &p, &input("First"), &hookdesk::tickets::events::NoRules).unwrap();
         assert_eq!(counts(c), (1, 1, 1));
 
         // A change that fails validation leaves no event.
@@ -85,27 +86,49 @@ async fn events_and_changes_commit_or_roll_back_together(app: TestApp) {
             status: Some("Nope".into()),
             ..Default::default()
         };
-        assert!(Ticket::update(c, &p, t.id, &bad).is_err());
+        assert!(Ticket::update(c, &p, t.id, &bad, &hookdesk::tickets::events::NoRules).is_err());
         assert_eq!(counts(c), (1, 1, 1));
 
         // An event that cannot be written takes its change with it.
         break_events(c);
-        assert!(Ticket::create(c, &p, &input("Second")).is_err());
+        assert!(
+            Ticket::create(c, &p, &input("Second"), &hookdesk::tickets::events::NoRules).is_err()
+        );
         let ok = TicketPatch {
             subject: Some("Renamed".into()),
             ..Default::default()
         };
-        assert!(Ticket::update(c, &p, t.id, &ok).is_err());
-        assert!(Ticket::add_note(c, &p, t.id, "hello", false).is_err());
-        assert!(Ticket::delete(c, &admin, &hookdesk::audit::Actor::system("test"), t.id).is_err());
+        assert!(Ticket::update(c, &p, t.id, &ok, &hookdesk::tickets::events::NoRules).is_err());
+        assert!(
+            Ticket::add_note(
+                c,
+                &p,
+                t.id,
+                "hello",
+                false,
+                &hookdesk::tickets::events::NoRules
+            )
+            .is_err()
+        );
+        assert!(
+            Ticket::delete(
+                c,
+                &admin,
+                &hookdesk::audit::Actor::system("test"),
+                t.id,
+                &hookdesk::tickets::events::NoRules
+            )
+            .is_err()
+        );
         assert_eq!(counts(c), (1, 1, 1));
         assert_eq!(Ticket::get(c, t.id).unwrap().subject, "First");
         repair_events(c);
 
         // The failed create gave its number back: the next Incident is IN2.
-        let t2 = Ticket::create(c, &p, &input("Third")).unwrap();
+        let t2 =
+            Ticket::create(c, &p, &input("Third"), &hookdesk::tickets::events::NoRules).unwrap();
         assert_eq!(t2.display_id, "IN2");
-        let ch = Ticket::update(c, &p, t.id, &ok).unwrap();
+        let ch = Ticket::update(c, &p, t.id, &ok, &hookdesk::tickets::events::NoRules).unwrap();
         assert_eq!(ch["subject"], json!({ "old": "First", "new": "Renamed" }));
         assert_eq!(counts(c), (2, 3, 3));
         let ev = events::for_ticket(c, t.id).unwrap();
@@ -133,7 +156,7 @@ async fn ticket_json_shape_and_placeholders(app: TestApp) {
             "Linked assets".into(),
             json!([{ "asset": "P2425", "request date": "2025-04-23" }]),
         );
-        let t = Ticket::create(c, &p, &inp).unwrap();
+        let t = Ticket::create(c, &p, &inp, &hookdesk::tickets::events::NoRules).unwrap();
         let mut v = payload::ticket_json(c, t.id, false, false).unwrap();
         let created = v["createdat"].as_str().unwrap().to_string();
         assert!(created.ends_with('Z') && created.len() == 20, "{created}");
@@ -200,7 +223,13 @@ async fn ticket_json_shape_and_placeholders(app: TestApp) {
 async fn webhook_hooks_record_their_own_history(app: TestApp) {
     let p = principal(&app, "tess", &["Technician"]);
     app.with_conn(|c| {
-        let t = Ticket::create(c, &p, &input("Sync me")).unwrap();
+        let t = Ticket::create(
+            c,
+            &p,
+            &input("Sync me"),
+            &hookdesk::tickets::events::NoRules,
+        )
+        .unwrap();
         let actor = ChangeActor::user(&p);
         history::record_webhook_fired(c, t.id, &actor, "Sent to ServiceNow").unwrap();
         let ch = Ticket::apply_webhook_response(
@@ -215,6 +244,7 @@ async fn webhook_hooks_record_their_own_history(app: TestApp) {
                 category: Some("INC0012".into()),
                 ..Default::default()
             },
+            &hookdesk::tickets::events::NoRules,
         )
         .unwrap();
         assert_eq!(ch["category"], json!({ "old": "", "new": "INC0012" }));

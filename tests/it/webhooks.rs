@@ -95,6 +95,7 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
                 ]),
                 ..TicketInput::default()
             },
+            &hookdesk::tickets::events::NoRules,
         )
         .unwrap()
     })
