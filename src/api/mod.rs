@@ -5,6 +5,7 @@ pub mod connections;
 pub mod deliveries;
 pub mod me;
 pub mod openapi;
+pub mod rules;
 pub mod test_send;
 pub mod tickets;
 pub mod webhooks;

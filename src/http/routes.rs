@@ -363,6 +363,28 @@ pub fn table() -> RouteTable {
         api::test_send::webhooks_test,
     );
 
+    t.get("/api/v1/rules", ApiAdmin, api::rules::rules_list);
+    t.post("/api/v1/rules", ApiAdmin, api::rules::rules_create);
+    t.put("/api/v1/rules/order", ApiAdmin, api::rules::rules_order);
+    t.get("/api/v1/rules/{id:\\d+}", ApiAdmin, api::rules::rules_get);
+    t.put("/api/v1/rules/{id:\\d+}", ApiAdmin, api::rules::rules_put);
+    t.patch("/api/v1/rules/{id:\\d+}", ApiAdmin, api::rules::rules_patch);
+    t.delete(
+        "/api/v1/rules/{id:\\d+}",
+        ApiAdmin,
+        api::rules::rules_delete,
+    );
+    t.post(
+        "/api/v1/rules/{id:\\d+}/clone",
+        ApiAdmin,
+        api::rules::rules_clone,
+    );
+    t.post(
+        "/api/v1/rules/{id:\\d+}/test",
+        ApiAdmin,
+        api::rules::rules_test,
+    );
+
     t.get(
         "/api/v1/deliveries/{id:\\d+}",
         ApiAdmin,

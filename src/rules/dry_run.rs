@@ -95,7 +95,7 @@ pub fn run(
         .and_then(|p| serde_json::from_str::<Value>(p).ok())
         .and_then(|p| p.get("changes").cloned())
         .unwrap_or_else(|| Value::Object(Default::default()));
-    let changes = conditions::changes_from_json(&changes_json);
+    let changes = super::engine::changes_of(&changes_json);
     let values = crate::tickets::template_values(conn, ticket.id)?;
 
     let outcomes: Vec<ConditionOutcome> = rule

@@ -146,7 +146,7 @@ impl Engine {
             .get("changes")
             .cloned()
             .unwrap_or_else(|| Value::Object(Map::new()));
-        let changes = conditions::changes_from_json(&changes_json);
+        let changes = changes_of(&changes_json);
         let deleted = ev.event_type == events::TICKET_DELETED;
         let collector = Collector::default();
         let mut values: Option<BTreeMap<String, Value>> = None;
@@ -397,7 +397,22 @@ impl Sink for Collector {
     }
 }
 
-/// The changes of an event as conditions read them (for the dry run).
-pub fn event_changes(payload: &Value) -> Changes {
-    conditions::changes_from_json(payload.get("changes").unwrap_or(&Value::Null))
+/// An event's `{field: {old, new}}` as conditions read them. History and events keep
+/// the priority as it is shown (`P1 Critical`); `ticket.priority.id` is added so a rule
+/// can say "priority changed to P1", as a template would.
+pub fn changes_of(changes_json: &Value) -> Changes {
+    let mut changes = conditions::changes_from_json(changes_json);
+    if let Some(p) = changes.get("ticket.priority") {
+        let id = |v: &Value| {
+            v.as_str()
+                .and_then(crate::tickets::parse_priority)
+                .map_or(Value::Null, |s| Value::String(s.into()))
+        };
+        let ids = conditions::FieldChange {
+            old: id(&p.old),
+            new: id(&p.new),
+        };
+        changes.insert("ticket.priority.id".into(), ids);
+    }
+    changes
 }
