@@ -31,6 +31,9 @@ enum Command {
     /// Measure the delivery engine: deliveries/s and enqueue-to-arrival latency against a
     /// local receiver, on a throwaway SQLite database.
     Bench(hookdesk::bench::BenchArgs),
+    /// Measure what the trigger rules cost a ticket change (evaluation alone, and the
+    /// engine's whole share of a change), on a throwaway SQLite database.
+    BenchRules(hookdesk::rules::bench::BenchRulesArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users.
@@ -121,6 +124,7 @@ fn main() -> anyhow::Result<()> {
         }),
         Command::Worker => worker(config),
         Command::Bench(args) => bench(config, args),
+        Command::BenchRules(args) => hookdesk::rules::bench::run(&config, &args),
         Command::Migrate => {
             let pool = db::connect(&config.database_url, 1)?;
             let mut conn = pool.get()?;

@@ -14,6 +14,7 @@
 //!
 //! Nothing here knows about HTTP.
 
+pub mod bench;
 pub mod dry_run;
 pub mod engine;
 pub mod input;

@@ -122,6 +122,10 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // The server closes a keep-alive connection idle for 5 s (actix's default); a
+        // client that reuses one at that moment sees "connection closed before message
+        // completed". Drop idle connections well before the server does.
+        .pool_idle_timeout(std::time::Duration::from_secs(3))
         .build()
         .unwrap()
 }

@@ -25,6 +25,7 @@ db_tests!(
     a_response_does_not_set_rules_off_unless_the_webhook_says_so,
     an_action_that_cannot_be_done_leaves_the_change_and_says_why,
     the_rules_api_validates_and_the_dry_run_changes_nothing,
+    a_rule_edited_in_one_process_applies_in_every_other,
 );
 
 /// An app whose worker may send to loopback receivers.
@@ -628,4 +629,66 @@ async fn dry_run(w: &World, id: i64, rule: i64, prio: &str) -> Value {
         json!({"ticket": "IN1", "event": "ticket.updated"}),
     )
     .await
+}
+
+async fn a_rule_edited_in_one_process_applies_in_every_other(app: TestApp) {
+    let w = world(app).await;
+    let url = &w.app.config.database_url;
+    // A second `hookdesk serve` on the same database, as behind a load balancer.
+    let backend = if url.starts_with("postgres") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let same = w.app.config.clone();
+    let other = spawn_app_with(backend, move |c| {
+        // The same database and master key; its own port.
+        *c = same;
+        c.run_worker = false;
+    })
+    .await
+    .unwrap();
+    let id = w.ticket(&w.tech, "Incident", "Two nodes").await;
+    let rule = w
+        .rule(note_rule("Stamp", json!(["ticket.updated"]), "v1", false))
+        .await;
+    let change_on_other = |n: usize| {
+        let (other, tech) = (&other, w.tech.clone());
+        async move {
+            let (s, v) = api(
+                other,
+                reqwest::Method::PATCH,
+                &tech,
+                &format!("/api/v1/tickets/{id}"),
+                Some(json!({"category": format!("change {n}")})),
+            )
+            .await;
+            assert_eq!(s, 200, "{v}");
+        }
+    };
+    change_on_other(1).await;
+    // Edited through the first node; the second one's cache must not keep the old rule.
+    w.call(
+        &w.admin,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/rules/{rule}"),
+        json!({"actions": [{"kind": "add_note", "text": "v2", "internal": true}]}),
+    )
+    .await;
+    change_on_other(2).await;
+    w.call(
+        &w.admin,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/rules/{rule}"),
+        json!({"enabled": false}),
+    )
+    .await;
+    change_on_other(3).await;
+    let notes: Vec<String> = w
+        .history(id)
+        .into_iter()
+        .filter(|(k, _, _)| k == "note")
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(notes, ["v1", "v2"]);
 }
