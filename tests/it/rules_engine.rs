@@ -26,6 +26,7 @@ db_tests!(
     an_action_that_cannot_be_done_leaves_the_change_and_says_why,
     the_rules_api_validates_and_the_dry_run_changes_nothing,
     a_rule_edited_in_one_process_applies_in_every_other,
+    a_technicians_edit_on_the_ticket_page_sets_the_rule_off,
 );
 
 /// An app whose worker may send to loopback receivers.
@@ -691,4 +692,47 @@ async fn a_rule_edited_in_one_process_applies_in_every_other(app: TestApp) {
         .map(|(_, _, b)| b)
         .collect();
     assert_eq!(notes, ["v1", "v2"]);
+}
+
+async fn a_technicians_edit_on_the_ticket_page_sets_the_rule_off(app: TestApp) {
+    let w = world(app).await;
+    w.rule(send_rule(
+        "When an Incident becomes P1, send it to on-call",
+        w.webhook,
+        json!([
+            {"field": "ticket.type", "operator": "equals", "value": "Incident"},
+            {"field": "ticket.priority.id", "operator": "changed_to", "value": "P1"}
+        ]),
+    ))
+    .await;
+    let id = w.ticket(&w.tech, "Incident", "Core switch down").await;
+    let ana = w.app.client_as("ana", &["Technician"]).await;
+    let resp = w
+        .app
+        .post_form_with(
+            &ana,
+            &format!("/tickets/{id}"),
+            &[
+                ("subject", "Core switch down"),
+                ("status", "In Progress"),
+                ("priority", "P1"),
+                ("assignee", ""),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let got = w.exactly(1).await;
+    assert_eq!(got[0]["ticket"], "IN1");
+    assert_eq!(got[0]["by"], "ana name");
+    let page = w
+        .app
+        .get_with(&ana, &format!("/tickets/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Sent IN1 to the vendor"),
+        "the history shows the firing"
+    );
 }
