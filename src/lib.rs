@@ -10,6 +10,7 @@ pub mod connections;
 pub mod db;
 pub mod delivery;
 pub mod error;
+pub mod execution_log;
 pub mod firing;
 pub mod http;
 pub mod ids;

@@ -1,5 +1,7 @@
-//! `GET /api/v1/deliveries/{id}` (with its attempts), `POST …/replay`, `POST …/cancel`:
-//! administrators' tokens only.
+//! The execution log over the API, for administrators' tokens: `GET /api/v1/deliveries`
+//! (the log's filters and cursor), `…/export.jsonl` (everything a filter selects,
+//! streamed), `GET …/{key}` by number or `webhook-id` (`msg_…`) with its attempts,
+//! `GET …/{id}/attempts`, `POST …/replay`, `POST …/cancel`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -7,7 +9,8 @@ use crate::audit;
 use crate::db;
 use crate::delivery::queue::{Delivery, DeliveryId};
 use crate::delivery::records::AttemptRecord;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::execution_log::{LogQuery, Page, export, page};
 use crate::firing;
 use crate::http::extract::{ApiAdmin, state};
 
@@ -29,6 +32,11 @@ pub struct AttemptView {
 
 fn view(conn: &mut db::DbConn, id: i64) -> Result<DeliveryView> {
     let delivery = Delivery::get(conn, id)?;
+    view_of(conn, delivery)
+}
+
+fn view_of(conn: &mut db::DbConn, delivery: Delivery) -> Result<DeliveryView> {
+    let id = delivery.id;
     let attempts = AttemptRecord::for_delivery(conn, id)?
         .into_iter()
         .map(|a| AttemptView {
@@ -44,16 +52,96 @@ fn view(conn: &mut db::DbConn, id: i64) -> Result<DeliveryView> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = i64, Path)),
+/// A delivery by number or by `webhook-id`.
+fn find(conn: &mut db::DbConn, key: &str) -> Result<Delivery> {
+    match key.trim().parse::<i64>() {
+        Ok(id) => Delivery::get(conn, id),
+        Err(_) => Delivery::find_by_uid(conn, key.trim())?
+            .ok_or_else(|| Error::NotFound(format!("delivery {key}"))),
+    }
+}
+
+/// The log's filters from the query string (`status` may repeat).
+fn filters(req: &HttpRequest) -> Result<LogQuery> {
+    serde_html_form::from_str(req.query_string())
+        .map_err(|e| Error::BadRequest(format!("the filters are not readable: {e}")))
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", params(LogQuery),
+    responses((status = 200, description = "Deliveries newest first, one keyset page", body = Page),
+        (status = 400, description = "An unreadable query string"), (status = 422, description = "A filter with a bad value")),
+    security(("bearer" = [])))]
+pub async fn deliveries_list(_admin: ApiAdmin, req: HttpRequest) -> Result<HttpResponse> {
+    let f = filters(&req)?.check(db::now())?;
+    let p = db::run(&state(&req)?.pool, move |c| page(c, &f)).await?;
+    Ok(HttpResponse::Ok().json(p))
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries/export.jsonl", tag = "deliveries", params(LogQuery),
+    responses((status = 200, description = "Every delivery the filters select, one JSON object per line, newest first, streamed", content_type = "application/x-ndjson")),
+    security(("bearer" = [])))]
+pub async fn deliveries_export(_admin: ApiAdmin, req: HttpRequest) -> Result<HttpResponse> {
+    let f = filters(&req)?.check(db::now())?;
+    let pool = state(&req)?.pool.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let result = export::each_chunk(
+            || Ok(pool.get()?),
+            &f,
+            |rows, _| match export::jsonl_chunk(rows) {
+                Ok(b) => tx.blocking_send(Ok(web::Bytes::from(b))).is_ok(),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    false
+                }
+            },
+        );
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the JSON Lines export stopped");
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .streaming(body))
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries/{key}", tag = "deliveries",
+    params(("key" = String, Path, description = "Delivery number or webhook-id (`msg_…`)")),
     responses((status = 200, description = "The delivery, its request (secrets redacted) and every attempt"), (status = 404)),
     security(("bearer" = [])))]
 pub async fn deliveries_get(
     _admin: ApiAdmin,
     req: HttpRequest,
-    path: web::Path<i64>,
+    path: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let id = path.into_inner();
-    let v = db::run(&state(&req)?.pool, move |c| view(c, id)).await?;
+    let key = path.into_inner();
+    let v = db::run(&state(&req)?.pool, move |c| {
+        let d = find(c, &key)?;
+        view_of(c, d)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries/{key}/attempts", tag = "deliveries",
+    params(("key" = String, Path, description = "Delivery number or webhook-id (`msg_…`)")),
+    responses((status = 200, description = "Every attempt, first to last (secrets redacted)"), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn deliveries_attempts(
+    _admin: ApiAdmin,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let key = path.into_inner();
+    let v = db::run(&state(&req)?.pool, move |c| {
+        let d = find(c, &key)?;
+        Ok(view_of(c, d)?.attempts)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(v))
 }
 

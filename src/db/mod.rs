@@ -270,6 +270,18 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()`, so free-text search ignores case on PostgreSQL too.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// `s` with LIKE's wildcards escaped (use with `.escape('\\')`).
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// Small named values the application keeps in the database (e.g. the cookie key),
 /// so every web node sharing the database agrees on them.
 pub mod settings {

@@ -170,11 +170,15 @@ pub struct Delivery {
     pub status: String,
     pub method: String,
     pub url: String,
+    /// JSON `[[name, value]]`; views show [`Delivery::header_list`] under this name.
+    #[serde(skip)]
     pub headers: String,
     #[serde(skip)]
     pub sealed_headers: Option<String>,
     pub body: String,
     pub content_type: String,
+    /// How many attempts were made (`attempts` in views is the list of them).
+    #[serde(rename = "attempt_count")]
     pub attempts: i32,
     pub max_attempts: i32,
     pub retry_schedule: Option<String>,

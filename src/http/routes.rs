@@ -16,7 +16,7 @@ use crate::error::Error;
 
 use crate::api;
 use crate::web::connections;
-use crate::web::{account, assets, audit, health, home, login, roles, users};
+use crate::web::{account, assets, audit, health, home, log, login, roles, users};
 use crate::web::{form_fields, forms, ticket_rows, tickets};
 use crate::web::{test_send, webhook_preview, webhooks};
 
@@ -309,6 +309,13 @@ pub fn table() -> RouteTable {
         api::tickets::tickets_history,
     );
 
+    t.get("/admin/log", Admin, log::log_list);
+    t.get("/admin/log/export.csv", Admin, log::log_export_csv);
+    t.get("/admin/log/{id:\\d+}/row", Admin, log::log_row);
+    t.post("/admin/log/{id:\\d+}/replay", Admin, log::log_replay);
+    t.post("/admin/log/{id:\\d+}/cancel", Admin, log::log_cancel);
+    t.get("/admin/log/{key}", Admin, log::log_detail);
+
     t.get("/admin/webhooks", Admin, webhooks::webhooks_list);
     t.post("/admin/webhooks", Admin, webhooks::webhooks_create);
     t.get("/admin/webhooks/new", Admin, webhooks::webhooks_new);
@@ -386,9 +393,24 @@ pub fn table() -> RouteTable {
     );
 
     t.get(
-        "/api/v1/deliveries/{id:\\d+}",
+        "/api/v1/deliveries",
+        ApiAdmin,
+        api::deliveries::deliveries_list,
+    );
+    t.get(
+        "/api/v1/deliveries/export.jsonl",
+        ApiAdmin,
+        api::deliveries::deliveries_export,
+    );
+    t.get(
+        "/api/v1/deliveries/{key:(\\d+|msg_[0-9a-f]+)}",
         ApiAdmin,
         api::deliveries::deliveries_get,
+    );
+    t.get(
+        "/api/v1/deliveries/{key:(\\d+|msg_[0-9a-f]+)}/attempts",
+        ApiAdmin,
+        api::deliveries::deliveries_attempts,
     );
     t.post(
         "/api/v1/deliveries/{id:\\d+}/replay",

@@ -8,10 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::{tickets, users};
 use crate::error::{Error, Result};
 
-diesel::define_sql_function! {
-    /// SQL `lower()`, so free-text search ignores case on PostgreSQL too.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+use crate::db::{escape_like, lower};
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, utoipa::IntoParams)]
 #[serde(default)]
@@ -35,12 +32,6 @@ pub struct TicketFilter {
 }
 
 pub const PAGE_SIZE: i64 = 50;
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
 
 /// Newest first; returns the page and the cursor of the next one.
 pub fn list(conn: &mut DbConn, f: &TicketFilter) -> Result<(Vec<Ticket>, Option<i64>)> {

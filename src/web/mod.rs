@@ -12,6 +12,7 @@ pub mod form_fields;
 pub mod forms;
 pub mod health;
 pub mod home;
+pub mod log;
 pub mod login;
 pub mod page;
 pub mod roles;

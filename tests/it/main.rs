@@ -18,6 +18,7 @@ mod connections_secrets;
 mod crash;
 mod database;
 mod deliveries_api;
+mod execution_log;
 mod hammer;
 mod hammer_checks;
 mod notify;

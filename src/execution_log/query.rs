@@ -1,0 +1,321 @@
+//! One page of the execution log: the deliveries a filter selects, newest first, by
+//! keyset (`id < before`, never OFFSET, so page 1,000 costs what page 1 does), with the
+//! names the page shows (webhook, connection, ticket, rule, event) fetched for the page's
+//! rows only, a handful of queries whatever the page size.
+//!
+//! Indexes (migration 000008) and the filter each serves: `(webhook_id, id)`,
+//! `(connection_id, id)`, `(ticket_id, id)`, `(rule_id, id)`, `(status, id)`,
+//! `(trigger, id)` — each an equality then the keyset order; `created_at` for the date
+//! range; `uid` (unique) for a `msg_…` id. Error text and HTTP status are checked on the
+//! rows the other filters leave.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::filter::{HttpStatus, LogFilter, Shown};
+use crate::db::schema::{
+    connections, deliveries, delivery_attempts, events, rules, tickets, webhooks,
+};
+use crate::db::{DbConn, escape_like, lower};
+use crate::error::Result;
+
+/// One delivery as the log lists it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LogRow {
+    pub id: i64,
+    /// The `webhook-id` every attempt carries.
+    pub uid: String,
+    pub created_at: NaiveDateTime,
+    pub webhook_id: Option<i64>,
+    /// Empty when the delivery had no webhook (a connection test) or it was deleted.
+    pub webhook: String,
+    pub connection_id: Option<i64>,
+    pub connection: String,
+    pub ticket_id: Option<i64>,
+    /// The ticket's display id (empty when it was deleted).
+    pub ticket: String,
+    /// `rule`, `manual`, `test` or `replay`.
+    pub trigger: String,
+    /// What fired it, in words: "rule “P1 to Slack” on ticket.status_changed",
+    /// "manual by Ana", "replay of #12 by admin", "test by admin".
+    pub cause: String,
+    pub rule_id: Option<i64>,
+    pub replay_of: Option<i64>,
+    #[schema(value_type = String)]
+    pub status: Shown,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_status: Option<i32>,
+    /// Duration of the last attempt.
+    pub duration_ms: Option<i64>,
+    pub last_error: Option<String>,
+    /// When the next attempt is due, while one is.
+    pub next_attempt_at: Option<NaiveDateTime>,
+    /// Occurrences batched into this delivery.
+    pub batch_count: i32,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub items: Vec<LogRow>,
+    /// Pass as `before` for the next (older) page; absent on the last.
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = deliveries)]
+struct Raw {
+    id: i64,
+    uid: String,
+    webhook_id: Option<i64>,
+    connection_id: Option<i64>,
+    ticket_id: Option<i64>,
+    event_id: Option<i64>,
+    trigger: String,
+    replay_of: Option<i64>,
+    status: String,
+    attempts: i32,
+    max_attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+    batch_count: i32,
+    created_at: NaiveDateTime,
+    rule_id: Option<i64>,
+    actor_name: String,
+}
+
+/// The page `f` selects. A ticket filter naming no ticket selects nothing.
+pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
+    let mut q = deliveries::table.into_boxed();
+    if let Some(t) = &f.ticket {
+        let id: Option<i64> = match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => tickets::table
+                .filter(tickets::display_id.eq(t))
+                .select(tickets::id)
+                .first(conn)
+                .optional()?,
+        };
+        q = q.filter(deliveries::ticket_id.eq(id.unwrap_or(-1)));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(deliveries::created_at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(deliveries::created_at.lt(to));
+    }
+    if let Some(w) = f.webhook {
+        q = q.filter(deliveries::webhook_id.eq(w));
+    }
+    if let Some(c) = f.connection {
+        q = q.filter(deliveries::connection_id.eq(c));
+    }
+    if let Some(r) = f.rule {
+        q = q.filter(deliveries::rule_id.eq(r));
+    }
+    if let Some(t) = f.cause {
+        q = q.filter(deliveries::trigger.eq(t.as_str()));
+    }
+    if !f.statuses.is_empty() {
+        let mut raw: Vec<&str> = Vec::new();
+        for s in &f.statuses {
+            let r = match s {
+                Shown::Queued | Shown::Retrying => "pending",
+                Shown::Sending => "in_flight",
+                Shown::Delivered => "succeeded",
+                Shown::Failed => "failed",
+                Shown::Cancelled => "cancelled",
+            };
+            if !raw.contains(&r) {
+                raw.push(r);
+            }
+        }
+        q = q.filter(deliveries::status.eq_any(raw));
+        // "Queued" and "retrying" are both `pending`; when only one is asked for, the
+        // other's pending rows go.
+        let (queued, retrying) = (
+            f.statuses.contains(&Shown::Queued),
+            f.statuses.contains(&Shown::Retrying),
+        );
+        if queued && !retrying {
+            q = q.filter(
+                deliveries::status
+                    .ne("pending")
+                    .or(deliveries::attempts.eq(0)),
+            );
+        } else if retrying && !queued {
+            q = q.filter(
+                deliveries::status
+                    .ne("pending")
+                    .or(deliveries::attempts.gt(0)),
+            );
+        }
+    }
+    match f.http {
+        Some(HttpStatus::Exact(n)) => q = q.filter(deliveries::last_status.eq(n)),
+        Some(HttpStatus::Class(c)) => {
+            q = q.filter(deliveries::last_status.between(c * 100, c * 100 + 99));
+        }
+        None => {}
+    }
+    if let Some(e) = &f.error {
+        let pat = format!("%{}%", escape_like(&e.to_lowercase()));
+        q = q.filter(
+            lower(deliveries::last_error.assume_not_null())
+                .like(pat)
+                .escape('\\'),
+        );
+    }
+    if let Some(id) = &f.id {
+        q = match id.parse::<i64>() {
+            Ok(n) => q.filter(deliveries::id.eq(n)),
+            Err(_) => q.filter(deliveries::uid.eq(id)),
+        };
+    }
+    if let Some(b) = f.before {
+        q = q.filter(deliveries::id.lt(b));
+    }
+    let mut raw: Vec<Raw> = q
+        .order(deliveries::id.desc())
+        .limit(f.limit + 1)
+        .select(Raw::as_select())
+        .load(conn)?;
+    let next_cursor = if raw.len() as i64 > f.limit {
+        raw.truncate(f.limit as usize);
+        raw.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(Page {
+        items: with_names(conn, raw)?,
+        next_cursor,
+    })
+}
+
+/// The distinct ids present.
+fn names(ids: impl Iterator<Item = Option<i64>>) -> Vec<i64> {
+    let mut v: Vec<i64> = ids.flatten().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn with_names(conn: &mut DbConn, raw: Vec<Raw>) -> Result<Vec<LogRow>> {
+    let wh: HashMap<i64, String> = webhooks::table
+        .filter(webhooks::id.eq_any(names(raw.iter().map(|r| r.webhook_id))))
+        .select((webhooks::id, webhooks::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let cn: HashMap<i64, String> = connections::table
+        .filter(connections::id.eq_any(names(raw.iter().map(|r| r.connection_id))))
+        .select((connections::id, connections::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let tk: HashMap<i64, String> = tickets::table
+        .filter(tickets::id.eq_any(names(raw.iter().map(|r| r.ticket_id))))
+        .select((tickets::id, tickets::display_id))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let ru: HashMap<i64, String> = rules::table
+        .filter(rules::id.eq_any(names(raw.iter().map(|r| r.rule_id))))
+        .select((rules::id, rules::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let ev: HashMap<i64, String> = events::table
+        .filter(events::id.eq_any(names(raw.iter().map(|r| r.event_id))))
+        .select((events::id, events::event_type))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    // The last attempt's duration: the highest number per delivery.
+    let mut last: HashMap<i64, (i32, i64)> = HashMap::new();
+    let durations: Vec<(i64, i32, i64)> = delivery_attempts::table
+        .filter(delivery_attempts::delivery_id.eq_any(raw.iter().map(|r| r.id).collect::<Vec<_>>()))
+        .select((
+            delivery_attempts::delivery_id,
+            delivery_attempts::number,
+            delivery_attempts::duration_ms,
+        ))
+        .load(conn)?;
+    for (d, n, ms) in durations {
+        let e = last.entry(d).or_insert((n, ms));
+        if n >= e.0 {
+            *e = (n, ms);
+        }
+    }
+    Ok(raw
+        .into_iter()
+        .map(|r| {
+            let status = Shown::of(&r.status, r.attempts);
+            let by = |what: &str| {
+                if r.actor_name.is_empty() {
+                    what.to_string()
+                } else {
+                    format!("{what} by {}", r.actor_name)
+                }
+            };
+            let cause = match r.trigger.as_str() {
+                "rule" => {
+                    let name = r
+                        .rule_id
+                        .and_then(|i| ru.get(&i).cloned())
+                        .map_or_else(|| "a deleted rule".to_string(), |n| format!("rule “{n}”"));
+                    match r.event_id.and_then(|e| ev.get(&e)) {
+                        Some(t) => format!("{name} on {t}"),
+                        None => name,
+                    }
+                }
+                "replay" => by(&format!(
+                    "replay of #{}",
+                    r.replay_of.map(|i| i.to_string()).unwrap_or_default()
+                )),
+                "manual" => by("manual"),
+                other => by(other),
+            };
+            let cause = if r.batch_count > 1 {
+                format!("{cause} (batch of {})", r.batch_count)
+            } else {
+                cause
+            };
+            LogRow {
+                webhook: r
+                    .webhook_id
+                    .and_then(|i| wh.get(&i).cloned())
+                    .unwrap_or_default(),
+                connection: r
+                    .connection_id
+                    .and_then(|i| cn.get(&i).cloned())
+                    .unwrap_or_default(),
+                ticket: r
+                    .ticket_id
+                    .and_then(|i| tk.get(&i).cloned())
+                    .unwrap_or_default(),
+                duration_ms: last.get(&r.id).map(|x| x.1),
+                next_attempt_at: status.is_open().then_some(r.next_attempt_at),
+                cause,
+                status,
+                id: r.id,
+                uid: r.uid,
+                created_at: r.created_at,
+                webhook_id: r.webhook_id,
+                connection_id: r.connection_id,
+                ticket_id: r.ticket_id,
+                trigger: r.trigger,
+                rule_id: r.rule_id,
+                replay_of: r.replay_of,
+                attempts: r.attempts,
+                max_attempts: r.max_attempts,
+                last_status: r.last_status,
+                last_error: r.last_error,
+                batch_count: r.batch_count,
+            }
+        })
+        .collect())
+}

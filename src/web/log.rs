@@ -1,0 +1,243 @@
+//! The execution log pages: the filtered list (filters in the URL, applied live with
+//! htmx, keyset pages, open rows refreshing themselves), the CSV export of a filter, and
+//! one delivery with every attempt, replay and cancel.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::page::{PageCtx, flash, html, redirect};
+use crate::audit::Actor;
+use crate::db;
+use crate::delivery::queue::{Delivery, DeliveryId};
+use crate::error::{Error, FieldErrors};
+use crate::execution_log::detail::{self, DeliveryDetail};
+use crate::execution_log::{LogQuery, LogRow, Shown, export, page};
+use crate::http::extract::{AdminUser, client_ip, state};
+
+/// Choices for the filter selects: (id, name).
+pub struct Choices {
+    pub webhooks: Vec<(i64, String)>,
+    pub connections: Vec<(i64, String)>,
+    pub rules: Vec<(i64, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "log/list.html", blocks = ["content", "results"])]
+struct LogPage {
+    ctx: PageCtx,
+    q: LogQuery,
+    choices: Choices,
+    rows: Vec<LogRow>,
+    errors: FieldErrors,
+    next_url: Option<String>,
+    export_url: String,
+}
+
+impl LogPage {
+    fn statuses(&self) -> [Shown; 6] {
+        Shown::ALL
+    }
+}
+
+#[derive(Template)]
+#[template(path = "log/_row.html")]
+struct RowFragment {
+    r: LogRow,
+}
+
+/// The URL's filters. An unreadable query string (a list where one value goes) is a
+/// 400; a filter with a bad value is shown beside its field.
+fn read_query(req: &HttpRequest) -> Result<LogQuery, Error> {
+    serde_html_form::from_str(req.query_string())
+        .map_err(|e| Error::BadRequest(format!("the log's filters are not readable: {e}")))
+}
+
+fn choices(c: &mut db::DbConn) -> Result<Choices, Error> {
+    use crate::db::schema::{connections, rules, webhooks};
+    use diesel::prelude::*;
+    Ok(Choices {
+        webhooks: webhooks::table
+            .order(webhooks::name.asc())
+            .select((webhooks::id, webhooks::name))
+            .load(c)?,
+        connections: connections::table
+            .order(connections::name.asc())
+            .select((connections::id, connections::name))
+            .load(c)?,
+        rules: rules::table
+            .order(rules::name.asc())
+            .select((rules::id, rules::name))
+            .load(c)?,
+    })
+}
+
+pub async fn log_list(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let q = read_query(&req)?;
+    let checked = q.check(db::now());
+    let (rows, next, choices, errors) = {
+        db::run(&st.pool, move |c| {
+            let choices = choices(c)?;
+            match checked {
+                Ok(f) => {
+                    let p = page(c, &f)?;
+                    Ok((p.items, p.next_cursor, choices, FieldErrors::new()))
+                }
+                Err(Error::Validation(e)) => Ok((Vec::new(), None, choices, e)),
+                Err(e) => Err(e),
+            }
+        })
+        .await?
+    };
+    let page = LogPage {
+        ctx: PageCtx::new(&auth, &session, "log"),
+        next_url: next.map(|b| format!("/admin/log?{}", q.with_cursor(Some(b)))),
+        export_url: format!("/admin/log/export.csv?{}", q.with_cursor(None)),
+        q,
+        choices,
+        rows,
+        errors,
+    };
+    super::page::filtered_list(
+        &req,
+        || page.as_results().render(),
+        || page.as_content().render(),
+        || page.render(),
+    )
+}
+
+/// One row, for a row that refreshes itself while its delivery is under way.
+pub async fn log_row(
+    req: HttpRequest,
+    AdminUser(_auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let r = db::run(&st.pool, move |c| {
+        let f = LogQuery {
+            id: id.to_string(),
+            ..LogQuery::default()
+        }
+        .check(db::now())?;
+        page(c, &f)?
+            .items
+            .pop()
+            .ok_or_else(|| Error::NotFound(format!("delivery {id}")))
+    })
+    .await?;
+    html(RowFragment { r }.render())
+}
+
+/// The CSV of everything the filters select, streamed chunk by chunk.
+pub async fn log_export_csv(
+    req: HttpRequest,
+    AdminUser(_auth): AdminUser,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let f = read_query(&req)?.check(db::now())?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, Error>>(4);
+    let pool = st.pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = export::each_chunk(
+            || Ok(pool.get()?),
+            &f,
+            |rows, first| match export::csv_chunk(rows, first) {
+                Ok(b) => tx.blocking_send(Ok(web::Bytes::from(b))).is_ok(),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    false
+                }
+            },
+        );
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the CSV export stopped");
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"hookdesk-deliveries.csv\"",
+        ))
+        .streaming(body))
+}
+
+#[derive(Template)]
+#[template(path = "log/detail.html")]
+struct DetailPage {
+    ctx: PageCtx,
+    d: DeliveryDetail,
+}
+
+/// One delivery, by number or by its `webhook-id` (`msg_…`).
+pub async fn log_detail(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let key = path.into_inner();
+    let d = db::run(&st.pool, move |c| detail::load(c, &key)).await?;
+    html(
+        DetailPage {
+            ctx: PageCtx::new(&auth, &session, "log"),
+            d,
+        }
+        .render(),
+    )
+}
+
+pub async fn log_replay(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let global = st.config.retry_schedule.clone();
+    let new = db::run(&st.pool, move |c| {
+        crate::firing::replay(c, &actor, DeliveryId(id), &global, db::now())
+    })
+    .await?;
+    st.delivery_waker.wake();
+    flash(
+        &session,
+        "success",
+        format!("Delivery #{id} replayed as #{}.", new.0),
+    );
+    Ok(redirect(&req, &format!("/admin/log/{}", new.0)))
+}
+
+pub async fn log_cancel(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let d: Delivery = db::run(&st.pool, move |c| {
+        crate::firing::cancel(c, &actor, DeliveryId(id), db::now())
+    })
+    .await?;
+    flash(
+        &session,
+        "success",
+        format!("Delivery #{} cancelled.", d.id),
+    );
+    Ok(redirect(&req, &format!("/admin/log/{id}")))
+}
