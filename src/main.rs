@@ -34,6 +34,9 @@ enum Command {
     /// Measure what the trigger rules cost a ticket change (evaluation alone, and the
     /// engine's whole share of a change), on a throwaway SQLite database.
     BenchRules(hookdesk::rules::bench::BenchRulesArgs),
+    /// Measure the execution log's filters and export on a seeded log of a million
+    /// deliveries, on a throwaway SQLite database.
+    BenchLog(hookdesk::execution_log::bench::BenchLogArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users.
@@ -125,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         Command::Worker => worker(config),
         Command::Bench(args) => bench(config, args),
         Command::BenchRules(args) => hookdesk::rules::bench::run(&config, &args),
+        Command::BenchLog(args) => hookdesk::execution_log::bench::run(&config, &args),
         Command::Migrate => {
             let pool = db::connect(&config.database_url, 1)?;
             let mut conn = pool.get()?;

@@ -4,6 +4,7 @@
 //! The pages (`web::log`) and `GET /api/v1/deliveries` both call these. Nothing here
 //! knows about HTTP.
 
+pub mod bench;
 pub mod detail;
 pub mod export;
 pub mod filter;
