@@ -27,6 +27,7 @@ mod receiver;
 mod redaction;
 mod responses;
 mod route_table;
+mod rule_pages;
 mod sender;
 mod ssrf;
 mod strict_input;
