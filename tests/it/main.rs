@@ -28,6 +28,7 @@ mod redaction;
 mod responses;
 mod route_table;
 mod rule_pages;
+mod rule_pages_browser;
 mod sender;
 mod ssrf;
 mod strict_input;
