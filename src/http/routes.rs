@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::api;
 use crate::web::connections;
 use crate::web::{account, assets, audit, health, home, log, login, roles, users};
-use crate::web::{form_fields, forms, ticket_rows, tickets};
+use crate::web::{form_fields, forms, rule_test, rules, ticket_rows, tickets};
 use crate::web::{test_send, webhook_preview, webhooks};
 
 /// Who may reach a route.
@@ -342,6 +342,22 @@ pub fn table() -> RouteTable {
         Admin,
         webhooks::webhooks_delete,
     );
+    t.get("/admin/rules", Admin, rules::rules_list);
+    t.post("/admin/rules", Admin, rules::rules_create);
+    t.get("/admin/rules/new", Admin, rules::rules_new);
+    t.get("/admin/rules/rows/{kind}", Admin, rules::rules_row);
+    t.post("/admin/rules/actions", Admin, rules::rules_actions);
+    t.get("/admin/rules/{id:\\d+}", Admin, rules::rules_edit);
+    t.post("/admin/rules/{id:\\d+}", Admin, rules::rules_update);
+    t.post(
+        "/admin/rules/{id:\\d+}/enabled",
+        Admin,
+        rules::rules_set_enabled,
+    );
+    t.post("/admin/rules/{id:\\d+}/move", Admin, rules::rules_move);
+    t.post("/admin/rules/{id:\\d+}/clone", Admin, rules::rules_clone);
+    t.post("/admin/rules/{id:\\d+}/delete", Admin, rules::rules_delete);
+    t.post("/admin/rules/{id:\\d+}/test", Admin, rule_test::rules_test);
     t.get("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_list);
     t.post("/api/v1/webhooks", ApiAdmin, api::webhooks::webhooks_create);
     t.get(

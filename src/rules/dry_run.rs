@@ -14,12 +14,11 @@ use crate::conditions;
 use crate::db::DbConn;
 use crate::db::schema::events as events_table;
 use crate::error::{Error, Result};
-use crate::firing::{self, Cause, Firing};
-use crate::ids::WebhookId;
+use crate::firing;
 use crate::secrets::SecretBox;
 use crate::templating::{Kind, RenderContext, Template};
 use crate::tickets::Ticket;
-use crate::webhooks::request::TicketRef;
+use crate::webhooks::request::{self, TicketRef, TriggerCtx};
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ConditionOutcome {
@@ -149,35 +148,27 @@ pub fn run(
                             for (k, v) in params {
                                 rendered.insert(k.clone(), text(v)?);
                             }
-                            let f = Firing {
-                                webhook: &w,
-                                webhook_id: Some(WebhookId(w.id)),
-                                ticket: TicketRef::Id(ticket.id),
-                                params: &rendered,
+                            // Built as the engine's firing builds it, but the preview
+                            // keeps the connection's authentication header (redacted):
+                            // the stored snapshot leaves it out, yet it is sent.
+                            let trigger = TriggerCtx {
+                                event_type: Some(event_type.to_string()),
+                                changes: Some(changes_json.clone()),
                                 actor_name: Some("(you)".into()),
-                                actor_id: None,
-                                cause: Cause::Rule {
-                                    rule_id: rule.id,
-                                    event_id: None,
-                                    event_type: event_type.to_string(),
-                                    changes: changes_json.clone(),
-                                },
-                                use_test_connection: false,
-                                by: None,
                             };
-                            match firing::render(conn, sb, &f, &[], now) {
-                                Ok(r) => {
-                                    let q = r.delivery.request;
-                                    (
-                                        format!("would send webhook “{}”", w.name),
-                                        Some(RequestPreview {
-                                            method: q.method,
-                                            url: q.url,
-                                            headers: q.headers,
-                                            body: q.body,
-                                        }),
-                                    )
-                                }
+                            let ticket_ref = TicketRef::Id(ticket.id);
+                            match request::build(
+                                conn, sb, &w, ticket_ref, &rendered, &trigger, now, false,
+                            ) {
+                                Ok(b) => (
+                                    format!("would send webhook “{}”", w.name),
+                                    Some(RequestPreview {
+                                        method: b.method.code().to_string(),
+                                        url: b.url.clone(),
+                                        body: b.display_body(),
+                                        headers: b.redacted_headers,
+                                    }),
+                                ),
                                 Err(e) if !e.is_internal() => {
                                     (format!("not sent: {}", e.public_message()), None)
                                 }

@@ -218,6 +218,11 @@ fn validate_action(
     let key = |f: &str| format!("actions.{i}.{f}");
     Ok(Some(match a {
         Action::ExecuteWebhook { webhook_id, params } => {
+            // Ids start at 1: 0 is a form row where no webhook was chosen.
+            if *webhook_id <= 0 {
+                errs.add(key("webhook_id"), "choose a webhook");
+                return Ok(None);
+            }
             let w = match webhooks::store::get(conn, *webhook_id) {
                 Ok(w) => w,
                 Err(crate::error::Error::NotFound(_)) => {

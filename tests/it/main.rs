@@ -28,6 +28,8 @@ mod receiver;
 mod redaction;
 mod responses;
 mod route_table;
+mod rule_pages;
+mod rule_pages_browser;
 mod rules_engine;
 mod sender;
 mod ssrf;
