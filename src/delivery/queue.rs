@@ -224,6 +224,22 @@ impl Delivery {
             .optional()?)
     }
 
+    /// A ticket's latest deliveries of one trigger, newest first.
+    pub fn recent_for_ticket(
+        conn: &mut DbConn,
+        ticket_id: i64,
+        trigger: Trigger,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        Ok(deliveries::table
+            .filter(deliveries::ticket_id.eq(ticket_id))
+            .filter(deliveries::trigger.eq(trigger.as_str()))
+            .order(deliveries::id.desc())
+            .limit(limit)
+            .select(Delivery::as_select())
+            .load(conn)?)
+    }
+
     /// How many deliveries are in each status (for tests, the bench and health pages).
     pub fn count_by_status(conn: &mut DbConn) -> Result<Vec<(String, i64)>> {
         Ok(deliveries::table
