@@ -1,5 +1,6 @@
-//! `GET /api/v1/deliveries/{id}` (with its attempts), `POST …/replay`, `POST …/cancel`:
-//! administrators' tokens only.
+//! `GET /api/v1/deliveries/{id}` (with its attempts): administrators' tokens, and the
+//! token of the user who fired the delivery by hand (it is the `status_url` the fire
+//! endpoint answers with). `POST …/replay`, `POST …/cancel`: administrators only.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -7,9 +8,9 @@ use crate::audit;
 use crate::db;
 use crate::delivery::queue::{Delivery, DeliveryId};
 use crate::delivery::records::AttemptRecord;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::firing;
-use crate::http::extract::{ApiAdmin, state};
+use crate::http::extract::{ApiAdmin, ApiUser, state};
 
 #[derive(serde::Serialize)]
 pub struct DeliveryView {
@@ -45,15 +46,21 @@ fn view(conn: &mut db::DbConn, id: i64) -> Result<DeliveryView> {
 }
 
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = i64, Path)),
-    responses((status = 200, description = "The delivery, its request (secrets redacted) and every attempt"), (status = 404)),
+    responses((status = 200, description = "The delivery, its request (secrets redacted) and every attempt"),
+        (status = 403, description = "Neither an administrator nor the user who fired it"), (status = 404)),
     security(("bearer" = [])))]
 pub async fn deliveries_get(
-    _admin: ApiAdmin,
+    ApiUser(p): ApiUser,
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = path.into_inner();
     let v = db::run(&state(&req)?.pool, move |c| view(c, id)).await?;
+    if !p.is_admin() && v.delivery.actor_id != Some(p.user.id) {
+        return Err(Error::Forbidden(
+            "only administrators and the user who fired a delivery may read it".into(),
+        ));
+    }
     Ok(HttpResponse::Ok().json(v))
 }
 

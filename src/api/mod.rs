@@ -6,5 +6,6 @@ pub mod deliveries;
 pub mod me;
 pub mod openapi;
 pub mod test_send;
+pub mod ticket_actions;
 pub mod tickets;
 pub mod webhooks;

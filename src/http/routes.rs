@@ -308,6 +308,16 @@ pub fn table() -> RouteTable {
         Api,
         api::tickets::tickets_history,
     );
+    t.get(
+        "/api/v1/tickets/{key}/webhooks",
+        Api,
+        api::ticket_actions::ticket_webhooks_list,
+    );
+    t.post(
+        "/api/v1/tickets/{key}/webhooks/{webhook:\\d+}/fire",
+        Api,
+        api::ticket_actions::ticket_webhooks_fire,
+    );
 
     t.get("/admin/webhooks", Admin, webhooks::webhooks_list);
     t.post("/admin/webhooks", Admin, webhooks::webhooks_create);
@@ -365,7 +375,7 @@ pub fn table() -> RouteTable {
 
     t.get(
         "/api/v1/deliveries/{id:\\d+}",
-        ApiAdmin,
+        Api,
         api::deliveries::deliveries_get,
     );
     t.post(

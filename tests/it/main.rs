@@ -12,6 +12,8 @@ mod accounts;
 mod auth;
 mod browser;
 mod busy;
+mod buttons_api;
+mod buttons_support;
 mod cli;
 mod connections;
 mod connections_secrets;
