@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::api;
 use crate::web::connections;
 use crate::web::{account, assets, audit, health, home, login, roles, users};
-use crate::web::{form_fields, forms, ticket_rows, tickets};
+use crate::web::{form_fields, forms, ticket_actions, ticket_rows, tickets};
 use crate::web::{test_send, webhook_preview, webhooks};
 
 /// Who may reach a route.
@@ -259,6 +259,27 @@ pub fn table() -> RouteTable {
         "/tickets/{id:\\d+}/forms/{form:\\d+}/rows/{row:\\d+}/delete",
         Technician,
         ticket_rows::rows_delete,
+    );
+
+    t.get(
+        "/tickets/{id:\\d+}/webhooks/{webhook:\\d+}/fire",
+        Technician,
+        ticket_actions::ticket_webhooks_dialog,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/webhooks/{webhook:\\d+}/fire",
+        Technician,
+        ticket_actions::ticket_webhooks_fire,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/webhooks/{webhook:\\d+}/preview",
+        Technician,
+        ticket_actions::ticket_webhooks_preview,
+    );
+    t.get(
+        "/tickets/{id:\\d+}/deliveries/{delivery:\\d+}",
+        Technician,
+        ticket_actions::ticket_deliveries_status,
     );
 
     t.get("/admin/forms", Admin, forms::forms_list);

@@ -16,6 +16,7 @@ pub mod login;
 pub mod page;
 pub mod roles;
 pub mod test_send;
+pub mod ticket_actions;
 pub mod ticket_rows;
 pub mod tickets;
 pub mod users;
