@@ -99,6 +99,14 @@
   document.addEventListener("change", function (e) {
     if (e.target.matches && e.target.matches("[data-preset-select]")) { showPresetFields(e.target); }
   });
+  // The fire dialog (ticket page): htmx fills the <dialog>; this opens it as a modal and
+  // folds the Actions menu away. Without this script the menu's links open a page.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var t = e.detail.target;
+    if (!t || t.tagName !== "DIALOG") { return; }
+    document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+    if (!t.open && typeof t.showModal === "function") { t.showModal(); }
+  });
   document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
   document.addEventListener("htmx:afterSettle", function (e) { initTabs(e.target); });
 })();

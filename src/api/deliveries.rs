@@ -1,7 +1,9 @@
 //! The execution log over the API, for administrators' tokens: `GET /api/v1/deliveries`
 //! (the log's filters and cursor), `…/export.jsonl` (everything a filter selects,
 //! streamed), `GET …/{key}` by number or `webhook-id` (`msg_…`) with its attempts,
-//! `GET …/{id}/attempts`, `POST …/replay`, `POST …/cancel`.
+//! `GET …/{id}/attempts`, `POST …/replay`, `POST …/cancel`. A delivery and its
+//! attempts may also be read by the user who fired it by hand (it is the `status_url`
+//! the fire endpoint answers with).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -12,7 +14,7 @@ use crate::delivery::records::AttemptRecord;
 use crate::error::{Error, Result};
 use crate::execution_log::{LogQuery, Page, export, page};
 use crate::firing;
-use crate::http::extract::{ApiAdmin, state};
+use crate::http::extract::{ApiAdmin, ApiUser, state};
 
 #[derive(serde::Serialize)]
 pub struct DeliveryView {
@@ -58,6 +60,17 @@ fn find(conn: &mut db::DbConn, key: &str) -> Result<Delivery> {
         Ok(id) => Delivery::get(conn, id),
         Err(_) => Delivery::find_by_uid(conn, key.trim())?
             .ok_or_else(|| Error::NotFound(format!("delivery {key}"))),
+    }
+}
+
+/// Administrators read every delivery; others only those they fired by hand.
+fn may_read(p: &crate::auth::Principal, d: &Delivery) -> Result<()> {
+    if p.is_admin() || d.actor_id == Some(p.user.id) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only administrators and the user who fired a delivery may read it".into(),
+        ))
     }
 }
 
@@ -111,16 +124,18 @@ pub async fn deliveries_export(_admin: ApiAdmin, req: HttpRequest) -> Result<Htt
 
 #[utoipa::path(get, path = "/api/v1/deliveries/{key}", tag = "deliveries",
     params(("key" = String, Path, description = "Delivery number or webhook-id (`msg_…`)")),
-    responses((status = 200, description = "The delivery, its request (secrets redacted) and every attempt"), (status = 404)),
+    responses((status = 200, description = "The delivery, its request (secrets redacted) and every attempt"),
+        (status = 403, description = "Neither an administrator nor the user who fired it"), (status = 404)),
     security(("bearer" = [])))]
 pub async fn deliveries_get(
-    _admin: ApiAdmin,
+    ApiUser(p): ApiUser,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let key = path.into_inner();
     let v = db::run(&state(&req)?.pool, move |c| {
         let d = find(c, &key)?;
+        may_read(&p, &d)?;
         view_of(c, d)
     })
     .await?;
@@ -129,16 +144,18 @@ pub async fn deliveries_get(
 
 #[utoipa::path(get, path = "/api/v1/deliveries/{key}/attempts", tag = "deliveries",
     params(("key" = String, Path, description = "Delivery number or webhook-id (`msg_…`)")),
-    responses((status = 200, description = "Every attempt, first to last (secrets redacted)"), (status = 404)),
+    responses((status = 200, description = "Every attempt, first to last (secrets redacted)"),
+        (status = 403, description = "Neither an administrator nor the user who fired it"), (status = 404)),
     security(("bearer" = [])))]
 pub async fn deliveries_attempts(
-    _admin: ApiAdmin,
+    ApiUser(p): ApiUser,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let key = path.into_inner();
     let v = db::run(&state(&req)?.pool, move |c| {
         let d = find(c, &key)?;
+        may_read(&p, &d)?;
         Ok(view_of(c, d)?.attempts)
     })
     .await?;

@@ -7,5 +7,6 @@ pub mod me;
 pub mod openapi;
 pub mod rules;
 pub mod test_send;
+pub mod ticket_actions;
 pub mod tickets;
 pub mod webhooks;

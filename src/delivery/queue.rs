@@ -61,6 +61,84 @@ impl Status {
     }
 }
 
+/// Where a delivery stands, as people read it (the log, the ticket page, the API).
+/// The queue's own states are fewer: "queued" and "retrying" are both `pending`, told
+/// apart by whether an attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Queued,
+    Retrying,
+    Sending,
+    Delivered,
+    Failed,
+    Cancelled,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] = [
+        Stage::Queued,
+        Stage::Retrying,
+        Stage::Sending,
+        Stage::Delivered,
+        Stage::Failed,
+        Stage::Cancelled,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Stage::Queued => "queued",
+            Stage::Retrying => "retrying",
+            Stage::Sending => "sending",
+            Stage::Delivered => "delivered",
+            Stage::Failed => "failed",
+            Stage::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Queued => "Queued",
+            Stage::Retrying => "Retrying",
+            Stage::Sending => "Sending",
+            Stage::Delivered => "Delivered",
+            Stage::Failed => "Failed",
+            Stage::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        let s = s.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|x| x.code() == s)
+    }
+
+    /// The status of a delivery row (`status`, `attempts`).
+    pub fn of(status: &str, attempts: i32) -> Stage {
+        match status {
+            "pending" if attempts > 0 => Stage::Retrying,
+            "pending" => Stage::Queued,
+            "in_flight" => Stage::Sending,
+            "succeeded" => Stage::Delivered,
+            "failed" => Stage::Failed,
+            _ => Stage::Cancelled,
+        }
+    }
+
+    /// Still moving: a live view refreshes it until it settles.
+    pub fn is_open(self) -> bool {
+        matches!(self, Stage::Queued | Stage::Retrying | Stage::Sending)
+    }
+
+    /// Nothing more will happen to it by itself.
+    pub fn settled(self) -> bool {
+        !self.is_open()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.code()
+    }
+}
+
 /// What caused a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -226,6 +304,22 @@ impl Delivery {
             .select(Delivery::as_select())
             .first(conn)
             .optional()?)
+    }
+
+    /// A ticket's latest deliveries of one trigger, newest first.
+    pub fn recent_for_ticket(
+        conn: &mut DbConn,
+        ticket_id: i64,
+        trigger: Trigger,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        Ok(deliveries::table
+            .filter(deliveries::ticket_id.eq(ticket_id))
+            .filter(deliveries::trigger.eq(trigger.as_str()))
+            .order(deliveries::id.desc())
+            .limit(limit)
+            .select(Delivery::as_select())
+            .load(conn)?)
     }
 
     /// How many deliveries are in each status (for tests, the bench and health pages).

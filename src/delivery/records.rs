@@ -96,6 +96,19 @@ impl AttemptRecord {
             .load(conn)?)
     }
 
+    /// A delivery's latest attempt, if it has one.
+    pub fn last_for_delivery(conn: &mut DbConn, delivery_id: i64) -> Result<Option<AttemptRecord>> {
+        Ok(delivery_attempts::table
+            .filter(delivery_attempts::delivery_id.eq(delivery_id))
+            .order((
+                delivery_attempts::number.desc(),
+                delivery_attempts::id.desc(),
+            ))
+            .select(AttemptRecord::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
     pub fn request_header_list(&self) -> Vec<(String, String)> {
         super::queue::decode_headers(&self.request_headers)
     }

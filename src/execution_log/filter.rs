@@ -4,7 +4,7 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use crate::delivery::queue::Trigger;
+use crate::delivery::queue::{Stage, Trigger};
 use crate::error::{FieldErrors, Result};
 
 /// What the URL says. Every field is text so that a bad value is an error beside its
@@ -46,74 +46,6 @@ pub struct LogQuery {
     pub limit: Option<i64>,
 }
 
-/// A status as people read it. The queue's own states are fewer: "queued" and
-/// "retrying" are both `pending`, told apart by whether an attempt was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Shown {
-    Queued,
-    Retrying,
-    Sending,
-    Delivered,
-    Failed,
-    Cancelled,
-}
-
-impl Shown {
-    pub const ALL: [Shown; 6] = [
-        Shown::Queued,
-        Shown::Retrying,
-        Shown::Sending,
-        Shown::Delivered,
-        Shown::Failed,
-        Shown::Cancelled,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Shown::Queued => "queued",
-            Shown::Retrying => "retrying",
-            Shown::Sending => "sending",
-            Shown::Delivered => "delivered",
-            Shown::Failed => "failed",
-            Shown::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Shown::Queued => "Queued",
-            Shown::Retrying => "Retrying",
-            Shown::Sending => "Sending",
-            Shown::Delivered => "Delivered",
-            Shown::Failed => "Failed",
-            Shown::Cancelled => "Cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Shown> {
-        let s = s.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|x| x.code() == s)
-    }
-
-    /// The status of a delivery row (`status`, `attempts`).
-    pub fn of(status: &str, attempts: i32) -> Shown {
-        match status {
-            "pending" if attempts > 0 => Shown::Retrying,
-            "pending" => Shown::Queued,
-            "in_flight" => Shown::Sending,
-            "succeeded" => Shown::Delivered,
-            "failed" => Shown::Failed,
-            _ => Shown::Cancelled,
-        }
-    }
-
-    /// Still moving: the page refreshes these rows until they settle.
-    pub fn is_open(self) -> bool {
-        matches!(self, Shown::Queued | Shown::Retrying | Shown::Sending)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpStatus {
     Exact(i32),
@@ -130,7 +62,7 @@ pub struct LogFilter {
     pub ticket: Option<String>,
     pub webhook: Option<i64>,
     pub connection: Option<i64>,
-    pub statuses: Vec<Shown>,
+    pub statuses: Vec<Stage>,
     pub http: Option<HttpStatus>,
     pub cause: Option<Trigger>,
     pub rule: Option<i64>,
@@ -222,14 +154,14 @@ impl LogQuery {
         f.connection = id_of(&mut errs, "connection", &self.connection);
         f.rule = id_of(&mut errs, "rule", &self.rule);
         for s in self.status.iter().filter(|s| !s.trim().is_empty()) {
-            match Shown::parse(s) {
+            match Stage::parse(s) {
                 Some(x) if !f.statuses.contains(&x) => f.statuses.push(x),
                 Some(_) => {}
                 None => errs.add(
                     "status",
                     format!(
                         "“{s}” is not a status ({})",
-                        Shown::ALL.map(Shown::code).join(", ")
+                        Stage::ALL.map(Stage::code).join(", ")
                     ),
                 ),
             }
@@ -310,7 +242,7 @@ mod tests {
         };
         let f = q.check(now()).unwrap();
         assert_eq!(f.from, time("2026-11-27T12:00", false));
-        assert_eq!(f.statuses, [Shown::Failed, Shown::Retrying]);
+        assert_eq!(f.statuses, [Stage::Failed, Stage::Retrying]);
         assert_eq!(f.http, Some(HttpStatus::Class(5)));
         assert_eq!(f.cause, Some(Trigger::Rule));
         assert_eq!(f.webhook, Some(7));
@@ -348,11 +280,11 @@ mod tests {
 
     #[test]
     fn the_shown_status_tells_queued_from_retrying() {
-        assert_eq!(Shown::of("pending", 0), Shown::Queued);
-        assert_eq!(Shown::of("pending", 2), Shown::Retrying);
-        assert_eq!(Shown::of("in_flight", 1), Shown::Sending);
-        assert_eq!(Shown::of("succeeded", 1), Shown::Delivered);
-        assert!(Shown::Retrying.is_open() && !Shown::Failed.is_open());
+        assert_eq!(Stage::of("pending", 0), Stage::Queued);
+        assert_eq!(Stage::of("pending", 2), Stage::Retrying);
+        assert_eq!(Stage::of("in_flight", 1), Stage::Sending);
+        assert_eq!(Stage::of("succeeded", 1), Stage::Delivered);
+        assert!(Stage::Retrying.is_open() && !Stage::Failed.is_open());
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod export;
 pub mod filter;
 pub mod query;
 
-pub use filter::{LogFilter, LogQuery, Shown};
+pub use crate::delivery::queue::Stage;
+pub use filter::{LogFilter, LogQuery};
 pub use query::{LogRow, Page, page};

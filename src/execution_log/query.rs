@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::filter::{HttpStatus, LogFilter, Shown};
+use super::filter::{HttpStatus, LogFilter};
 use crate::db::schema::{
     connections, deliveries, delivery_attempts, events, rules, tickets, webhooks,
 };
 use crate::db::{DbConn, escape_like, lower};
+use crate::delivery::queue::Stage;
 use crate::error::Result;
 
 /// One delivery as the log lists it.
@@ -44,7 +45,7 @@ pub struct LogRow {
     pub rule_id: Option<i64>,
     pub replay_of: Option<i64>,
     #[schema(value_type = String)]
-    pub status: Shown,
+    pub status: Stage,
     pub attempts: i32,
     pub max_attempts: i32,
     pub last_status: Option<i32>,
@@ -123,11 +124,11 @@ pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
         let mut raw: Vec<&str> = Vec::new();
         for s in &f.statuses {
             let r = match s {
-                Shown::Queued | Shown::Retrying => "pending",
-                Shown::Sending => "in_flight",
-                Shown::Delivered => "succeeded",
-                Shown::Failed => "failed",
-                Shown::Cancelled => "cancelled",
+                Stage::Queued | Stage::Retrying => "pending",
+                Stage::Sending => "in_flight",
+                Stage::Delivered => "succeeded",
+                Stage::Failed => "failed",
+                Stage::Cancelled => "cancelled",
             };
             if !raw.contains(&r) {
                 raw.push(r);
@@ -137,8 +138,8 @@ pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
         // "Queued" and "retrying" are both `pending`; when only one is asked for, the
         // other's pending rows go.
         let (queued, retrying) = (
-            f.statuses.contains(&Shown::Queued),
-            f.statuses.contains(&Shown::Retrying),
+            f.statuses.contains(&Stage::Queued),
+            f.statuses.contains(&Stage::Retrying),
         );
         if queued && !retrying {
             q = q.filter(
@@ -253,7 +254,7 @@ fn with_names(conn: &mut DbConn, raw: Vec<Raw>) -> Result<Vec<LogRow>> {
     Ok(raw
         .into_iter()
         .map(|r| {
-            let status = Shown::of(&r.status, r.attempts);
+            let status = Stage::of(&r.status, r.attempts);
             let by = |what: &str| {
                 if r.actor_name.is_empty() {
                     what.to_string()

@@ -10,6 +10,8 @@
 //! write transaction (`db::write`), which is what makes a delivery exist exactly when
 //! its cause committed. Wake the worker after the commit.
 
+pub mod manual;
+pub mod progress;
 pub mod test_send;
 
 use std::collections::BTreeMap;

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::api;
 use crate::web::connections;
 use crate::web::{account, assets, audit, health, home, log, login, roles, users};
-use crate::web::{form_fields, forms, rule_test, rules, ticket_rows, tickets};
+use crate::web::{form_fields, forms, rule_test, rules, ticket_actions, ticket_rows, tickets};
 use crate::web::{test_send, webhook_preview, webhooks};
 
 /// Who may reach a route.
@@ -261,6 +261,27 @@ pub fn table() -> RouteTable {
         ticket_rows::rows_delete,
     );
 
+    t.get(
+        "/tickets/{id:\\d+}/webhooks/{webhook:\\d+}/fire",
+        Technician,
+        ticket_actions::ticket_webhooks_dialog,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/webhooks/{webhook:\\d+}/fire",
+        Technician,
+        ticket_actions::ticket_webhooks_fire,
+    );
+    t.post(
+        "/tickets/{id:\\d+}/webhooks/{webhook:\\d+}/preview",
+        Technician,
+        ticket_actions::ticket_webhooks_preview,
+    );
+    t.get(
+        "/tickets/{id:\\d+}/deliveries/{delivery:\\d+}",
+        Technician,
+        ticket_actions::ticket_deliveries_status,
+    );
+
     t.get("/admin/forms", Admin, forms::forms_list);
     t.post("/admin/forms", Admin, forms::forms_create);
     t.get("/admin/forms/new", Admin, forms::forms_new);
@@ -307,6 +328,16 @@ pub fn table() -> RouteTable {
         "/api/v1/tickets/{key}/history",
         Api,
         api::tickets::tickets_history,
+    );
+    t.get(
+        "/api/v1/tickets/{key}/webhooks",
+        Api,
+        api::ticket_actions::ticket_webhooks_list,
+    );
+    t.post(
+        "/api/v1/tickets/{key}/webhooks/{webhook:\\d+}/fire",
+        Api,
+        api::ticket_actions::ticket_webhooks_fire,
     );
 
     t.get("/admin/log", Admin, log::log_list);
@@ -420,12 +451,12 @@ pub fn table() -> RouteTable {
     );
     t.get(
         "/api/v1/deliveries/{key:(\\d+|msg_[0-9a-f]+)}",
-        ApiAdmin,
+        Api,
         api::deliveries::deliveries_get,
     );
     t.get(
         "/api/v1/deliveries/{key:(\\d+|msg_[0-9a-f]+)}/attempts",
-        ApiAdmin,
+        Api,
         api::deliveries::deliveries_attempts,
     );
     t.post(

@@ -12,7 +12,7 @@ use crate::db;
 use crate::delivery::queue::{Delivery, DeliveryId};
 use crate::error::{Error, FieldErrors};
 use crate::execution_log::detail::{self, DeliveryDetail};
-use crate::execution_log::{LogQuery, LogRow, Shown, export, page};
+use crate::execution_log::{LogQuery, LogRow, Stage, export, page};
 use crate::http::extract::{AdminUser, client_ip, state};
 
 /// Choices for the filter selects: (id, name).
@@ -35,8 +35,8 @@ struct LogPage {
 }
 
 impl LogPage {
-    fn statuses(&self) -> [Shown; 6] {
-        Shown::ALL
+    fn statuses(&self) -> [Stage; 6] {
+        Stage::ALL
     }
 }
 

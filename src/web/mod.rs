@@ -20,6 +20,7 @@ pub mod rule_test;
 pub mod rules;
 pub mod rules_form;
 pub mod test_send;
+pub mod ticket_actions;
 pub mod ticket_rows;
 pub mod tickets;
 pub mod users;

@@ -277,6 +277,8 @@ struct ShowPage {
     row_errors: FieldErrors,
     new_errors: FieldErrors,
     errors: FieldErrors,
+    actions: Vec<crate::firing::manual::Offer>,
+    deliveries: Vec<crate::firing::progress::Progress>,
 }
 
 pub struct ShowData {
@@ -318,6 +320,7 @@ async fn render_show(
     errors: FieldErrors,
 ) -> Result<HttpResponse, Error> {
     let d = load_show(req, id).await?;
+    let panels = super::ticket_actions::panels(req, auth, id).await?;
     let ctx = PageCtx::new(auth, session, "tickets");
     let status = super::page::form_status(&errors);
     let mut resp = crate::page_or_fragment!(
@@ -336,6 +339,8 @@ async fn render_show(
             row_errors: FieldErrors::new(),
             new_errors: FieldErrors::new(),
             errors,
+            actions: panels.actions,
+            deliveries: panels.deliveries,
         }
     )?;
     *resp.status_mut() = status;

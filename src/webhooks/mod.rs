@@ -37,7 +37,14 @@ pub fn may_fire(
 ) -> bool {
     webhook.status != Status::Disabled
         && applies_to(webhook, ticket_values)
-        && webhook.roles.iter().any(|r| principal.has_role(r))
+        && grants(webhook, principal)
+}
+
+/// Whether `webhook` grants one of `principal`'s roles the right to fire it by hand.
+/// Administrators get no pass: the Administrator role counts only when it is granted,
+/// so who may send what stays the decision of the webhook's Roles tab.
+pub fn grants(webhook: &Webhook, principal: &Principal) -> bool {
+    webhook.roles.iter().any(|r| principal.has_role(r))
 }
 
 /// The type and condition half of `may_fire`, for rules (which need no role).

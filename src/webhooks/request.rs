@@ -173,6 +173,26 @@ pub fn parameter_values(
     Ok(out)
 }
 
+/// The templates' context before the parameters are added: the ticket's values, `{{now}}`,
+/// the webhook's name and who or what fired it. Parameter defaults render against it.
+pub fn base_context(
+    w: &Webhook,
+    ticket_values: BTreeMap<String, Value>,
+    trigger: &TriggerCtx,
+    now: DateTime<Utc>,
+) -> RenderContext {
+    let mut ctx = RenderContext::new(ticket_values, now)
+        .with_webhook(w.name.clone())
+        .prefer_ids(w.send_ids);
+    if let Some(a) = &trigger.actor_name {
+        ctx = ctx.with_actor(a.clone());
+    }
+    if let Some(t) = &trigger.event_type {
+        ctx = ctx.with_event(t.clone(), trigger.changes.clone().unwrap_or(Value::Null));
+    }
+    ctx
+}
+
 fn render_text(text: &str, ctx: &RenderContext) -> Result<String> {
     Ok(Template::parse(text, Kind::Text)?.render(ctx)?)
 }
@@ -193,15 +213,7 @@ pub fn build(
     use_test_connection: bool,
 ) -> Result<BuiltRequest> {
     let values = ticket_values(conn, ticket)?;
-    let mut ctx = RenderContext::new(values.clone(), now)
-        .with_webhook(w.name.clone())
-        .prefer_ids(w.send_ids);
-    if let Some(a) = &trigger.actor_name {
-        ctx = ctx.with_actor(a.clone());
-    }
-    if let Some(t) = &trigger.event_type {
-        ctx = ctx.with_event(t.clone(), trigger.changes.clone().unwrap_or(Value::Null));
-    }
+    let mut ctx = base_context(w, values.clone(), trigger, now);
     for (k, v) in parameter_values(w, &ctx, params)? {
         ctx = ctx.with_param(&k, v);
     }

@@ -69,6 +69,30 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Webhook>> {
     rows.into_iter().map(|r| assemble(conn, r)).collect()
 }
 
+/// The webhooks that can fire at all (status Enabled or Test), by name, with their child
+/// rows: what the ticket page's Actions menu chooses from.
+pub fn list_not_disabled(conn: &mut DbConn) -> Result<Vec<Webhook>> {
+    let rows: Vec<WebhookRow> = webhooks::table
+        .filter(webhooks::status.ne(Status::Disabled.code()))
+        .order(webhooks::name.asc())
+        .select(WebhookRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(|r| assemble(conn, r)).collect()
+}
+
+/// Webhook names by id (a deleted webhook is simply missing).
+pub fn names(conn: &mut DbConn, ids: &[i64]) -> Result<std::collections::BTreeMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(webhooks::table
+        .filter(webhooks::id.eq_any(ids))
+        .select((webhooks::id, webhooks::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Webhook> {
     let row = webhooks::table
         .find(id)
