@@ -20,7 +20,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use crate::audit::{self, Actor};
-use crate::conditions;
 use crate::db::DbConn;
 use crate::delivery::batching;
 use crate::delivery::claim::{ResponseHook, ResponseJob};
@@ -28,10 +27,9 @@ use crate::delivery::queue::{self, Delivery, DeliveryId, NewDelivery, Trigger};
 use crate::error::{Error, Result};
 use crate::ids::WebhookId;
 use crate::secrets::SecretBox;
+use crate::tickets::ChangeActor;
 use crate::tickets::events::Sink;
-use crate::tickets::{ChangeActor, TicketType};
 use crate::webhooks::Webhook;
-use crate::webhooks::model::Status;
 use crate::webhooks::request::{self, TicketRef, TriggerCtx};
 
 /// Why a webhook is fired.
@@ -90,34 +88,9 @@ pub struct Rendered {
     pub description: String,
 }
 
-/// Why `w` may not fire for a ticket with these template values (status, ticket type,
-/// "Select tickets" conditions), or None when it may. Rules, buttons and the dry runs
-/// all ask this one question.
-pub fn refusal(w: &Webhook, values: &BTreeMap<String, Value>) -> Option<String> {
-    if w.status == Status::Disabled {
-        return Some(format!("webhook “{}” is disabled", w.name));
-    }
-    let ticket_type = values
-        .get("ticket.type")
-        .and_then(Value::as_str)
-        .and_then(TicketType::parse);
-    if !w.ticket_types.is_empty()
-        && !ticket_type.is_some_and(|t| w.ticket_types.iter().any(|c| c == t.code()))
-    {
-        return Some(format!(
-            "webhook “{}” does not act on {} tickets",
-            w.name,
-            ticket_type.map_or("these", TicketType::name)
-        ));
-    }
-    if !conditions::evaluate(w.condition_match, &w.conditions, values, None) {
-        return Some(format!(
-            "the ticket does not meet the “Select tickets” conditions of webhook “{}”",
-            w.name
-        ));
-    }
-    None
-}
+/// Why a webhook may not fire for a ticket (status, type, "Select tickets"): the one
+/// question rules, buttons and dry runs ask; it lives with the webhook.
+pub use crate::webhooks::refusal;
 
 /// Renders the request the firing sends, as a delivery not yet queued: the body from
 /// the ticket as it is now, secrets sealed, the webhook's retry policy attached.

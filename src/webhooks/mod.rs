@@ -28,16 +28,13 @@ use crate::conditions;
 use crate::tickets::TicketType;
 
 /// Whether `principal` may fire `webhook` by hand on a ticket with these template values:
-/// the webhook is not disabled, acts on the ticket's type, grants one of the principal's
-/// roles, and the ticket meets its "Select tickets" conditions.
+/// no [`refusal`], and one of the principal's roles granted.
 pub fn may_fire(
     principal: &Principal,
     webhook: &Webhook,
     ticket_values: &BTreeMap<String, Value>,
 ) -> bool {
-    webhook.status != Status::Disabled
-        && applies_to(webhook, ticket_values)
-        && grants(webhook, principal)
+    refusal(webhook, ticket_values).is_none() && grants(webhook, principal)
 }
 
 /// Whether `webhook` grants one of `principal`'s roles the right to fire it by hand.
@@ -47,19 +44,31 @@ pub fn grants(webhook: &Webhook, principal: &Principal) -> bool {
     webhook.roles.iter().any(|r| principal.has_role(r))
 }
 
-/// The type and condition half of `may_fire`, for rules (which need no role).
-pub fn applies_to(webhook: &Webhook, ticket_values: &BTreeMap<String, Value>) -> bool {
-    let type_ok = webhook.ticket_types.is_empty()
-        || ticket_values
-            .get("ticket.type")
-            .and_then(Value::as_str)
-            .and_then(TicketType::parse)
-            .is_some_and(|t| webhook.ticket_types.iter().any(|c| c == t.code()));
-    type_ok
-        && conditions::evaluate(
-            webhook.condition_match,
-            &webhook.conditions,
-            ticket_values,
-            None,
-        )
+/// Why `w` may not fire for a ticket with these template values (status, ticket type,
+/// "Select tickets" conditions), or None when it may. Rules, buttons and the dry runs
+/// all ask this one question.
+pub fn refusal(w: &Webhook, values: &BTreeMap<String, Value>) -> Option<String> {
+    if w.status == Status::Disabled {
+        return Some(format!("webhook “{}” is disabled", w.name));
+    }
+    let ticket_type = values
+        .get("ticket.type")
+        .and_then(Value::as_str)
+        .and_then(TicketType::parse);
+    if !w.ticket_types.is_empty()
+        && !ticket_type.is_some_and(|t| w.ticket_types.iter().any(|c| c == t.code()))
+    {
+        return Some(format!(
+            "webhook “{}” does not act on {} tickets",
+            w.name,
+            ticket_type.map_or("these", TicketType::name)
+        ));
+    }
+    if !conditions::evaluate(w.condition_match, &w.conditions, values, None) {
+        return Some(format!(
+            "the ticket does not meet the “Select tickets” conditions of webhook “{}”",
+            w.name
+        ));
+    }
+    None
 }

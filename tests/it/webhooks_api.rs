@@ -1,6 +1,6 @@
 //! `/api/v1/webhooks` with administrators' tokens: the same validation as the pages,
 //! errors as JSON beside their field names, PATCH and PUT, delete, OpenAPI listing; and
-//! `may_fire`, the rule the ticket page's buttons follow.
+//! `may_fire` (no `refusal`, a granted role), the rule the ticket page's buttons follow.
 
 use std::collections::BTreeMap;
 
