@@ -236,18 +236,7 @@ pub fn clone(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Rule> {
         let r = get(c, id)?;
         let mut input = RuleInput::from_rule(&r);
         input.enabled = false;
-        input.name = (1..1000)
-            .map(|n| {
-                if n == 1 {
-                    format!("{} (copy)", r.name)
-                } else {
-                    format!("{} (copy {n})", r.name)
-                }
-            })
-            .find(|n| {
-                n.chars().count() <= crate::limits::NAME && !name_taken(c, n, None).unwrap_or(true)
-            })
-            .ok_or_else(|| Error::Conflict("no free name for the copy".into()))?;
+        input.name = copy_name(c, &r.name)?;
         create_in(c, actor, &input, "rule.clone").map_err(|e| match e {
             // The original no longer validates (a webhook it ran was deleted, …).
             Error::Validation(f) => Error::Conflict(format!(
@@ -257,6 +246,21 @@ pub fn clone(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Rule> {
             e => e,
         })
     })
+}
+
+/// A free name for a copy: "X (copy)", then "X (copy 2)", …
+fn copy_name(c: &mut DbConn, name: &str) -> Result<String> {
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            format!("{name} (copy)")
+        } else {
+            format!("{name} (copy {n})")
+        };
+        if candidate.chars().count() <= crate::limits::NAME && !name_taken(c, &candidate, None)? {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Conflict("no free name for the copy".into()))
 }
 
 /// Moves a rule one place up (earlier) or down in the evaluation order.
