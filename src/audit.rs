@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::auth::Principal;
-use crate::db::DbConn;
 use crate::db::schema::audit_log;
+use crate::db::{DbConn, escape_like};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
@@ -114,10 +114,12 @@ pub const PAGE_SIZE: i64 = 50;
 pub fn list(conn: &mut DbConn, f: &AuditFilter) -> Result<(Vec<AuditEntry>, Option<i64>)> {
     let mut q = audit_log::table.into_boxed();
     if !f.action.trim().is_empty() {
-        q = q.filter(audit_log::action.like(format!("%{}%", escape_like(f.action.trim()))));
+        let pat = format!("%{}%", escape_like(f.action.trim()));
+        q = q.filter(audit_log::action.like(pat).escape('\\'));
     }
     if !f.actor.trim().is_empty() {
-        q = q.filter(audit_log::actor_name.like(format!("%{}%", escape_like(f.actor.trim()))));
+        let pat = format!("%{}%", escape_like(f.actor.trim()));
+        q = q.filter(audit_log::actor_name.like(pat).escape('\\'));
     }
     if !f.outcome.is_empty() {
         q = q.filter(audit_log::outcome.eq(f.outcome.clone()));
@@ -149,10 +151,4 @@ fn parse_date(s: &str) -> Option<NaiveDateTime> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
-}
-
-/// LIKE treats `%` and `_` as wildcards; a user searching for them means the characters.
-/// Both backends honour backslash escapes only with ESCAPE, so we drop them instead.
-pub fn escape_like(s: &str) -> String {
-    s.replace(['%', '_'], "")
 }

@@ -62,6 +62,25 @@ pub async fn start_worker(
     )
 }
 
+/// Bulk replays left running by a process that stopped go on from their last batch.
+async fn resume_bulk_replays(
+    pool: &DbPool,
+    config: &Config,
+    waker: &crate::delivery::Waker,
+) -> anyhow::Result<()> {
+    use crate::execution_log::bulk;
+    for id in db::run(pool, bulk::running).await? {
+        tracing::info!(job = id, "resuming a bulk replay");
+        bulk::spawn(
+            pool.clone(),
+            id,
+            config.retry_schedule.clone(),
+            waker.clone(),
+        );
+    }
+    Ok(())
+}
+
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
     let term = async {
@@ -154,6 +173,7 @@ impl Application {
             &config,
         );
         let rules = crate::rules::Engine::new(secrets.clone(), config.retry_schedule.clone());
+        resume_bulk_replays(&pool, &config, &delivery_waker).await?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),

@@ -424,3 +424,20 @@ diesel::table! {
         fired_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    bulk_replays (id) {
+        id -> BigInt,
+        filter -> Text,
+        last_id -> BigInt,
+        cursor -> Nullable<BigInt>,
+        total -> BigInt,
+        done -> BigInt,
+        state -> Text,
+        error -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        created_by_name -> Text,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}

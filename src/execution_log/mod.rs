@@ -5,6 +5,7 @@
 //! knows about HTTP.
 
 pub mod bench;
+pub mod bulk;
 pub mod detail;
 pub mod export;
 pub mod filter;

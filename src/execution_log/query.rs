@@ -88,97 +88,141 @@ struct Raw {
     actor_name: String,
 }
 
-/// The page `f` selects. A ticket filter naming no ticket selects nothing.
-pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
-    let mut q = deliveries::table.into_boxed();
-    if let Some(t) = &f.ticket {
-        let id: Option<i64> = match t.parse::<i64>() {
-            Ok(n) => Some(n),
-            Err(_) => tickets::table
-                .filter(tickets::display_id.eq(t))
-                .select(tickets::id)
-                .first(conn)
-                .optional()?,
-        };
-        q = q.filter(deliveries::ticket_id.eq(id.unwrap_or(-1)));
-    }
-    if let Some(from) = f.from {
-        q = q.filter(deliveries::created_at.ge(from));
-    }
-    if let Some(to) = f.to {
-        q = q.filter(deliveries::created_at.lt(to));
-    }
-    if let Some(w) = f.webhook {
-        q = q.filter(deliveries::webhook_id.eq(w));
-    }
-    if let Some(c) = f.connection {
-        q = q.filter(deliveries::connection_id.eq(c));
-    }
-    if let Some(r) = f.rule {
-        q = q.filter(deliveries::rule_id.eq(r));
-    }
-    if let Some(t) = f.cause {
-        q = q.filter(deliveries::trigger.eq(t.as_str()));
-    }
-    if !f.statuses.is_empty() {
-        let mut raw: Vec<&str> = Vec::new();
-        for s in &f.statuses {
-            let r = match s {
-                Stage::Queued | Stage::Retrying => "pending",
-                Stage::Sending => "in_flight",
-                Stage::Delivered => "succeeded",
-                Stage::Failed => "failed",
-                Stage::Cancelled => "cancelled",
-            };
-            if !raw.contains(&r) {
-                raw.push(r);
+/// The deliveries `f` selects, as a boxed query (`ticket`: the resolved ticket filter).
+/// A macro, not a function: the boxed query's type over the multi-backend connection is
+/// not worth naming, and the page and the counts must apply exactly the same filters.
+macro_rules! filtered {
+    ($f:expr, $ticket:expr) => {{
+        let f: &LogFilter = $f;
+        let mut q = deliveries::table.into_boxed();
+        if let Some(t) = $ticket {
+            q = q.filter(deliveries::ticket_id.eq(t));
+        }
+        if let Some(from) = f.from {
+            q = q.filter(deliveries::created_at.ge(from));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(deliveries::created_at.lt(to));
+        }
+        if let Some(w) = f.webhook {
+            q = q.filter(deliveries::webhook_id.eq(w));
+        }
+        if let Some(c) = f.connection {
+            q = q.filter(deliveries::connection_id.eq(c));
+        }
+        if let Some(r) = f.rule {
+            q = q.filter(deliveries::rule_id.eq(r));
+        }
+        if let Some(t) = f.cause {
+            q = q.filter(deliveries::trigger.eq(t.as_str()));
+        }
+        if !f.statuses.is_empty() {
+            let mut raw: Vec<&str> = Vec::new();
+            for s in &f.statuses {
+                let r = match s {
+                    Stage::Queued | Stage::Retrying => "pending",
+                    Stage::Sending => "in_flight",
+                    Stage::Delivered => "succeeded",
+                    Stage::Failed => "failed",
+                    Stage::Cancelled => "cancelled",
+                };
+                if !raw.contains(&r) {
+                    raw.push(r);
+                }
+            }
+            q = q.filter(deliveries::status.eq_any(raw));
+            // "Queued" and "retrying" are both `pending`; when only one is asked for, the
+            // other's pending rows go.
+            let (queued, retrying) = (
+                f.statuses.contains(&Stage::Queued),
+                f.statuses.contains(&Stage::Retrying),
+            );
+            if queued && !retrying {
+                q = q.filter(
+                    deliveries::status
+                        .ne("pending")
+                        .or(deliveries::attempts.eq(0)),
+                );
+            } else if retrying && !queued {
+                q = q.filter(
+                    deliveries::status
+                        .ne("pending")
+                        .or(deliveries::attempts.gt(0)),
+                );
             }
         }
-        q = q.filter(deliveries::status.eq_any(raw));
-        // "Queued" and "retrying" are both `pending`; when only one is asked for, the
-        // other's pending rows go.
-        let (queued, retrying) = (
-            f.statuses.contains(&Stage::Queued),
-            f.statuses.contains(&Stage::Retrying),
-        );
-        if queued && !retrying {
+        match f.http {
+            Some(HttpStatus::Exact(n)) => q = q.filter(deliveries::last_status.eq(n)),
+            Some(HttpStatus::Class(c)) => {
+                q = q.filter(deliveries::last_status.between(c * 100, c * 100 + 99));
+            }
+            None => {}
+        }
+        if let Some(e) = &f.error {
+            let pat = format!("%{}%", escape_like(&e.to_lowercase()));
             q = q.filter(
-                deliveries::status
-                    .ne("pending")
-                    .or(deliveries::attempts.eq(0)),
-            );
-        } else if retrying && !queued {
-            q = q.filter(
-                deliveries::status
-                    .ne("pending")
-                    .or(deliveries::attempts.gt(0)),
+                lower(deliveries::last_error.assume_not_null())
+                    .like(pat)
+                    .escape('\\'),
             );
         }
-    }
-    match f.http {
-        Some(HttpStatus::Exact(n)) => q = q.filter(deliveries::last_status.eq(n)),
-        Some(HttpStatus::Class(c)) => {
-            q = q.filter(deliveries::last_status.between(c * 100, c * 100 + 99));
+        if let Some(id) = &f.id {
+            q = match id.parse::<i64>() {
+                Ok(n) => q.filter(deliveries::id.eq(n)),
+                Err(_) => q.filter(deliveries::uid.eq(id)),
+            };
         }
-        None => {}
+        if let Some(b) = f.before {
+            q = q.filter(deliveries::id.lt(b));
+        }
+        q
+    }};
+}
+
+/// The ticket filter as an id: a display id is looked up; one naming no ticket is an
+/// id no delivery has.
+fn ticket_id(conn: &mut DbConn, f: &LogFilter) -> Result<Option<i64>> {
+    let Some(t) = &f.ticket else {
+        return Ok(None);
+    };
+    let id: Option<i64> = match t.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => tickets::table
+            .filter(tickets::display_id.eq(t))
+            .select(tickets::id)
+            .first(conn)
+            .optional()?,
+    };
+    Ok(Some(id.unwrap_or(-1)))
+}
+
+/// How many deliveries `f` selects, by connection: read as (id, connection) pairs in
+/// keyset chunks, so memory stays small however many there are.
+pub fn count_by_connection(conn: &mut DbConn, f: &LogFilter) -> Result<Vec<(Option<i64>, i64)>> {
+    let t = ticket_id(conn, f)?;
+    let mut counts: std::collections::BTreeMap<Option<i64>, i64> = Default::default();
+    let mut f = f.clone();
+    loop {
+        let q = filtered!(&f, t);
+        let chunk: Vec<(i64, Option<i64>)> = q
+            .order(deliveries::id.desc())
+            .limit(10_000)
+            .select((deliveries::id, deliveries::connection_id))
+            .load(conn)?;
+        for (_, c) in &chunk {
+            *counts.entry(*c).or_default() += 1;
+        }
+        match chunk.last() {
+            Some((id, _)) if chunk.len() == 10_000 => f.before = Some(*id),
+            _ => return Ok(counts.into_iter().collect()),
+        }
     }
-    if let Some(e) = &f.error {
-        let pat = format!("%{}%", escape_like(&e.to_lowercase()));
-        q = q.filter(
-            lower(deliveries::last_error.assume_not_null())
-                .like(pat)
-                .escape('\\'),
-        );
-    }
-    if let Some(id) = &f.id {
-        q = match id.parse::<i64>() {
-            Ok(n) => q.filter(deliveries::id.eq(n)),
-            Err(_) => q.filter(deliveries::uid.eq(id)),
-        };
-    }
-    if let Some(b) = f.before {
-        q = q.filter(deliveries::id.lt(b));
-    }
+}
+
+/// The page `f` selects. A ticket filter naming no ticket selects nothing.
+pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
+    let t = ticket_id(conn, f)?;
+    let q = filtered!(f, t);
     let mut raw: Vec<Raw> = q
         .order(deliveries::id.desc())
         .limit(f.limit + 1)

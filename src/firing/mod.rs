@@ -218,20 +218,7 @@ pub fn replay(
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
     crate::db::write(conn, |c| {
-        let d = Delivery::get(c, id.0)?;
-        let schedule = match d.webhook_id.map(|w| crate::webhooks::store::get(c, w)) {
-            Some(Ok(w)) => w.delivery_schedule(global),
-            Some(Err(Error::NotFound(_))) | None => d.own_retry_schedule(),
-            Some(Err(e)) => return Err(e),
-        };
-        let new = queue::replay(
-            c,
-            d,
-            (actor.id, &actor.name),
-            schedule,
-            crate::delivery::attempts_of(global),
-            now,
-        )?;
+        let new = replay_unaudited(c, (actor.id, &actor.name), id, global, now)?;
         audit::record(
             c,
             actor,
@@ -242,6 +229,31 @@ pub fn replay(
         )?;
         Ok(new)
     })
+}
+
+/// [`replay`] without its audit row, inside the caller's write: for a bulk replay,
+/// which audits once for all of them. `by` is the replaying user (id, name).
+pub fn replay_unaudited(
+    c: &mut DbConn,
+    by: (Option<i64>, &str),
+    id: DeliveryId,
+    global: &[String],
+    now: NaiveDateTime,
+) -> Result<DeliveryId> {
+    let d = Delivery::get(c, id.0)?;
+    let schedule = match d.webhook_id.map(|w| crate::webhooks::store::get(c, w)) {
+        Some(Ok(w)) => w.delivery_schedule(global),
+        Some(Err(Error::NotFound(_))) | None => d.own_retry_schedule(),
+        Some(Err(e)) => return Err(e),
+    };
+    queue::replay(
+        c,
+        d,
+        by,
+        schedule,
+        crate::delivery::attempts_of(global),
+        now,
+    )
 }
 
 /// Cancels a pending delivery and audits it — one transaction.

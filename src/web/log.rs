@@ -12,7 +12,7 @@ use crate::db;
 use crate::delivery::queue::{Delivery, DeliveryId};
 use crate::error::{Error, FieldErrors};
 use crate::execution_log::detail::{self, DeliveryDetail};
-use crate::execution_log::{LogQuery, LogRow, Stage, export, page};
+use crate::execution_log::{LogQuery, LogRow, Stage, bulk, export, page};
 use crate::http::extract::{AdminUser, client_ip, state};
 
 /// Choices for the filter selects: (id, name).
@@ -32,6 +32,7 @@ struct LogPage {
     errors: FieldErrors,
     next_url: Option<String>,
     export_url: String,
+    bulk_url: String,
 }
 
 impl LogPage {
@@ -98,6 +99,7 @@ pub async fn log_list(
         ctx: PageCtx::new(&auth, &session, "log"),
         next_url: next.map(|b| format!("/admin/log?{}", q.with_cursor(Some(b)))),
         export_url: format!("/admin/log/export.csv?{}", q.with_cursor(None)),
+        bulk_url: format!("/admin/log/bulk?{}", q.with_cursor(None)),
         q,
         choices,
         rows,
@@ -240,4 +242,100 @@ pub async fn log_cancel(
         format!("Delivery #{} cancelled.", d.id),
     );
     Ok(redirect(&req, &format!("/admin/log/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "log/bulk_confirm.html")]
+struct BulkConfirm {
+    ctx: PageCtx,
+    filter: String,
+    preview: Option<bulk::Preview>,
+    errors: FieldErrors,
+}
+
+/// "Replay matching…": how many deliveries of the current filters would be replayed,
+/// and to which connections, before anything is done.
+pub async fn log_bulk_confirm(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let q = read_query(&req)?;
+    let filter = q.with_cursor(None);
+    let (preview, errors) = db::run(&st.pool, move |c| match bulk::preview(c, &q, db::now()) {
+        Ok(p) => Ok((Some(p), FieldErrors::new())),
+        Err(Error::Validation(e)) => Ok((None, e)),
+        Err(e) => Err(e),
+    })
+    .await?;
+    html(
+        BulkConfirm {
+            ctx: PageCtx::new(&auth, &session, "log"),
+            filter,
+            preview,
+            errors,
+        }
+        .render(),
+    )
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct BulkForm {
+    /// The log's URL query, as the confirmation page carried it.
+    #[serde(default)]
+    filter: String,
+}
+
+pub async fn log_bulk_start(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    form: super::form::HtmlForm<BulkForm>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let q: LogQuery = serde_html_form::from_str(&form.into_inner().filter)
+        .map_err(|e| Error::BadRequest(format!("the filters are not readable: {e}")))?;
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let job = db::run(&st.pool, move |c| bulk::start(c, &actor, &q, db::now())).await?;
+    bulk::spawn(
+        st.pool.clone(),
+        job.id,
+        st.config.retry_schedule.clone(),
+        st.delivery_waker.clone(),
+    );
+    flash(
+        &session,
+        "success",
+        format!("Replaying {} deliveries.", job.total),
+    );
+    Ok(redirect(&req, &format!("/admin/log/bulk/{}", job.id)))
+}
+
+#[derive(Template)]
+#[template(path = "log/bulk.html", blocks = ["content", "progress"])]
+struct BulkPage {
+    ctx: PageCtx,
+    job: bulk::Job,
+}
+
+/// A bulk replay's progress; the progress block alone for the page's own polling.
+pub async fn log_bulk_show(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let job = db::run(&st.pool, move |c| bulk::get(c, id)).await?;
+    let page = BulkPage {
+        ctx: PageCtx::new(&auth, &session, "log"),
+        job,
+    };
+    if crate::http::htmx::is_htmx(&req) {
+        html(page.as_progress().render())
+    } else {
+        html(page.render())
+    }
 }

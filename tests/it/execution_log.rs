@@ -20,6 +20,7 @@ db_tests!(
     every_filter_selects_what_it_says,
     pages_return_each_row_once_while_new_rows_arrive,
     csv_detail_replay_and_cancel_from_the_pages,
+    bulk_replay_sends_the_failed_again_and_shows_its_progress,
 );
 
 /// Waits until no delivery is queued or being sent (retrying ones wait minutes).
@@ -354,4 +355,93 @@ async fn csv_detail_replay_and_cancel_from_the_pages(app: TestApp) {
     assert_eq!(again.status(), 409);
     let tech = w.app.client_as("tina", &["Technician"]).await;
     assert_eq!(w.app.get_with(&tech, "/admin/log").await.status(), 403);
+}
+
+async fn bulk_replay_sends_the_failed_again_and_shows_its_progress(app: TestApp) {
+    let w = world(app).await;
+    let (d, _) = traffic(&w).await;
+    // Three more refused sends, on IN1.
+    w.rx.set_reply(Reply::Status(400));
+    for n in 0..3 {
+        w.patch(&w.tech, 1, json!({"subject": format!("again {n}")}))
+            .await;
+    }
+    settled(&w).await;
+    w.rx.set_reply(Reply::Status(200));
+    let failed = ids(&list(&w, "status=failed").await);
+    assert_eq!(failed.len(), 4);
+
+    // The confirmation says how many and to which connections; nothing is sent yet.
+    let before = w.rx.received().len();
+    let page = w
+        .app
+        .get("/admin/log/bulk?status=failed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<strong>4</strong> deliveries"), "{page}");
+    assert!(page.contains("<li>Vendor: 4</li>"), "{page}");
+    let refused = w
+        .app
+        .get("/admin/log/bulk?status=retrying")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(refused.contains("can be replayed in bulk"), "{refused}");
+    assert_eq!(w.rx.received().len(), before);
+
+    let resp = w
+        .app
+        .post_form("/admin/log/bulk", &[("filter", "status=failed")])
+        .await;
+    assert_eq!(resp.status(), 303);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let mut state = String::new();
+    for _ in 0..100 {
+        let html = w.app.get(&loc).await.text().await.unwrap();
+        if html.contains("data-state=\"finished\"") {
+            assert!(html.contains("4 of 4"), "{html}");
+            state = "finished".into();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "finished");
+    w.rx.wait_for(before + 4).await;
+    settled(&w).await;
+    let replays = list(&w, "cause=replay").await;
+    let of: Vec<i64> = replays["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["replay_of"].as_i64())
+        .filter(|o| failed.contains(o))
+        .collect();
+    let mut of_sorted = of.clone();
+    of_sorted.sort_unstable();
+    let mut failed_sorted = failed.clone();
+    failed_sorted.sort_unstable();
+    assert_eq!(
+        of_sorted, failed_sorted,
+        "each failed delivery replayed once"
+    );
+    assert!(
+        replays["items"][0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("(bulk replay"),
+        "{replays}"
+    );
+    // Audited once, naming the count.
+    let audit = w
+        .app
+        .get("/admin/audit?action=delivery.bulk_replay")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("4 deliveries (Vendor: 4)"), "{audit}");
+    let _ = d;
 }
