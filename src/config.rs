@@ -19,6 +19,11 @@ pub struct Config {
     pub db_busy_timeout_ms: u32,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Finished deliveries and their attempts are deleted after this many days.
+    pub retention_days: i64,
+    /// Request and response bodies of attempts are emptied after this many days (they
+    /// may hold personal data); at most `retention_days`.
+    pub body_retention_days: i64,
     /// A session ends after this many minutes without a request.
     pub session_idle_minutes: i64,
     /// A session ends this many minutes after login, active or not.
@@ -113,6 +118,8 @@ impl Default for Config {
             db_pool_size: 16,
             db_busy_timeout_ms: 10_000,
             log_format: LogFormat::Text,
+            retention_days: 30,
+            body_retention_days: 30,
             session_idle_minutes: 120,
             session_absolute_minutes: 12 * 60,
             secure_cookies: false,
@@ -170,6 +177,22 @@ pub struct ConfigArgs {
     /// Log format [default: text]
     #[arg(long, env = "HOOKDESK_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Days after which finished deliveries are deleted [default: 30]
+    #[arg(
+        long,
+        env = "HOOKDESK_RETENTION_DAYS",
+        global = true,
+        value_name = "DAYS"
+    )]
+    pub retention_days: Option<i64>,
+    /// Days after which attempts' stored bodies are emptied [default: 30]
+    #[arg(
+        long,
+        env = "HOOKDESK_BODY_RETENTION_DAYS",
+        global = true,
+        value_name = "DAYS"
+    )]
+    pub body_retention_days: Option<i64>,
     /// Minutes of inactivity that end a session [default: 120]
     #[arg(
         long,
@@ -404,6 +427,8 @@ impl Config {
             db_pool_size,
             db_busy_timeout_ms,
             log_format,
+            retention_days,
+            body_retention_days,
             session_idle_minutes,
             session_absolute_minutes,
             secure_cookies,
@@ -443,6 +468,8 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
+            ("retention_days", self.retention_days),
+            ("body_retention_days", self.body_retention_days),
             ("session_idle_minutes", self.session_idle_minutes),
             ("session_absolute_minutes", self.session_absolute_minutes),
             (

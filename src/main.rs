@@ -250,6 +250,11 @@ fn demo(config: &Config) -> anyhow::Result<()> {
 async fn worker(config: Config) -> anyhow::Result<()> {
     let cfg = config.clone();
     let (pool, _) = tokio::task::spawn_blocking(move || startup::prepare_database(&cfg)).await??;
+    hookdesk::delivery::retention::spawn(
+        pool.clone(),
+        config.retention_days,
+        config.body_retention_days,
+    );
     let handle = startup::start_worker(&config, pool, hookdesk::delivery::Waker::default()).await?;
     println!("Hookdesk worker is running");
     startup::shutdown_signal().await;

@@ -157,6 +157,12 @@ impl Application {
         spawn_session_purger(pool.clone());
         let delivery_waker = crate::delivery::Waker::default();
         let worker = if config.run_worker {
+            // The process that delivers also keeps the log to its retention.
+            crate::delivery::retention::spawn(
+                pool.clone(),
+                config.retention_days,
+                config.body_retention_days,
+            );
             Some(start_worker(&config, pool.clone(), delivery_waker.clone()).await?)
         } else {
             None

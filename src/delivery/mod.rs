@@ -36,6 +36,7 @@ pub mod notify;
 pub mod queue;
 pub mod recorder;
 pub mod records;
+pub mod retention;
 pub mod target;
 pub mod worker;
 

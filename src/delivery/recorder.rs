@@ -97,6 +97,9 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, on_response: R
         match res {
             Ok(ok) => {
                 for (item, recorded) in items.into_iter().zip(ok) {
+                    if recorded {
+                        log_attempt(&item.finish);
+                    }
                     let _ = item.done.send(recorded);
                 }
             }
@@ -108,4 +111,23 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, on_response: R
             }
         }
     }
+}
+
+/// One line per recorded attempt (JSON with `log_format = "json"`): its ids, cause and
+/// outcome. Never the URL, headers or bodies: they may carry credentials or personal data;
+/// the execution log has them, redacted.
+fn log_attempt(f: &Finish) {
+    let a = &f.attempt;
+    tracing::info!(
+        target: "hookdesk::delivery",
+        delivery = f.id,
+        attempt = a.number,
+        trigger = %a.trigger,
+        outcome = f.status.as_str(),
+        http_status = a.response_status,
+        error_class = a.error_class.as_deref(),
+        duration_ms = a.duration_ms,
+        worker = %a.worker,
+        "delivery attempt recorded"
+    );
 }

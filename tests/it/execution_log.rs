@@ -21,6 +21,7 @@ db_tests!(
     pages_return_each_row_once_while_new_rows_arrive,
     csv_detail_replay_and_cancel_from_the_pages,
     bulk_replay_sends_the_failed_again_and_shows_its_progress,
+    retention_deletes_only_what_is_old,
 );
 
 /// Waits until no delivery is queued or being sent (retrying ones wait minutes).
@@ -444,4 +445,68 @@ async fn bulk_replay_sends_the_failed_again_and_shows_its_progress(app: TestApp)
         .unwrap();
     assert!(audit.contains("4 deliveries (Vendor: 4)"), "{audit}");
     let _ = d;
+}
+
+async fn retention_deletes_only_what_is_old(app: TestApp) {
+    use hookdesk::db::schema::delivery_attempts;
+    use hookdesk::delivery::retention;
+    let w = world(app).await;
+    let (d, _) = traffic(&w).await;
+    let (a1, a2, b, c) = (d[0], d[1], d[2], d[3]);
+    let now = hookdesk::db::now();
+    // a1 and b finished 40 days ago; a2's attempt is 10 days old; c is still retrying.
+    w.app.with_conn(|conn| {
+        for (id, days) in [(a1, 40), (b, 40), (c, 40)] {
+            diesel::update(deliveries::table.find(id))
+                .set((
+                    // Even on c, which is still pending: its status must protect it.
+                    deliveries::completed_at.eq(Some(now - chrono::Duration::days(days))),
+                    deliveries::created_at.eq(now - chrono::Duration::days(days)),
+                ))
+                .execute(conn)
+                .unwrap();
+        }
+        diesel::update(delivery_attempts::table.filter(delivery_attempts::delivery_id.eq(a2)))
+            .set(delivery_attempts::started_at.eq(now - chrono::Duration::days(10)))
+            .execute(conn)
+            .unwrap();
+    });
+    let p = w
+        .app
+        .with_conn(|conn| retention::run_once(conn, 30, 7, now).unwrap());
+    assert_eq!(p.deliveries, 2, "a1 and b; c is not finished");
+    assert!(p.bodies >= 1);
+    let left = ids(&list(&w, "limit=500").await);
+    assert!(!left.contains(&a1) && !left.contains(&b));
+    assert!(left.contains(&a2) && left.contains(&c));
+    let bodies: Vec<(String, String)> = w.app.with_conn(|conn| {
+        delivery_attempts::table
+            .filter(delivery_attempts::delivery_id.eq(a2))
+            .select((
+                delivery_attempts::request_body,
+                delivery_attempts::response_body,
+            ))
+            .load(conn)
+            .unwrap()
+    });
+    assert!(
+        bodies.iter().all(|(q, r)| q.is_empty() && r.is_empty()),
+        "{bodies:?}"
+    );
+    // The delivery's own request is kept: it can still be replayed.
+    let (s, v) = api(
+        &w.app,
+        reqwest::Method::GET,
+        &w.admin,
+        &format!("/api/v1/deliveries/{a2}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(!v["body"].as_str().unwrap().is_empty());
+    // A second pass finds nothing more.
+    let again = w
+        .app
+        .with_conn(|conn| retention::run_once(conn, 30, 7, now).unwrap());
+    assert_eq!(again, retention::Purged::default());
 }
