@@ -23,6 +23,7 @@ mod crash;
 mod database;
 mod deliveries_api;
 mod execution_log;
+mod execution_log_browser;
 mod hammer;
 mod hammer_checks;
 mod notify;
