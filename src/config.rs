@@ -40,6 +40,10 @@ pub struct Config {
     /// unset a password is generated and printed once).
     #[serde(skip)]
     pub admin_password: Option<Secret>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>` (environment
+    /// or command line only, like every secret).
+    #[serde(skip)]
+    pub metrics_token: Option<Secret>,
     /// Run the delivery worker in this process (`serve --no-worker` turns it off).
     pub run_worker: bool,
     /// Deliveries in flight at once in one worker.
@@ -127,6 +131,7 @@ impl Default for Config {
             login_failure_window_minutes: 15,
             login_lockout_minutes: 15,
             admin_password: None,
+            metrics_token: None,
             run_worker: true,
             worker_concurrency: 256,
             worker_per_connection: 16,
@@ -250,6 +255,15 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
+    /// Bearer token `/metrics` requires [default: none, open]
+    #[arg(
+        long,
+        env = "HOOKDESK_METRICS_TOKEN",
+        global = true,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
     /// Deliveries in flight at once in one worker [default: 256]
     #[arg(
         long,
@@ -446,6 +460,9 @@ impl Config {
             breaker_failures,
             breaker_cooldown_seconds
         );
+        if let Some(t) = a.metrics_token.as_ref().filter(|t| !t.trim().is_empty()) {
+            self.metrics_token = Some(Secret(t.clone()));
+        }
         if let Some(p) = &a.admin_password {
             self.admin_password = Some(Secret(p.clone()));
         }

@@ -15,6 +15,7 @@ pub mod firing;
 pub mod http;
 pub mod ids;
 pub mod limits;
+pub mod metrics;
 pub mod rules;
 pub mod secrets;
 pub mod startup;

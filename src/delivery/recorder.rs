@@ -118,6 +118,14 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, on_response: R
 /// the execution log has them, redacted.
 fn log_attempt(f: &Finish) {
     let a = &f.attempt;
+    crate::metrics::attempt(
+        match f.status {
+            super::queue::Status::Succeeded => crate::metrics::Outcome::Succeeded,
+            super::queue::Status::Pending => crate::metrics::Outcome::Retry,
+            _ => crate::metrics::Outcome::Failed,
+        },
+        a.duration_ms,
+    );
     tracing::info!(
         target: "hookdesk::delivery",
         delivery = f.id,

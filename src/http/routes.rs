@@ -180,6 +180,7 @@ pub fn table() -> RouteTable {
 
     t.get("/healthz", Public, health::healthz);
     t.get("/readyz", Public, health::readyz);
+    t.get("/metrics", Public, health::metrics);
     t.get("/static/{path:.*}", Public, assets::asset);
 
     t.get("/login", Public, login::login_page);

@@ -152,6 +152,7 @@ impl Engine {
         let mut values: Option<BTreeMap<String, Value>> = None;
         let mut fired: HashSet<i64> = HashSet::new();
         let mut stopped: Vec<&str> = Vec::new();
+        let mut matched = 0u64;
 
         for rule in rules {
             if !rule.listens_to(&ev.event_type) || !counts(rule, &p.actor) {
@@ -169,6 +170,7 @@ impl Engine {
             if !conditions::evaluate(rule.condition_match, &rule.conditions, vals, Some(&changes)) {
                 continue;
             }
+            matched += 1;
             if p.depth > MAX_DEPTH {
                 stopped.push(&rule.name);
                 continue;
@@ -233,6 +235,7 @@ impl Engine {
                 break;
             }
         }
+        crate::metrics::rule_event(matched);
         if !stopped.is_empty() && !deleted {
             let text = format!(
                 "Trigger rules stopped: {} matched {} but were not run, as the chain of changes made by rules is already {MAX_DEPTH} deep",

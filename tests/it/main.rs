@@ -26,6 +26,7 @@ mod execution_log;
 mod execution_log_browser;
 mod hammer;
 mod hammer_checks;
+mod metrics;
 mod notify;
 mod pages;
 mod queue;
