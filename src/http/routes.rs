@@ -342,6 +342,7 @@ pub fn table() -> RouteTable {
 
     t.get("/admin/log", Admin, log::log_list);
     t.get("/admin/log/export.csv", Admin, log::log_export_csv);
+    t.get("/admin/log/fragment", Admin, log::log_fragment);
     t.get("/admin/log/{id:\\d+}/row", Admin, log::log_row);
     t.post("/admin/log/{id:\\d+}/replay", Admin, log::log_replay);
     t.post("/admin/log/{id:\\d+}/cancel", Admin, log::log_cancel);

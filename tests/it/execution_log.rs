@@ -23,7 +23,7 @@ db_tests!(
 );
 
 /// Waits until no delivery is queued or being sent (retrying ones wait minutes).
-async fn settled(w: &World) {
+pub async fn settled(w: &World) {
     for _ in 0..200 {
         let open: i64 = w.app.with_conn(|c| {
             deliveries::table
@@ -69,7 +69,7 @@ fn ids(v: &Value) -> Vec<i64> {
 /// Two tickets, a rule on every update; IN1's two changes are delivered, IN2's is
 /// refused (400, failed), IN3's gets 503 (retrying), and one of IN1's is replayed.
 /// Returns the delivery ids in that order and the rule's id.
-async fn traffic(w: &World) -> (Vec<i64>, i64) {
+pub async fn traffic(w: &World) -> (Vec<i64>, i64) {
     let rule = w
         .rule(json!({"name": "Every update", "events": ["ticket.updated"],
                      "actions": [{"kind": "execute_webhook", "webhook_id": w.webhook}]}))
