@@ -10,7 +10,7 @@ pub const WIDTH: f64 = 720.0;
 pub const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 44.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 10.0;
+const TOP: f64 = 22.0;
 const BOTTOM: f64 = 34.0;
 
 /// One hour: a delivered bar with the failed stacked on top. Coordinates are ready to
@@ -111,7 +111,7 @@ pub fn chart(buckets: &[Bucket], window: Window) -> Chart {
     let x_ticks = buckets
         .iter()
         .enumerate()
-        .filter(|(i, b)| *i == 0 || (b.start.hour() as usize).is_multiple_of(every))
+        .filter(|(_, b)| (b.start.hour() as usize).is_multiple_of(every))
         .map(|(i, b)| Tick {
             pos: n(LEFT + (i as f64 + 0.5) * slot),
             label: b.start.format(fmt).to_string(),
