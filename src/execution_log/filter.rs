@@ -207,6 +207,18 @@ impl LogQuery {
         serde_html_form::to_string(&q).unwrap_or_default()
     }
 
+    /// The log page's URL query of these filters alone: set filters only, no cursor or
+    /// page size (`webhook=7`), for "See all in the execution log".
+    pub fn link_query(&self) -> String {
+        let all = serde_html_form::to_string(self).unwrap_or_default();
+        let pairs: Vec<(String, String)> = serde_html_form::from_str(&all).unwrap_or_default();
+        let kept: Vec<(String, String)> = pairs
+            .into_iter()
+            .filter(|(k, v)| !v.is_empty() && k != "before" && k != "limit")
+            .collect();
+        serde_html_form::to_string(&kept).unwrap_or_default()
+    }
+
     /// Whether any filter is set (the cursor and page size aside).
     pub fn is_empty(&self) -> bool {
         *self
@@ -300,5 +312,13 @@ mod tests {
         assert_eq!(back.ticket, "IN164");
         assert_eq!(back.before, Some(40));
         assert!(!q.is_empty() && LogQuery::default().is_empty());
+        let q = LogQuery {
+            webhook: "7".into(),
+            status: vec!["failed".into(), "retrying".into()],
+            limit: Some(10),
+            before: Some(3),
+            ..LogQuery::default()
+        };
+        assert_eq!(q.link_query(), "webhook=7&status=failed&status=retrying");
     }
 }

@@ -346,6 +346,7 @@ pub fn table() -> RouteTable {
     t.get("/admin/log/bulk", Admin, log::log_bulk_confirm);
     t.post("/admin/log/bulk", Admin, log::log_bulk_start);
     t.get("/admin/log/bulk/{id:\\d+}", Admin, log::log_bulk_show);
+    t.get("/admin/log/fragment", Admin, log::log_fragment);
     t.get("/admin/log/{id:\\d+}/row", Admin, log::log_row);
     t.post("/admin/log/{id:\\d+}/replay", Admin, log::log_replay);
     t.post("/admin/log/{id:\\d+}/cancel", Admin, log::log_cancel);

@@ -1,17 +1,29 @@
-//! The start page.
+//! The start page: tiles for everyone, and for administrators the dashboard (last 24 h
+//! counts, success rate, durations, the chart, troubled connections, the queue).
 
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::chart::{self, Chart};
 use super::page::PageCtx;
+use crate::db;
 use crate::error::Error;
-use crate::http::extract::Authenticated;
+use crate::execution_log::stats::{self, Dashboard, Window};
+use crate::http::extract::{Authenticated, state};
 
 #[derive(Template)]
 #[template(path = "home.html", blocks = ["content"])]
 struct Home {
     ctx: PageCtx,
+    dash: Option<(Dashboard, Chart)>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct HomeQuery {
+    /// The chart's window: `24h` (default) or `7d`.
+    window: String,
 }
 
 pub async fn home(
@@ -19,10 +31,25 @@ pub async fn home(
     session: Session,
     auth: Authenticated,
 ) -> Result<HttpResponse, Error> {
+    let dash = if auth.principal.is_admin() {
+        let st = state(&req)?;
+        let q: HomeQuery = serde_html_form::from_str(req.query_string()).unwrap_or_default();
+        let window = Window::parse(&q.window);
+        let threshold = st.config.breaker_failures;
+        let d = db::run(&st.pool, move |c| {
+            stats::dashboard(c, db::now(), window, threshold)
+        })
+        .await?;
+        let ch = chart::chart(&d.buckets, d.window);
+        Some((d, ch))
+    } else {
+        None
+    };
     crate::page_or_fragment!(
         &req,
         Home {
             ctx: PageCtx::new(&auth, &session, "home"),
+            dash,
         }
     )
 }

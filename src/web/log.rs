@@ -113,6 +113,46 @@ pub async fn log_list(
     )
 }
 
+#[derive(Template)]
+#[template(path = "log/_fragment.html")]
+struct Fragment {
+    rows: Vec<LogRow>,
+    errors: FieldErrors,
+    more: bool,
+    all_url: String,
+}
+
+/// A Deliveries panel: the log's rows under the filters of the URL (a webhook's,
+/// connection's or ticket's page asks for `?webhook=7&limit=10`), loaded by htmx after
+/// the page so the page costs what it did.
+pub async fn log_fragment(
+    req: HttpRequest,
+    AdminUser(_auth): AdminUser,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let mut q = read_query(&req)?;
+    q.limit = Some(q.limit.unwrap_or(10));
+    let checked = q.check(db::now());
+    let (rows, more, errors) = db::run(&st.pool, move |c| match checked {
+        Ok(f) => {
+            let p = page(c, &f)?;
+            Ok((p.items, p.next_cursor.is_some(), FieldErrors::new()))
+        }
+        Err(Error::Validation(e)) => Ok((Vec::new(), false, e)),
+        Err(e) => Err(e),
+    })
+    .await?;
+    html(
+        Fragment {
+            rows,
+            errors,
+            more,
+            all_url: format!("/admin/log?{}", q.link_query()),
+        }
+        .render(),
+    )
+}
+
 /// One row, for a row that refreshes itself while its delivery is under way.
 pub async fn log_row(
     req: HttpRequest,

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod assets;
 pub mod audit;
+pub mod chart;
 pub mod connection_health;
 pub mod connections;
 pub mod form;

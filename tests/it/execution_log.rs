@@ -25,7 +25,7 @@ db_tests!(
 );
 
 /// Waits until no delivery is queued or being sent (retrying ones wait minutes).
-async fn settled(w: &World) {
+pub async fn settled(w: &World) {
     for _ in 0..200 {
         let open: i64 = w.app.with_conn(|c| {
             deliveries::table

@@ -20,6 +20,7 @@ mod cli;
 mod connections;
 mod connections_secrets;
 mod crash;
+mod dashboard;
 mod database;
 mod deliveries_api;
 mod execution_log;
