@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod bulk;
 pub mod detail;
+pub mod erase;
 pub mod export;
 pub mod filter;
 pub mod query;

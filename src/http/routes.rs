@@ -343,6 +343,11 @@ pub fn table() -> RouteTable {
 
     t.get("/admin/log", Admin, log::log_list);
     t.get("/admin/log/export.csv", Admin, log::log_export_csv);
+    t.post(
+        "/tickets/{id:\\d+}/erase-delivery-bodies",
+        Admin,
+        log::log_erase_ticket_bodies,
+    );
     t.get("/admin/log/bulk", Admin, log::log_bulk_confirm);
     t.post("/admin/log/bulk", Admin, log::log_bulk_start);
     t.get("/admin/log/bulk/{id:\\d+}", Admin, log::log_bulk_show);

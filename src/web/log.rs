@@ -379,3 +379,31 @@ pub async fn log_bulk_show(
         html(page.render())
     }
 }
+
+/// Erases the stored bodies of one ticket's deliveries (personal data), from the
+/// ticket's page.
+pub async fn log_erase_ticket_bodies(
+    req: HttpRequest,
+    session: Session,
+    AdminUser(auth): AdminUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let actor = Actor::user(&auth.principal, client_ip(&req));
+    let (display, e) = db::run(&st.pool, move |c| {
+        let t = crate::tickets::Ticket::get(c, id)?;
+        let e = crate::execution_log::erase::ticket_bodies(c, &actor, t.id, &t.display_id)?;
+        Ok((t.display_id, e))
+    })
+    .await?;
+    flash(
+        &session,
+        "success",
+        format!(
+            "Erased the stored bodies of {display}'s deliveries ({} deliveries, {} attempts).",
+            e.deliveries, e.attempts
+        ),
+    );
+    Ok(redirect(&req, &format!("/tickets/{id}")))
+}

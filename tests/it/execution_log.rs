@@ -22,6 +22,7 @@ db_tests!(
     csv_detail_replay_and_cancel_from_the_pages,
     bulk_replay_sends_the_failed_again_and_shows_its_progress,
     retention_deletes_only_what_is_old,
+    an_administrator_erases_a_tickets_stored_bodies,
 );
 
 /// Waits until no delivery is queued or being sent (retrying ones wait minutes).
@@ -509,4 +510,56 @@ async fn retention_deletes_only_what_is_old(app: TestApp) {
         .app
         .with_conn(|conn| retention::run_once(conn, 30, 7, now).unwrap());
     assert_eq!(again, retention::Purged::default());
+}
+
+async fn an_administrator_erases_a_tickets_stored_bodies(app: TestApp) {
+    use hookdesk::db::schema::delivery_attempts;
+    let w = world(app).await;
+    let (d, _) = traffic(&w).await;
+    let (a1, b, c) = (d[0], d[2], d[3]);
+    // IN1 is ticket 1: its deliveries a1, a2 and the replay.
+    let resp = w
+        .app
+        .post_form("/tickets/1/erase-delivery-bodies", &[])
+        .await;
+    assert_eq!(resp.status(), 303);
+    let body_of = |id: i64| -> (String, Vec<(String, String)>) {
+        w.app.with_conn(|conn| {
+            let body = deliveries::table
+                .find(id)
+                .select(deliveries::body)
+                .first(conn)
+                .unwrap();
+            let attempts = delivery_attempts::table
+                .filter(delivery_attempts::delivery_id.eq(id))
+                .select((
+                    delivery_attempts::request_body,
+                    delivery_attempts::response_body,
+                ))
+                .load(conn)
+                .unwrap();
+            (body, attempts)
+        })
+    };
+    let (body, attempts) = body_of(a1);
+    assert!(body.is_empty() && attempts.iter().all(|(q, r)| q.is_empty() && r.is_empty()));
+    // Other tickets keep theirs; so does a delivery still to be sent.
+    assert!(!body_of(b).0.is_empty());
+    assert!(!body_of(b).1[0].0.is_empty());
+    assert!(!body_of(c).0.is_empty());
+    let audit = w
+        .app
+        .get("/admin/audit?action=delivery.erase_bodies")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("3 deliveries"), "{audit}");
+    let tech = w.app.client_as("tom", &["Technician"]).await;
+    let r = w
+        .app
+        .post_form_with(&tech, "/tickets/2/erase-delivery-bodies", &[])
+        .await;
+    assert_eq!(r.status(), 403, "administrators only");
+    assert!(!body_of(b).0.is_empty());
 }
