@@ -173,6 +173,29 @@ fn bench_in(dir: &std::path::Path, base: &Config, args: &BenchLogArgs) -> anyhow
         );
     }
 
+    // The dashboard administrators land on, at the seeded log's last day.
+    let end = chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(|| anyhow::anyhow!("date"))?;
+    for (name, window) in [
+        ("dashboard, 24 h chart", super::stats::Window::Day),
+        ("dashboard, 7 day chart", super::stats::Window::Week),
+    ] {
+        let mut times = Vec::with_capacity(args.runs);
+        for _ in 0..args.runs.min(5) {
+            let t = Instant::now();
+            super::stats::dashboard(c, end, window, 5)?;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "  {:<34} {:>9.2} {:>9.2}",
+            name,
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.95)),
+        );
+    }
+
     let f = q("status=failed")?.check(crate::db::now())?;
     let before = peak_rss_kib();
     let t = Instant::now();
