@@ -51,14 +51,67 @@ pub struct DeliveryDetail {
     pub cancellable: bool,
 }
 
-/// JSON bodies indented; anything else as it is.
+/// JSON and XML bodies indented; anything else as it is. (The page escapes it.)
 pub fn pretty(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(v) if body.trim_start().starts_with(['{', '[']) => {
-            serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.to_string())
-        }
-        _ => body.to_string(),
+    let t = body.trim_start();
+    if t.starts_with(['{', '['])
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+    {
+        return serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.to_string());
     }
+    if t.starts_with('<')
+        && let Ok(doc) = roxmltree::Document::parse(body)
+    {
+        let mut out = String::new();
+        xml_node(doc.root_element(), 0, &mut out);
+        return out;
+    }
+    body.to_string()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One element, indented by `depth`: attributes kept, text trimmed, children one level
+/// deeper; an element holding only text stays on one line.
+fn xml_node(n: roxmltree::Node, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    let name = n.tag_name().name();
+    out.push_str(&pad);
+    out.push('<');
+    out.push_str(name);
+    for a in n.attributes() {
+        out.push_str(&format!(" {}=\"{}\"", a.name(), xml_escape(a.value())));
+    }
+    let kids: Vec<roxmltree::Node> = n
+        .children()
+        .filter(|c| c.is_element() || (c.is_text() && !c.text().unwrap_or("").trim().is_empty()))
+        .collect();
+    if kids.is_empty() {
+        out.push_str("/>\n");
+        return;
+    }
+    out.push('>');
+    if kids.len() == 1 && kids[0].is_text() {
+        out.push_str(&xml_escape(kids[0].text().unwrap_or("").trim()));
+    } else {
+        out.push('\n');
+        for k in kids {
+            if k.is_text() {
+                out.push_str(&"  ".repeat(depth + 1));
+                out.push_str(&xml_escape(k.text().unwrap_or("").trim()));
+                out.push('\n');
+            } else {
+                xml_node(k, depth + 1, out);
+            }
+        }
+        out.push_str(&pad);
+    }
+    out.push_str(&format!("</{name}>\n"));
 }
 
 /// By number (`42`) or by `webhook-id` (`msg_…`).
@@ -104,4 +157,23 @@ pub fn load(conn: &mut DbConn, key: &str) -> Result<DeliveryDetail> {
         row,
         attempts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty;
+
+    #[test]
+    fn json_and_xml_are_indented_and_other_text_is_kept() {
+        assert_eq!(
+            pretty(r#"{"a":[1,2]}"#),
+            "{\n  \"a\": [\n    1,\n    2\n  ]\n}"
+        );
+        assert_eq!(
+            pretty(r#"<r id="1"><n>IN1 &amp; co</n><e/></r>"#),
+            "<r id=\"1\">\n  <n>IN1 &amp; co</n>\n  <e/>\n</r>\n"
+        );
+        assert_eq!(pretty("<not xml"), "<not xml");
+        assert_eq!(pretty("plain"), "plain");
+    }
 }
