@@ -96,27 +96,7 @@ pub async fn deliveries_list(_admin: ApiAdmin, req: HttpRequest) -> Result<HttpR
 pub async fn deliveries_export(_admin: ApiAdmin, req: HttpRequest) -> Result<HttpResponse> {
     let f = filters(&req)?.check(db::now())?;
     let pool = state(&req)?.pool.clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
-        let result = export::each_chunk(
-            || Ok(pool.get()?),
-            &f,
-            |rows, _| match export::jsonl_chunk(rows) {
-                Ok(b) => tx.blocking_send(Ok(web::Bytes::from(b))).is_ok(),
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    false
-                }
-            },
-        );
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the JSON Lines export stopped");
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    let body = crate::http::export::stream(pool, f, |rows, _| export::jsonl_chunk(rows));
     Ok(HttpResponse::Ok()
         .content_type("application/x-ndjson")
         .streaming(body))

@@ -5,6 +5,7 @@
 
 pub mod csrf;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod htmx;
 pub mod routes;

@@ -183,28 +183,7 @@ pub async fn log_export_csv(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let f = read_query(&req)?.check(db::now())?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, Error>>(4);
-    let pool = st.pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let result = export::each_chunk(
-            || Ok(pool.get()?),
-            &f,
-            |rows, first| match export::csv_chunk(rows, first) {
-                Ok(b) => tx.blocking_send(Ok(web::Bytes::from(b))).is_ok(),
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    false
-                }
-            },
-        );
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the CSV export stopped");
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    let body = crate::http::export::stream(st.pool.clone(), f, export::csv_chunk);
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
