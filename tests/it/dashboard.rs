@@ -12,7 +12,7 @@ use crate::db_tests;
 use crate::execution_log::{settled, traffic};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::receiver::{Receiver, Reply};
-use crate::rules_engine::{World, world};
+use crate::rules_world::{World, world};
 use crate::webhooks_support::create_connection;
 
 db_tests!(
@@ -92,7 +92,7 @@ async fn deliveries_panels_show_their_rows_and_only_to_administrators(app: TestA
     fire(&w, "IN2", hook2).await;
     rx2.wait_for(1).await;
     settled(&w).await;
-    let x: i64 = crate::rules_engine::World::deliveries(&w)
+    let x: i64 = crate::rules_world::World::deliveries(&w)
         .last()
         .map(|r| r.0)
         .unwrap();
@@ -116,7 +116,7 @@ async fn deliveries_panels_show_their_rows_and_only_to_administrators(app: TestA
     assert!(page.contains(&format!(
         "hx-get=\"/admin/log/fragment?connection={conn2}&amp;limit=10\""
     )));
-    let ticket_b = crate::rules_engine::World::deliveries(&w)
+    let ticket_b = crate::rules_world::World::deliveries(&w)
         .iter()
         .find(|r| r.0 == b)
         .and_then(|r| r.1)

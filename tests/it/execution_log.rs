@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use crate::db_tests;
 use crate::helpers::TestApp;
 use crate::receiver::Reply;
-use crate::rules_engine::{World, world};
+use crate::rules_world::{World, world};
 use crate::tickets_api::api;
 
 db_tests!(
-    spawn = crate::rules_engine::loopback_worker_app;
+    spawn = crate::rules_world::loopback_worker_app;
     every_filter_selects_what_it_says,
     pages_return_each_row_once_while_new_rows_arrive,
     csv_detail_replay_and_cancel_from_the_pages,

@@ -8,7 +8,7 @@ use fantoccini::Locator;
 
 use crate::browser::{browser_login, start_browser};
 use crate::helpers::{ADMIN_PASSWORD, Backend};
-use crate::rules_engine::{loopback_worker_app, world};
+use crate::rules_world::{loopback_worker_app, world};
 
 /// The delivery rows shown, by their `id` attribute (a row swapped out by htmx while
 /// it is read shows as `stale`, and the caller looks again).

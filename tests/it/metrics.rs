@@ -7,10 +7,10 @@ use prometheus_parse::{Scrape, Value as P};
 use crate::db_tests;
 use crate::execution_log::traffic;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
-use crate::rules_engine::world;
+use crate::rules_world::world;
 
 db_tests!(
-    spawn = crate::rules_engine::loopback_worker_app;
+    spawn = crate::rules_world::loopback_worker_app;
     metrics_parse_and_follow_the_deliveries,
 );
 

@@ -2,20 +2,17 @@
 //! the API by people and by integration tokens, the app's own worker sending to a real
 //! receiver. Each test names the engine invariant (`rules::engine`) it holds to.
 
-use std::time::Duration;
-
 use diesel::prelude::*;
-use hookdesk::db::schema::{deliveries, ticket_history};
 use serde_json::{Value, json};
 
 use crate::db_tests;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
-use crate::receiver::{Receiver, Reply};
+use crate::receiver::Reply;
+use crate::rules_world::{World, note_rule, send_rule, world};
 use crate::tickets_api::{api, token_for};
-use crate::webhooks_support::create_connection;
 
 db_tests!(
-    spawn = crate::rules_engine::loopback_worker_app;
+    spawn = crate::rules_world::loopback_worker_app;
     a_rule_sends_p1_incidents_and_nothing_else,
     an_integration_writing_back_never_sets_off_a_loop,
     integration_and_ignored_users_follow_the_rule_settings,
@@ -28,177 +25,6 @@ db_tests!(
     a_rule_edited_in_one_process_applies_in_every_other,
     a_technicians_edit_on_the_ticket_page_sets_the_rule_off,
 );
-
-/// An app whose worker may send to loopback receivers.
-pub async fn loopback_worker_app(b: Backend) -> Option<TestApp> {
-    spawn_app_with(b, |c| {
-        c.allowed_networks = vec!["127.0.0.1/32".into()];
-    })
-    .await
-}
-
-/// (id, ticket, trigger, rule, event) of a delivery.
-pub type DeliveryCause = (i64, Option<i64>, String, Option<i64>, Option<i64>);
-
-/// An app, a receiver, a connection to it and a JSON webhook, with tokens for an
-/// administrator, a technician and an integration.
-pub struct World {
-    pub app: TestApp,
-    pub rx: Receiver,
-    pub admin: String,
-    pub tech: String,
-    pub integration: String,
-    pub connection: i64,
-    pub webhook: i64,
-}
-
-pub async fn world(app: TestApp) -> World {
-    let rx = Receiver::start(Reply::Status(200)).await;
-    app.login_admin().await;
-    let connection = create_connection(&app, "Vendor", "generic", &rx.url(""), "tok-1").await;
-    let admin = token_for(&app, "boss", &["Administrator"], false);
-    let tech = token_for(&app, "tess", &["Technician"], false);
-    let integration = token_for(&app, "servicenow", &["Technician"], true);
-    let mut w = World {
-        app,
-        rx,
-        admin,
-        tech,
-        integration,
-        connection,
-        webhook: 0,
-    };
-    w.webhook = w.webhook("Send to vendor", "/hook").await;
-    w
-}
-
-impl World {
-    pub async fn call(&self, token: &str, m: reqwest::Method, path: &str, body: Value) -> Value {
-        let (status, v) = api(&self.app, m, token, path, Some(body)).await;
-        assert!((200..300).contains(&status), "{path}: {status} {v}");
-        v
-    }
-
-    pub async fn webhook(&self, name: &str, url: &str) -> i64 {
-        let v = self
-            .call(
-                &self.admin,
-                reqwest::Method::POST,
-                "/api/v1/webhooks",
-                json!({
-                    "name": name,
-                    "connection_id": self.connection,
-                    "url": url,
-                    "method": "POST",
-                    "request_content_type": "json",
-                    "body_template": r#"{"ticket": "{{ticket.displayid}}", "priority": "{{ticket.priority}}", "event": "{{event.type}}", "by": "{{actor.name}}"}"#,
-                    "action_description": "Sent {{ticket.displayid}} to the vendor",
-                    "roles": ["Technician"]
-                }),
-            )
-            .await;
-        v["id"].as_i64().unwrap()
-    }
-
-    pub async fn rule(&self, body: Value) -> i64 {
-        let v = self
-            .call(&self.admin, reqwest::Method::POST, "/api/v1/rules", body)
-            .await;
-        v["id"].as_i64().unwrap()
-    }
-
-    pub async fn ticket(&self, token: &str, ticket_type: &str, subject: &str) -> i64 {
-        let v = self
-            .call(
-                token,
-                reqwest::Method::POST,
-                "/api/v1/tickets",
-                json!({"type": ticket_type, "subject": subject, "priority": "P3"}),
-            )
-            .await;
-        v["id"].as_i64().unwrap()
-    }
-
-    pub async fn patch(&self, token: &str, id: i64, body: Value) -> Value {
-        self.call(
-            token,
-            reqwest::Method::PATCH,
-            &format!("/api/v1/tickets/{id}"),
-            body,
-        )
-        .await
-    }
-
-    pub fn deliveries(&self) -> Vec<DeliveryCause> {
-        self.app.with_conn(|c| {
-            deliveries::table
-                .order(deliveries::id.asc())
-                .select((
-                    deliveries::id,
-                    deliveries::ticket_id,
-                    deliveries::trigger,
-                    deliveries::rule_id,
-                    deliveries::event_id,
-                ))
-                .load(c)
-                .unwrap()
-        })
-    }
-
-    /// History lines of a ticket as (kind, actor, body), oldest first.
-    pub fn history(&self, ticket: i64) -> Vec<(String, String, String)> {
-        self.app.with_conn(|c| {
-            ticket_history::table
-                .filter(ticket_history::ticket_id.eq(ticket))
-                .order(ticket_history::id.asc())
-                .select((
-                    ticket_history::kind,
-                    ticket_history::actor_name,
-                    ticket_history::body,
-                ))
-                .load(c)
-                .unwrap()
-        })
-    }
-
-    /// Waits until `n` requests arrived, then a little longer to see that no more come.
-    pub async fn exactly(&self, n: usize) -> Vec<Value> {
-        if n > 0 {
-            self.rx.wait_for(n).await;
-        }
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let got = self.rx.received();
-        assert_eq!(
-            got.len(),
-            n,
-            "{:?}",
-            got.iter()
-                .map(|r| String::from_utf8_lossy(&r.body).to_string())
-                .collect::<Vec<_>>()
-        );
-        got.iter()
-            .map(|r| serde_json::from_slice(&r.body).unwrap())
-            .collect()
-    }
-}
-
-fn send_rule(name: &str, webhook: i64, conditions: Value) -> Value {
-    json!({
-        "name": name,
-        "events": ["ticket.updated"],
-        "conditions": conditions,
-        "actions": [{"kind": "execute_webhook", "webhook_id": webhook}]
-    })
-}
-
-fn note_rule(name: &str, events: Value, text: &str, stop: bool) -> Value {
-    json!({
-        "name": name,
-        "events": events,
-        "actions": [{"kind": "add_note", "text": text, "internal": true}],
-        "stop_processing": stop
-    })
-}
 
 async fn a_rule_sends_p1_incidents_and_nothing_else(app: TestApp) {
     let w = world(app).await;
