@@ -1,5 +1,6 @@
 //! Hookdesk: a self-hosted service-desk webhook integration console.
 
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod auth;

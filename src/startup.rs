@@ -48,14 +48,13 @@ pub async fn start_worker(
     }
     crate::delivery::actor::WorkerHandle::start(
         move || {
-            let on_response = crate::firing::response_hook(std::sync::Arc::new(rules));
+            let rules = std::sync::Arc::new(rules);
+            let hooks = crate::delivery::hooks::Hooks {
+                response: crate::firing::response_hook(rules.clone()),
+                health: crate::alerts::hook(rules),
+            };
             Ok(worker::WorkerCtx::new(
-                pool,
-                sender,
-                secrets,
-                policy,
-                cfg,
-                on_response,
+                pool, sender, secrets, policy, cfg, hooks,
             ))
         },
         waker,

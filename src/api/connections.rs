@@ -40,8 +40,14 @@ pub struct ConnectionView {
     pub signing_secret_set: bool,
     pub previous_signing_secret_expires_at: Option<NaiveDateTime>,
     pub consecutive_failures: i32,
+    /// The circuit breaker holds deliveries until then.
     pub paused_until: Option<NaiveDateTime>,
     pub gone_at: Option<NaiveDateTime>,
+    /// Paused by an administrator (and by whom): deliveries are held until resumed.
+    pub hold_since: Option<NaiveDateTime>,
+    pub hold_by: String,
+    /// Deliveries are held now (breaker open or paused).
+    pub held: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -79,6 +85,9 @@ impl From<&Connection> for ConnectionView {
             consecutive_failures: c.consecutive_failures,
             paused_until: c.paused_until,
             gone_at: c.gone_at,
+            hold_since: c.hold_since,
+            hold_by: c.hold_by.clone(),
+            held: c.is_held(),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

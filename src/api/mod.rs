@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, authenticated by bearer tokens.
 
+pub mod alerts;
 pub mod body;
 pub mod connections;
 pub mod deliveries;

@@ -4,6 +4,7 @@ pub mod login;
 pub mod password;
 pub mod roles;
 pub mod sessions;
+pub mod system_user;
 pub mod tokens;
 pub mod users;
 

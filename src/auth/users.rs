@@ -28,6 +28,8 @@ pub struct User {
     pub locked_until: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Hookdesk's own built-in user (alert tickets): cannot sign in or be changed.
+    pub system: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -165,7 +167,11 @@ impl User {
     }
 
     pub fn count(conn: &mut DbConn) -> Result<i64> {
-        Ok(users::table.count().get_result(conn)?)
+        // People only: Hookdesk's system user is not one.
+        Ok(users::table
+            .filter(users::system.eq(false))
+            .count()
+            .get_result(conn)?)
     }
 
     /// Validates, hashes and inserts, with roles and the audit row, in one transaction.
@@ -250,6 +256,7 @@ impl User {
     }
 
     fn update_in(conn: &mut DbConn, actor: &Actor, id: i64, ch: &UserChanges) -> Result<User> {
+        super::system_user::refuse_change(conn, id)?;
         let mut errs = FieldErrors::new();
         validate_profile(&mut errs, &ch.display_name, &ch.email);
         let role_ids = resolve_roles(conn, &ch.roles, &mut errs)?;
@@ -300,6 +307,7 @@ impl User {
             "user.deactivate"
         };
         let res = crate::db::write(conn, |conn| {
+            super::system_user::refuse_change(conn, id)?;
             diesel::update(users::table.find(id))
                 .set((
                     users::active.eq(active),
@@ -328,6 +336,7 @@ impl User {
     ) -> Result<User> {
         let hash = password::hash(new_password)?;
         crate::db::write(conn, |c| {
+            super::system_user::refuse_change(c, id)?;
             let u = User::get(c, id)?;
             store_password(c, id, &hash, None)?;
             audit::record(

@@ -3,6 +3,7 @@
 //! the model only ever carries ciphertext, and the two accessors the sender uses
 //! (`resolved_auth`, `active_signing_secrets`) hand clear values out inside `Secret`.
 
+pub mod hold;
 pub mod input;
 pub mod kinds;
 pub mod signing;
@@ -46,6 +47,18 @@ pub struct Connection {
     pub gone_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Paused by an administrator (and by whom): deliveries are held until resumed.
+    pub hold_since: Option<NaiveDateTime>,
+    pub hold_by: String,
+    /// When the current run of failures began.
+    pub failing_since: Option<NaiveDateTime>,
+    /// The alert policy (JSON, `alerts::Policy`); `None` follows the default.
+    pub alert_policy: Option<String>,
+    /// The alert ticket, when it was last raised or noted, and whether an alert is
+    /// raised now (see `alerts`).
+    pub alert_ticket_id: Option<i64>,
+    pub alert_noted_at: Option<NaiveDateTime>,
+    pub alert_raised_at: Option<NaiveDateTime>,
 }
 
 /// One default header as stored. `value` is sealed when `secret`; a secret header whose
@@ -280,17 +293,6 @@ impl Connection {
             }
             diesel::delete(connections::table.find(id)).execute(c)?;
             audit::record(c, actor, "connection.delete", &old.name, audit::SUCCESS, "")?;
-            Ok(old)
-        })
-    }
-
-    /// Closes the connection's circuit breaker and clears its 410 flag (see
-    /// `delivery::health::resume`), with its audit row. The caller wakes the worker.
-    pub fn resume(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<Connection> {
-        crate::db::write(conn, |c| {
-            let old = Connection::get(c, id)?;
-            crate::delivery::health::resume(c, id)?;
-            audit::record(c, actor, "connection.resume", &old.name, audit::SUCCESS, "")?;
             Ok(old)
         })
     }

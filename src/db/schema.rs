@@ -15,6 +15,7 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        system -> Bool,
     }
 }
 
@@ -102,6 +103,13 @@ diesel::table! {
         gone_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        hold_since -> Nullable<Timestamp>,
+        hold_by -> Text,
+        failing_since -> Nullable<Timestamp>,
+        alert_policy -> Nullable<Text>,
+        alert_ticket_id -> Nullable<BigInt>,
+        alert_noted_at -> Nullable<Timestamp>,
+        alert_raised_at -> Nullable<Timestamp>,
     }
 }
 
@@ -145,6 +153,7 @@ diesel::table! {
         rule_id -> Nullable<BigInt>,
         actor_id -> Nullable<BigInt>,
         actor_name -> Text,
+        ordered -> Bool,
     }
 }
 
@@ -211,6 +220,7 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         updated_at -> Timestamp,
         updated_by -> Nullable<BigInt>,
+        alert_connection_id -> Nullable<BigInt>,
     }
 }
 
@@ -326,6 +336,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sealed_headers -> Nullable<Text>,
+        keep_order -> Bool,
     }
 }
 

@@ -15,6 +15,15 @@
 //!    re-sent: at least once). The lease must exceed the longest request, or a slow but
 //!    live request could be sent twice; startup refuses a lease that does not exceed the
 //!    request timeout, and the worker clamps per-connection timeouts below the lease.
+//! 5. An `ordered` delivery (its webhook keeps order per ticket) is claimable only when
+//!    no earlier delivery of the same webhook and ticket is still open (pending or in
+//!    flight): one at a time per ticket, in id order, which is commit order (SQLite's
+//!    write lock; on PostgreSQL `enqueue` locks the ticket's row first). A retrying one
+//!    holds back the later ones; one that ends (delivered, failed, cancelled) lets the
+//!    next go. Other tickets and unordered deliveries are never held back.
+//! 6. Held deliveries (their connection is paused by the breaker or an administrator)
+//!    are skipped by the claim, not claimed and put back: they keep their attempts and
+//!    leave when the connection resumes.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -60,6 +69,12 @@ const RETURNING: &str = "id, uid, webhook_id, connection_id, ticket_id, trigger,
 const DUE: &str = "((status = 'pending' AND next_attempt_at <= {now}) \
      OR (status = 'in_flight' AND lease_expires_at < {now}))";
 
+/// Invariant 5: an ordered row waits while an earlier one of its webhook and ticket is
+/// open. (An expired in-flight row is its own head, so it is never held back by itself.)
+const IN_TURN: &str = " AND (ordered = {false} OR NOT EXISTS (SELECT 1 FROM deliveries e \
+     WHERE e.webhook_id = deliveries.webhook_id AND e.ticket_id = deliveries.ticket_id \
+     AND e.id < deliveries.id AND e.status IN ('pending', 'in_flight')))";
+
 /// Claims up to `limit` due deliveries for `worker` until `lease_until`, skipping the
 /// connections in `exclude` (saturated or paused). Returns the claim token and the rows.
 pub fn claim(
@@ -86,9 +101,10 @@ pub fn claim(
             let sql = format!(
                 "UPDATE deliveries SET status = 'in_flight', claim_token = ?1, claimed_by = ?2, \
                  lease_expires_at = ?3, updated_at = ?4 \
-                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl} \
+                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl}{turn} \
                  ORDER BY next_attempt_at, id LIMIT ?5) RETURNING {RETURNING}",
                 due = DUE.replace("{now}", "?4"),
+                turn = IN_TURN.replace("{false}", "0"),
             );
             // IMMEDIATE takes the write lock first, so the select inside the update sees
             // no row that another claimer is taking (invariant 2).
@@ -106,10 +122,11 @@ pub fn claim(
             let sql = format!(
                 "UPDATE deliveries SET status = 'in_flight', claim_token = $1, claimed_by = $2, \
                  lease_expires_at = $3, updated_at = $4 \
-                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl} \
+                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl}{turn} \
                  ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
                  RETURNING {RETURNING}",
                 due = DUE.replace("{now}", "$4"),
+                turn = IN_TURN.replace("{false}", "FALSE"),
             );
             diesel::sql_query(sql)
                 .bind::<Text, _>(&token)
@@ -159,6 +176,8 @@ pub fn claim_written(
 pub struct Finish {
     pub id: i64,
     pub token: String,
+    /// Whose health the outcome tells of (the alert hook hears of failed deliveries).
+    pub connection_id: Option<i64>,
     /// `Pending` (retry at `next_attempt_at`), `Succeeded` or `Failed`.
     pub status: Status,
     pub next_attempt_at: Option<NaiveDateTime>,

@@ -32,6 +32,7 @@ pub mod batching;
 pub mod claim;
 pub mod direct;
 pub mod health;
+pub mod hooks;
 pub mod notify;
 pub mod queue;
 pub mod recorder;

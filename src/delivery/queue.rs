@@ -69,6 +69,8 @@ impl Status {
 pub enum Stage {
     Queued,
     Retrying,
+    /// Waiting, uncounted, while its connection is paused (breaker or administrator).
+    Held,
     Sending,
     Delivered,
     Failed,
@@ -76,9 +78,10 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Queued,
         Stage::Retrying,
+        Stage::Held,
         Stage::Sending,
         Stage::Delivered,
         Stage::Failed,
@@ -89,6 +92,7 @@ impl Stage {
         match self {
             Stage::Queued => "queued",
             Stage::Retrying => "retrying",
+            Stage::Held => "held",
             Stage::Sending => "sending",
             Stage::Delivered => "delivered",
             Stage::Failed => "failed",
@@ -100,6 +104,7 @@ impl Stage {
         match self {
             Stage::Queued => "Queued",
             Stage::Retrying => "Retrying",
+            Stage::Held => "Held",
             Stage::Sending => "Sending",
             Stage::Delivered => "Delivered",
             Stage::Failed => "Failed",
@@ -124,9 +129,21 @@ impl Stage {
         }
     }
 
+    /// The status of a delivery row whose connection may be paused: a pending delivery
+    /// of a paused connection is held.
+    pub fn of_held(status: &str, attempts: i32, connection_paused: bool) -> Stage {
+        match Stage::of(status, attempts) {
+            Stage::Queued | Stage::Retrying if connection_paused => Stage::Held,
+            s => s,
+        }
+    }
+
     /// Still moving: a live view refreshes it until it settles.
     pub fn is_open(self) -> bool {
-        matches!(self, Stage::Queued | Stage::Retrying | Stage::Sending)
+        matches!(
+            self,
+            Stage::Queued | Stage::Retrying | Stage::Held | Stage::Sending
+        )
     }
 
     /// Nothing more will happen to it by itself.
@@ -210,6 +227,9 @@ pub struct NewDelivery {
     /// The user who fired it (button, test-send, replay), by id and name.
     pub actor_id: Option<i64>,
     pub actor_name: String,
+    /// "Keep order per ticket": leaves only after this webhook's earlier deliveries for
+    /// the same ticket have settled (claim invariant 5).
+    pub ordered: bool,
 }
 
 impl NewDelivery {
@@ -228,6 +248,7 @@ impl NewDelivery {
             rule_id: None,
             actor_id: None,
             actor_name: String::new(),
+            ordered: false,
         }
     }
 }
@@ -278,6 +299,8 @@ pub struct Delivery {
     /// Who fired it by hand, replayed or test-sent it; the name stays when the user goes.
     pub actor_id: Option<i64>,
     pub actor_name: String,
+    /// Leaves only after this webhook's earlier deliveries for the ticket settled.
+    pub ordered: bool,
 }
 
 impl Delivery {
@@ -371,6 +394,16 @@ pub fn enqueue(
         Some(spec) => batching::open(spec, &new.request.body, now),
         None => (new.request.body.clone(), now, 1),
     };
+    let ordered = new.ordered && new.ticket_id.is_some() && new.webhook_id.is_some();
+    if ordered && let (DbConn::Postgres(c), Some(t)) = (&mut *conn, new.ticket_id) {
+        // PostgreSQL hands out ids before commit, so two transactions could commit in
+        // the opposite order of their ids. Locking the ticket's row first makes one
+        // ticket's ordered deliveries take their ids in commit order (SQLite's write
+        // lock already does).
+        diesel::sql_query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::BigInt, _>(t)
+            .execute(c)?;
+    }
     let uid = new_uid();
     let schedule = new
         .retry_schedule
@@ -401,6 +434,7 @@ pub fn enqueue(
             deliveries::next_attempt_at.eq(next_at),
             deliveries::batch_key.eq(new.batch.as_ref().map(|b| b.key.as_str())),
             deliveries::batch_max.eq(batch_max),
+            deliveries::ordered.eq(ordered),
             deliveries::created_at.eq(now),
             deliveries::updated_at.eq(now),
         ))
@@ -460,6 +494,8 @@ pub fn replay(
         batch: None,
         replay_of: Some(d.id),
         rule_id: None,
+        // A replay is a person's resend of one request: it does not wait in line.
+        ordered: false,
         actor_id: by.0,
         actor_name: by.1.to_owned(),
     };

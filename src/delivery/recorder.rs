@@ -8,8 +8,10 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::claim::{self, Finish, ResponseHook};
+use super::claim::{self, Finish};
 use super::health::{self, HealthEvent};
+use super::hooks::{HealthNews, Hooks, NewsKind};
+use super::queue::Status;
 use crate::db::{self, DbPool};
 
 /// Most outcomes written in one transaction.
@@ -29,9 +31,9 @@ pub(super) struct Recorder {
 
 impl Recorder {
     /// Spawns the writing task on the current runtime; it ends when the recorder is dropped.
-    pub(super) fn start(pool: DbPool, on_response: ResponseHook) -> Self {
+    pub(super) fn start(pool: DbPool, hooks: Hooks) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx, on_response));
+        tokio::spawn(run(pool, rx, hooks));
         Self { tx }
     }
 
@@ -60,7 +62,7 @@ impl Recorder {
     }
 }
 
-async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, on_response: ResponseHook) {
+async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, hooks: Hooks) {
     while let Some(first) = rx.recv().await {
         let mut items = vec![first];
         while items.len() < MAX_GROUP {
@@ -71,13 +73,13 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, on_response: R
         }
         let finishes: Vec<Finish> = items.iter().map(|i| i.finish.clone()).collect();
         let events: Vec<_> = items.iter().map(|i| (i.health, i.breaker, i.now)).collect();
-        let on_response = on_response.clone();
+        let hooks = hooks.clone();
         let res = db::run(&pool, move |c| {
             crate::db::write(c, |c| {
                 let now = events.last().map_or_else(db::now, |e| e.2);
                 let ok = claim::finish_with(c, &finishes, now, &mut |c, f| {
                     let job = f.response.as_ref()?;
-                    on_response(
+                    (hooks.response)(
                         c,
                         job,
                         f.attempt.response_body.as_bytes(),
@@ -85,9 +87,35 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, on_response: R
                         now.and_utc(),
                     )
                 })?;
-                for (recorded, (ev, breaker, now)) in ok.iter().zip(&events) {
-                    if let (true, Some((conn_id, ev))) = (recorded, ev) {
-                        health::apply(c, *conn_id, *ev, *breaker, *now)?;
+                let mut news = Vec::new();
+                for ((recorded, (ev, breaker, now)), f) in ok.iter().zip(&events).zip(&finishes) {
+                    if !recorded {
+                        continue;
+                    }
+                    let Some(conn_id) = ev.map(|e| e.0).or(f.connection_id) else {
+                        continue;
+                    };
+                    let tell = |kind| HealthNews {
+                        connection_id: conn_id,
+                        kind,
+                        delivery_id: f.id,
+                        error: f.last_error.clone(),
+                        at: *now,
+                    };
+                    if let Some((_, ev)) = ev
+                        && let Some(change) = health::apply(c, conn_id, *ev, *breaker, *now)?
+                    {
+                        news.push(tell(NewsKind::Health(change)));
+                    }
+                    if f.status == Status::Failed {
+                        news.push(tell(NewsKind::DeliveryFailed));
+                    }
+                }
+                for n in &news {
+                    // A savepoint: an alert that cannot be written is logged and undone
+                    // alone; the outcomes are recorded all the same.
+                    if let Err(e) = crate::db::write(c, |c| (hooks.health)(c, n)) {
+                        tracing::error!(error = %e, connection = n.connection_id, "health hook failed");
                     }
                 }
                 Ok(ok)

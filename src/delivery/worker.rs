@@ -152,9 +152,9 @@ impl WorkerCtx {
         secrets: Arc<SecretBox>,
         policy: RetryPolicy,
         cfg: WorkerConfig,
-        on_response: super::claim::ResponseHook,
+        hooks: super::hooks::Hooks,
     ) -> Arc<Self> {
-        let recorder = Recorder::start(pool.clone(), on_response);
+        let recorder = Recorder::start(pool.clone(), hooks);
         Arc::new(Self {
             pool,
             sender,
@@ -344,6 +344,7 @@ pub(super) fn finish_of(
     Finish {
         id: row.id,
         token: row.claim_token.clone().unwrap_or_default(),
+        connection_id: row.connection_id,
         status,
         next_attempt_at,
         last_status: attempt.status.map(i32::from),

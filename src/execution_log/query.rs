@@ -54,6 +54,8 @@ pub struct LogRow {
     pub last_error: Option<String>,
     /// When the next attempt is due, while one is.
     pub next_attempt_at: Option<NaiveDateTime>,
+    /// Why a `held` delivery waits (its connection is paused, and by whom or what).
+    pub held_reason: Option<String>,
     /// Occurrences batched into this delivery.
     pub batch_count: i32,
 }
@@ -92,8 +94,9 @@ struct Raw {
 /// A macro, not a function: the boxed query's type over the multi-backend connection is
 /// not worth naming, and the page and the counts must apply exactly the same filters.
 macro_rules! filtered {
-    ($f:expr, $ticket:expr) => {{
+    ($f:expr, $ticket:expr, $held:expr) => {{
         let f: &LogFilter = $f;
+        let held: &[i64] = $held;
         let mut q = deliveries::table.into_boxed();
         if let Some(t) = $ticket {
             q = q.filter(deliveries::ticket_id.eq(t));
@@ -120,7 +123,7 @@ macro_rules! filtered {
             let mut raw: Vec<&str> = Vec::new();
             for s in &f.statuses {
                 let r = match s {
-                    Stage::Queued | Stage::Retrying => "pending",
+                    Stage::Queued | Stage::Retrying | Stage::Held => "pending",
                     Stage::Sending => "in_flight",
                     Stage::Delivered => "succeeded",
                     Stage::Failed => "failed",
@@ -131,24 +134,10 @@ macro_rules! filtered {
                 }
             }
             q = q.filter(deliveries::status.eq_any(raw));
-            // "Queued" and "retrying" are both `pending`; when only one is asked for, the
-            // other's pending rows go.
-            let (queued, retrying) = (
-                f.statuses.contains(&Stage::Queued),
-                f.statuses.contains(&Stage::Retrying),
-            );
-            if queued && !retrying {
-                q = q.filter(
-                    deliveries::status
-                        .ne("pending")
-                        .or(deliveries::attempts.eq(0)),
-                );
-            } else if retrying && !queued {
-                q = q.filter(
-                    deliveries::status
-                        .ne("pending")
-                        .or(deliveries::attempts.gt(0)),
-                );
+            // "Queued", "retrying" and "held" are all `pending`: when not all three are
+            // asked for, the others' pending rows go.
+            if let Some(sql) = pending_stages(&f.statuses, held) {
+                q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&sql));
             }
         }
         match f.http {
@@ -179,6 +168,39 @@ macro_rules! filtered {
     }};
 }
 
+/// Which `pending` rows the asked-for stages keep, as SQL (`None`: all of them). Held
+/// rows are those of a paused connection (`held`: integer ids we read, never user text,
+/// so listing them inline is safe); queued and retrying ones are the others, told apart
+/// by whether an attempt was made.
+fn pending_stages(stages: &[Stage], held: &[i64]) -> Option<String> {
+    let has = |s| stages.contains(&s);
+    let (queued, retrying, on_hold) = (has(Stage::Queued), has(Stage::Retrying), has(Stage::Held));
+    if queued && retrying && on_hold || !(queued || retrying || on_hold) {
+        return None;
+    }
+    let ids: Vec<String> = held.iter().map(i64::to_string).collect();
+    let (is_held, not_held) = if ids.is_empty() {
+        ("1 = 0".to_owned(), "1 = 1".to_owned())
+    } else {
+        let list = ids.join(",");
+        (
+            format!("connection_id IN ({list})"),
+            format!("(connection_id IS NULL OR connection_id NOT IN ({list}))"),
+        )
+    };
+    let mut alts = Vec::new();
+    match (queued, retrying) {
+        (true, true) => alts.push(not_held),
+        (true, false) => alts.push(format!("(attempts = 0 AND {not_held})")),
+        (false, true) => alts.push(format!("(attempts > 0 AND {not_held})")),
+        (false, false) => {}
+    }
+    if on_hold {
+        alts.push(is_held);
+    }
+    Some(format!("(status <> 'pending' OR {})", alts.join(" OR ")))
+}
+
 /// The ticket filter as an id: a display id is looked up; one naming no ticket is an
 /// id no delivery has.
 fn ticket_id(conn: &mut DbConn, f: &LogFilter) -> Result<Option<i64>> {
@@ -200,10 +222,11 @@ fn ticket_id(conn: &mut DbConn, f: &LogFilter) -> Result<Option<i64>> {
 /// keyset chunks, so memory stays small however many there are.
 pub fn count_by_connection(conn: &mut DbConn, f: &LogFilter) -> Result<Vec<(Option<i64>, i64)>> {
     let t = ticket_id(conn, f)?;
+    let held = crate::delivery::health::paused(conn, crate::db::now())?;
     let mut counts: std::collections::BTreeMap<Option<i64>, i64> = Default::default();
     let mut f = f.clone();
     loop {
-        let q = filtered!(&f, t);
+        let q = filtered!(&f, t, &held);
         let chunk: Vec<(i64, Option<i64>)> = q
             .order(deliveries::id.desc())
             .limit(10_000)
@@ -222,7 +245,9 @@ pub fn count_by_connection(conn: &mut DbConn, f: &LogFilter) -> Result<Vec<(Opti
 /// The page `f` selects. A ticket filter naming no ticket selects nothing.
 pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
     let t = ticket_id(conn, f)?;
-    let q = filtered!(f, t);
+    let held = crate::delivery::health::hold_reasons(conn, crate::db::now())?;
+    let ids: Vec<i64> = held.keys().copied().collect();
+    let q = filtered!(f, t, &ids);
     let mut raw: Vec<Raw> = q
         .order(deliveries::id.desc())
         .limit(f.limit + 1)
@@ -235,7 +260,7 @@ pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
         None
     };
     Ok(Page {
-        items: with_names(conn, raw)?,
+        items: with_names(conn, raw, &held)?,
         next_cursor,
     })
 }
@@ -248,7 +273,11 @@ fn names(ids: impl Iterator<Item = Option<i64>>) -> Vec<i64> {
     v
 }
 
-fn with_names(conn: &mut DbConn, raw: Vec<Raw>) -> Result<Vec<LogRow>> {
+fn with_names(
+    conn: &mut DbConn,
+    raw: Vec<Raw>,
+    held: &HashMap<i64, String>,
+) -> Result<Vec<LogRow>> {
     let wh: HashMap<i64, String> = webhooks::table
         .filter(webhooks::id.eq_any(names(raw.iter().map(|r| r.webhook_id))))
         .select((webhooks::id, webhooks::name))
@@ -298,7 +327,10 @@ fn with_names(conn: &mut DbConn, raw: Vec<Raw>) -> Result<Vec<LogRow>> {
     Ok(raw
         .into_iter()
         .map(|r| {
-            let status = Stage::of(&r.status, r.attempts);
+            let held_reason = (r.status == "pending")
+                .then(|| r.connection_id.and_then(|c| held.get(&c).cloned()))
+                .flatten();
+            let status = Stage::of_held(&r.status, r.attempts, held_reason.is_some());
             let by = |what: &str| {
                 if r.actor_name.is_empty() {
                     what.to_string()
@@ -343,7 +375,9 @@ fn with_names(conn: &mut DbConn, raw: Vec<Raw>) -> Result<Vec<LogRow>> {
                     .and_then(|i| tk.get(&i).cloned())
                     .unwrap_or_default(),
                 duration_ms: last.get(&r.id).map(|x| x.1),
-                next_attempt_at: status.is_open().then_some(r.next_attempt_at),
+                next_attempt_at: (status.is_open() && status != Stage::Held)
+                    .then_some(r.next_attempt_at),
+                held_reason,
                 cause,
                 status,
                 id: r.id,

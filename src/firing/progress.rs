@@ -83,7 +83,13 @@ fn webhook_name(conn: &mut DbConn, id: Option<i64>) -> Result<String> {
 }
 
 fn build(conn: &mut DbConn, d: Delivery, webhook_name: String) -> Result<Progress> {
-    let stage = Stage::of(&d.status, d.attempts);
+    let held = match (d.status.as_str(), d.connection_id) {
+        ("pending", Some(c)) => {
+            crate::delivery::health::hold_reasons(conn, crate::db::now())?.remove(&c)
+        }
+        _ => None,
+    };
+    let stage = Stage::of_held(&d.status, d.attempts, held.is_some());
     let last = AttemptRecord::last_for_delivery(conn, d.id)?;
     let response_summary = last
         .as_ref()
@@ -102,6 +108,7 @@ fn build(conn: &mut DbConn, d: Delivery, webhook_name: String) -> Result<Progres
                 (b, n) => b.or(n),
             }
         }
+        Stage::Held => held.map(|why| format!("held: {why}")),
         _ => None,
     };
     Ok(Progress {

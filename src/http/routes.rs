@@ -521,6 +521,71 @@ pub fn table() -> RouteTable {
         Admin,
         crate::web::connection_health::connections_resume,
     );
+    t.post(
+        "/admin/connections/{id:\\d+}/pause",
+        Admin,
+        crate::web::connection_health::connections_pause,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/discard-held",
+        Admin,
+        crate::web::connection_health::connections_discard_held,
+    );
+    t.get(
+        "/admin/connections/{id:\\d+}/alerts",
+        Admin,
+        crate::web::alerts::connection_alerts_show,
+    );
+    t.post(
+        "/admin/connections/{id:\\d+}/alerts",
+        Admin,
+        crate::web::alerts::connection_alerts_save,
+    );
+    t.get(
+        "/admin/alerts",
+        Admin,
+        crate::web::alerts::alerts_default_show,
+    );
+    t.post(
+        "/admin/alerts",
+        Admin,
+        crate::web::alerts::alerts_default_save,
+    );
+    t.get(
+        "/api/v1/alerts/default",
+        ApiAdmin,
+        api::alerts::alerts_default_get,
+    );
+    t.put(
+        "/api/v1/alerts/default",
+        ApiAdmin,
+        api::alerts::alerts_default_put,
+    );
+    t.get(
+        "/api/v1/connections/{id:\\d+}/alerts",
+        ApiAdmin,
+        api::alerts::connection_alerts_get,
+    );
+    t.put(
+        "/api/v1/connections/{id:\\d+}/alerts",
+        ApiAdmin,
+        api::alerts::connection_alerts_put,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}/pause",
+        ApiAdmin,
+        api::alerts::connections_pause,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}/resume",
+        ApiAdmin,
+        api::alerts::connections_resume,
+    );
+    t.post(
+        "/api/v1/connections/{id:\\d+}/discard-held",
+        ApiAdmin,
+        api::alerts::connections_discard_held,
+    );
     t.get(
         "/api/v1/connections",
         ApiAdmin,

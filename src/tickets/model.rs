@@ -44,6 +44,9 @@ pub struct Ticket {
     pub created_by: Option<i64>,
     pub updated_at: NaiveDateTime,
     pub updated_by: Option<i64>,
+    /// Set on a ticket Hookdesk opened about a failing connection (`alerts`): the
+    /// ticket never sends to that connection.
+    pub alert_connection_id: Option<i64>,
 }
 
 impl Ticket {
@@ -245,6 +248,28 @@ impl Ticket {
         input: &TicketInput,
         sink: &dyn Sink,
     ) -> Result<Ticket> {
+        Ticket::create_with(conn, actor, input, None, sink)
+    }
+
+    /// An alert ticket about a failing connection (`alerts`), marked before the
+    /// rules see its events: it never sends to that connection (`webhooks::refusal`).
+    pub fn create_alert(
+        conn: &mut DbConn,
+        actor: &ChangeActor,
+        input: &TicketInput,
+        connection_id: i64,
+        sink: &dyn Sink,
+    ) -> Result<Ticket> {
+        Ticket::create_with(conn, actor, input, Some(connection_id), sink)
+    }
+
+    fn create_with(
+        conn: &mut DbConn,
+        actor: &ChangeActor,
+        input: &TicketInput,
+        alert_connection_id: Option<i64>,
+        sink: &dyn Sink,
+    ) -> Result<Ticket> {
         crate::db::write(conn, |c| {
             let mut errs = FieldErrors::new();
             let t = TicketType::parse(&input.ticket_type);
@@ -307,6 +332,7 @@ impl Ticket {
                     tickets::created_by.eq(actor.id),
                     tickets::updated_at.eq(now),
                     tickets::updated_by.eq(actor.id),
+                    tickets::alert_connection_id.eq(alert_connection_id),
                 ))
                 .execute(c)?;
             let ticket: Ticket = tickets::table

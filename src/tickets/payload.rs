@@ -194,8 +194,16 @@ pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<BTreeMap<Str
         updated_by.as_ref(),
         false,
     );
-    Ok(flatten(base, &t.priority, &forms, &rows))
+    let mut values = flatten(base, &t.priority, &forms, &rows);
+    if let Some(c) = t.alert_connection_id {
+        values.insert(ALERT_CONNECTION.into(), Value::from(c));
+    }
+    Ok(values)
 }
+
+/// On an alert ticket, the connection it is about (`alerts`); `webhooks::refusal` reads
+/// it so the ticket never sends there.
+pub const ALERT_CONNECTION: &str = "ticket.alert.connection_id";
 
 fn flatten(
     base: Map<String, Value>,

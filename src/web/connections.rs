@@ -34,6 +34,8 @@ struct ConnectionFormPage {
     ctx: PageCtx,
     /// The stored connection when editing.
     conn: Option<Connection>,
+    /// Its delivery health, when editing.
+    health: Option<super::connection_health::HealthCard>,
     form: ConnectionForm,
     rows: Vec<HeaderRow>,
     errors: FieldErrors,
@@ -268,10 +270,20 @@ async fn form_page(
     a: FormArgs,
 ) -> Result<HttpResponse, Error> {
     let status = super::page::form_status(&a.errors);
+    let health = match a.conn.clone() {
+        Some(c) => Some(
+            db::run(&state(req)?.pool, move |db| {
+                super::connection_health::HealthCard::load(db, &c)
+            })
+            .await?,
+        ),
+        None => None,
+    };
     let mut resp = crate::page_or_fragment!(
         req,
         ConnectionFormPage {
             ctx: PageCtx::new(auth, session, "connections"),
+            health,
             rows: header_rows(&a.form, a.conn.as_ref()),
             conn: a.conn,
             form: a.form,

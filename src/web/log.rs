@@ -36,7 +36,7 @@ struct LogPage {
 }
 
 impl LogPage {
-    fn statuses(&self) -> [Stage; 6] {
+    fn statuses(&self) -> [Stage; 7] {
         Stage::ALL
     }
 }

@@ -3,6 +3,7 @@
 //! hold no SQL.
 
 pub mod account;
+pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod chart;

@@ -43,6 +43,7 @@ pub struct WebhookForm {
     pub batch_mode: String,
     pub batch_wait_seconds: String,
     pub batch_max_items: String,
+    pub keep_order: Option<String>,
     pub retry_max_attempts: String,
     pub retry_schedule: String,
     pub param_name: Vec<String>,
@@ -122,6 +123,7 @@ impl WebhookForm {
             },
             batch_wait_seconds: number(&self.batch_wait_seconds, d.batch_wait_seconds),
             batch_max_items: number(&self.batch_max_items, d.batch_max_items),
+            keep_order: checked(&self.keep_order),
             retry_max_attempts: (!self.retry_max_attempts.trim().is_empty())
                 .then(|| number(&self.retry_max_attempts, 0)),
             retry_schedule: self.retry_schedule.clone(),

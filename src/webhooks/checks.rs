@@ -46,6 +46,7 @@ pub struct Valid {
     pub batch_mode: BatchMode,
     pub batch_wait_seconds: i32,
     pub batch_max_items: i32,
+    pub keep_order: bool,
     pub retry_max_attempts: Option<i32>,
     pub retry_schedule: Option<Vec<u32>>,
     pub parameters: Vec<Parameter>,
@@ -90,6 +91,7 @@ impl Valid {
             batch_mode: self.batch_mode,
             batch_wait_seconds: self.batch_wait_seconds,
             batch_max_items: self.batch_max_items,
+            keep_order: self.keep_order,
             retry_max_attempts: self.retry_max_attempts,
             retry_schedule: self.retry_schedule,
             parameters: self.parameters,
@@ -437,6 +439,12 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     if !(1..=1000).contains(&input.batch_max_items) {
         errs.add("batch_max_items", "must be between 1 and 1000");
     }
+    if input.keep_order && batch_mode != BatchMode::None {
+        errs.add(
+            "keep_order",
+            "cannot be combined with batching: a batch carries many tickets at once",
+        );
+    }
     if let Some(n) = input.retry_max_attempts
         && !(1..=50).contains(&n)
     {
@@ -554,6 +562,7 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
         batch_mode,
         batch_wait_seconds: input.batch_wait_seconds,
         batch_max_items: input.batch_max_items,
+        keep_order: input.keep_order,
         retry_max_attempts: input.retry_max_attempts,
         retry_schedule,
         parameters,

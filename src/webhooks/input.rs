@@ -74,6 +74,10 @@ pub struct WebhookInput {
     pub batch_mode: String,
     pub batch_wait_seconds: i32,
     pub batch_max_items: i32,
+    /// Keep order per ticket: one delivery per ticket at a time, in the order their
+    /// causes committed; a failing one holds back later ones for that ticket only.
+    /// Not with batching.
+    pub keep_order: bool,
     pub retry_max_attempts: Option<i32>,
     /// Seconds between attempts, comma separated (`60, 300, 1800`); empty: global policy.
     pub retry_schedule: String,
@@ -110,6 +114,7 @@ impl Default for WebhookInput {
             batch_mode: BatchMode::None.code().into(),
             batch_wait_seconds: 30,
             batch_max_items: 100,
+            keep_order: false,
             retry_max_attempts: None,
             retry_schedule: String::new(),
             parameters: Vec::new(),
@@ -189,6 +194,7 @@ impl WebhookInput {
             batch_mode: w.batch_mode.code().into(),
             batch_wait_seconds: w.batch_wait_seconds,
             batch_max_items: w.batch_max_items,
+            keep_order: w.keep_order,
             retry_max_attempts: w.retry_max_attempts,
             retry_schedule: w
                 .retry_schedule

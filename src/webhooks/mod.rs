@@ -44,12 +44,26 @@ pub fn grants(webhook: &Webhook, principal: &Principal) -> bool {
     webhook.roles.iter().any(|r| principal.has_role(r))
 }
 
+/// The template value an alert ticket carries: the connection it is about.
+pub const ALERT_CONNECTION: &str = crate::tickets::payload::ALERT_CONNECTION;
+
 /// Why `w` may not fire for a ticket with these template values (status, ticket type,
 /// "Select tickets" conditions), or None when it may. Rules, buttons and the dry runs
 /// all ask this one question.
 pub fn refusal(w: &Webhook, values: &BTreeMap<String, Value>) -> Option<String> {
     if w.status == Status::Disabled {
         return Some(format!("webhook “{}” is disabled", w.name));
+    }
+    // An alert ticket about a connection never sends to it: its failure would feed the
+    // alert (`alerts`, point 2).
+    if let Some(c) = values.get(ALERT_CONNECTION).and_then(Value::as_i64)
+        && (w.connection_id == Some(c) || w.test_connection_id == Some(c))
+    {
+        return Some(format!(
+            "this ticket is an alert about the connection webhook “{}” sends to; it never \
+             sends there",
+            w.name
+        ));
     }
     let ticket_type = values
         .get("ticket.type")

@@ -150,6 +150,8 @@ pub struct WebhookRow {
     /// The real values of the secret header lines, sealed (`super::secret_headers`).
     #[serde(skip)]
     pub sealed_headers: Option<String>,
+    /// "Keep order per ticket": one delivery of this webhook per ticket at a time.
+    pub keep_order: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -269,6 +271,7 @@ pub struct Webhook {
     pub batch_mode: BatchMode,
     pub batch_wait_seconds: i32,
     pub batch_max_items: i32,
+    pub keep_order: bool,
     /// None: the global retry policy.
     pub retry_max_attempts: Option<i32>,
     /// Delays in seconds between attempts; None: the global retry policy.

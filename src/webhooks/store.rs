@@ -207,6 +207,7 @@ fn assemble(conn: &mut DbConn, r: WebhookRow) -> Result<Webhook> {
         conditions,
         batch_wait_seconds: r.batch_wait_seconds,
         batch_max_items: r.batch_max_items,
+        keep_order: r.keep_order,
         retry_max_attempts: r.retry_max_attempts,
         retry_schedule,
         parameters,
@@ -264,6 +265,7 @@ macro_rules! row_values {
                 webhooks::batch_mode.eq(v.batch_mode.code()),
                 webhooks::batch_wait_seconds.eq(v.batch_wait_seconds),
                 webhooks::batch_max_items.eq(v.batch_max_items),
+                webhooks::keep_order.eq(v.keep_order),
                 webhooks::retry_max_attempts.eq(v.retry_max_attempts),
                 webhooks::retry_schedule.eq(v
                     .retry_schedule

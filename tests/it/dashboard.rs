@@ -295,7 +295,7 @@ async fn the_dashboard_counts_what_was_sent(app: TestApp) {
     );
     assert!(
         row.contains(&format!(
-            "href=\"/admin/log?connection={conn2}&amp;status=failed&amp;status=retrying\""
+            "href=\"/admin/log?connection={conn2}&amp;status=failed&amp;status=retrying&amp;status=held\""
         )),
         "{row}"
     );
@@ -304,7 +304,7 @@ async fn the_dashboard_counts_what_was_sent(app: TestApp) {
     // The link leads to exactly its failing deliveries.
     let log = text(
         &w.app,
-        &format!("/admin/log?connection={conn2}&status=failed&status=retrying"),
+        &format!("/admin/log?connection={conn2}&status=failed&status=retrying&status=held"),
     )
     .await;
     assert_eq!(row_ids(&log).len(), 2);

@@ -68,6 +68,7 @@ fn finish_ok(id: i64, token: &str) -> Finish {
     Finish {
         id,
         token: token.into(),
+        connection_id: None,
         status: Status::Succeeded,
         next_attempt_at: None,
         last_status: Some(200),

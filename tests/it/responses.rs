@@ -40,7 +40,12 @@ pub fn worker_ctx(app: &TestApp) -> Arc<WorkerCtx> {
         Arc::new(secrets),
         RetryPolicy::parse(&["0s".to_string(), "10s".to_string()]).unwrap(),
         WorkerConfig::from_config(&app.config).unwrap(),
-        hookdesk::firing::response_hook(std::sync::Arc::new(hookdesk::tickets::events::NoRules)),
+        hookdesk::delivery::hooks::Hooks {
+            response: hookdesk::firing::response_hook(std::sync::Arc::new(
+                hookdesk::tickets::events::NoRules,
+            )),
+            ..hookdesk::delivery::hooks::Hooks::none()
+        },
     )
 }
 

@@ -80,7 +80,7 @@ fn ctx(app: &TestApp, o: &Opts) -> Arc<WorkerCtx> {
         Arc::new(SecretBox::new(&SecretBox::generate_key())),
         RetryPolicy::parse(&schedule).unwrap(),
         cfg,
-        hookdesk::delivery::claim::no_response_hook(),
+        hookdesk::delivery::hooks::Hooks::none(),
     )
 }
 
@@ -285,7 +285,7 @@ async fn breaker_pauses_probes_and_resumes(app: TestApp) {
         0,
         "paused"
     );
-    app.with_conn(|c| health::resume(c, conn).unwrap());
+    app.with_conn(|c| health::resume(c, conn, hookdesk::db::now()).unwrap());
     assert!(worker::run_once(&w, t0() + Td::seconds(72)).await.unwrap() >= 1);
 }
 

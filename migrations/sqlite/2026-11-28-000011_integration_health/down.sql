@@ -1,0 +1,14 @@
+DELETE FROM settings WHERE name = 'alerts.default';
+DROP INDEX deliveries_open_per_ticket;
+ALTER TABLE deliveries DROP COLUMN ordered;
+ALTER TABLE webhooks DROP COLUMN keep_order;
+DELETE FROM users WHERE system = 1;
+ALTER TABLE users DROP COLUMN system;
+ALTER TABLE tickets DROP COLUMN alert_connection_id;
+ALTER TABLE connections DROP COLUMN alert_raised_at;
+ALTER TABLE connections DROP COLUMN alert_noted_at;
+ALTER TABLE connections DROP COLUMN alert_ticket_id;
+ALTER TABLE connections DROP COLUMN alert_policy;
+ALTER TABLE connections DROP COLUMN failing_since;
+ALTER TABLE connections DROP COLUMN hold_by;
+ALTER TABLE connections DROP COLUMN hold_since;
