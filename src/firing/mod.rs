@@ -159,6 +159,8 @@ pub fn render(
             d.actor_name = f.actor_name.clone().unwrap_or_default();
         }
     }
+    // A test-send is not part of the ticket's sequence (it goes out at once, alone).
+    d.ordered = f.webhook.keep_order && !matches!(f.cause, Cause::Test);
     d.retry_schedule = f.webhook.delivery_schedule(global_schedule);
     Ok(Rendered {
         delivery: d,

@@ -279,6 +279,8 @@ struct ShowPage {
     errors: FieldErrors,
     actions: Vec<crate::firing::manual::Offer>,
     deliveries: Vec<crate::firing::progress::Progress>,
+    /// On an alert ticket: the connection it is about (id, name).
+    alert_connection: Option<(i64, String)>,
 }
 
 pub struct ShowData {
@@ -288,6 +290,7 @@ pub struct ShowData {
     pub updated_by: String,
     pub forms: Vec<TicketForm>,
     pub history: Vec<HistoryEntry>,
+    pub alert_connection: Option<(i64, String)>,
 }
 
 pub async fn load_show(req: &HttpRequest, id: i64) -> Result<ShowData, Error> {
@@ -306,6 +309,12 @@ pub async fn load_show(req: &HttpRequest, id: i64) -> Result<ShowData, Error> {
             updated_by: name(ticket.updated_by),
             forms: ticket_forms(c, id, ticket.kind())?,
             history: history::list(c, id)?,
+            alert_connection: match ticket.alert_connection_id {
+                Some(cid) => crate::connections::Connection::get(c, cid)
+                    .ok()
+                    .map(|conn| (cid, conn.name)),
+                None => None,
+            },
             ticket,
         })
     })
@@ -335,6 +344,7 @@ async fn render_show(
             updated_by: d.updated_by,
             forms: d.forms,
             history: d.history,
+            alert_connection: d.alert_connection,
             editing: None,
             row_errors: FieldErrors::new(),
             new_errors: FieldErrors::new(),

@@ -9,6 +9,7 @@
 mod helpers;
 
 mod accounts;
+mod alerts;
 mod auth;
 mod browser;
 mod busy;
