@@ -278,6 +278,9 @@ impl Engine {
                     }
                     Err(e) => return Err(e),
                 };
+                if let Some(why) = crate::webhooks::alert_loop(&w, values) {
+                    return Err(Error::Conflict(why));
+                }
                 // Not this ticket's webhook, or disabled: a rule over many tickets
                 // meets this every day; it is not worth a history line.
                 if firing::refusal(&w, values).is_some()

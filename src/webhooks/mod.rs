@@ -47,6 +47,21 @@ pub fn grants(webhook: &Webhook, principal: &Principal) -> bool {
 /// The template value an alert ticket carries: the connection it is about.
 pub const ALERT_CONNECTION: &str = crate::tickets::payload::ALERT_CONNECTION;
 
+/// An alert ticket about a connection never sends to it: its failure would feed the
+/// alert (`alerts`, point 2). Part of [`refusal`]; the rules engine also asks it alone,
+/// to say so in the ticket's history (a loop stopped is worth a line; a webhook for
+/// other ticket types is not).
+pub fn alert_loop(w: &Webhook, values: &BTreeMap<String, Value>) -> Option<String> {
+    let c = values.get(ALERT_CONNECTION).and_then(Value::as_i64)?;
+    (w.connection_id == Some(c) || w.test_connection_id == Some(c)).then(|| {
+        format!(
+            "this ticket is an alert about the connection webhook “{}” sends to; it never \
+             sends there",
+            w.name
+        )
+    })
+}
+
 /// Why `w` may not fire for a ticket with these template values (status, ticket type,
 /// "Select tickets" conditions), or None when it may. Rules, buttons and the dry runs
 /// all ask this one question.
@@ -54,16 +69,8 @@ pub fn refusal(w: &Webhook, values: &BTreeMap<String, Value>) -> Option<String> 
     if w.status == Status::Disabled {
         return Some(format!("webhook “{}” is disabled", w.name));
     }
-    // An alert ticket about a connection never sends to it: its failure would feed the
-    // alert (`alerts`, point 2).
-    if let Some(c) = values.get(ALERT_CONNECTION).and_then(Value::as_i64)
-        && (w.connection_id == Some(c) || w.test_connection_id == Some(c))
-    {
-        return Some(format!(
-            "this ticket is an alert about the connection webhook “{}” sends to; it never \
-             sends there",
-            w.name
-        ));
+    if let Some(why) = alert_loop(w, values) {
+        return Some(why);
     }
     let ticket_type = values
         .get("ticket.type")

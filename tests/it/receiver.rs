@@ -39,6 +39,9 @@ pub enum Reply {
     GzipBomb,
     /// `302` to `location`.
     Redirect(String),
+    /// 503 to the first attempt of every `n`th new `webhook-id` (in order of first
+    /// arrival), 200 to everything else: a receiver that fails now and then.
+    FailFirstOfEvery(usize),
     /// Demand NTLM; after a valid NTLMv2 handshake on one connection, answer `then`.
     Ntlm {
         user: String,
@@ -210,6 +213,19 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
                 req.ntlm = seen;
                 Some(resp)
             }
+            Reply::FailFirstOfEvery(n) => {
+                let got = st.received.lock().unwrap();
+                let id = req.header("webhook-id").unwrap_or_default().to_owned();
+                let first = !got
+                    .iter()
+                    .any(|r| r.header("webhook-id") == Some(id.as_str()));
+                let mut ids: Vec<&str> =
+                    got.iter().filter_map(|r| r.header("webhook-id")).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let k = ids.len() + 1;
+                Some(head(if first && k % n == 0 { 503 } else { 200 }, &[], 0))
+            }
             _ => None,
         };
         st.received.lock().unwrap().push(req);
@@ -273,7 +289,7 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
                 let headers = vec![("Location".to_owned(), location)];
                 stream.write_all(&head(302, &headers, 0)).await.is_ok()
             }
-            (None, Reply::Ntlm { .. }) => unreachable!(),
+            (None, Reply::Ntlm { .. } | Reply::FailFirstOfEvery(_)) => unreachable!(),
         };
         if !ok {
             return;

@@ -13,7 +13,6 @@ use hookdesk::delivery::queue::{self, Delivery, NewDelivery, Trigger, Waker};
 use hookdesk::delivery::records::AttemptRecord;
 use hookdesk::delivery::worker::{self, WorkerConfig, WorkerCtx};
 use hookdesk::delivery::{RetryPolicy, Sender, SenderConfig, actor::WorkerHandle, health};
-use hookdesk::secrets::SecretBox;
 
 use crate::helpers::TestApp;
 use crate::queue::{no_worker, request, t0};
@@ -38,13 +37,13 @@ macro_rules! worker_tests {
     )* };
 }
 
-struct Opts {
-    schedule: Vec<&'static str>,
-    per_connection: usize,
-    claim_batch: usize,
-    breaker_failures: i32,
-    timeout_secs: u64,
-    grace: Duration,
+pub(crate) struct Opts {
+    pub schedule: Vec<&'static str>,
+    pub per_connection: usize,
+    pub claim_batch: usize,
+    pub breaker_failures: i32,
+    pub timeout_secs: u64,
+    pub grace: Duration,
 }
 
 impl Default for Opts {
@@ -61,6 +60,15 @@ impl Default for Opts {
 }
 
 fn ctx(app: &TestApp, o: &Opts) -> Arc<WorkerCtx> {
+    ctx_with(app, o, hookdesk::delivery::hooks::Hooks::none())
+}
+
+/// A worker with `o`'s settings and the given hooks (alerts, responses).
+pub(crate) fn ctx_with(
+    app: &TestApp,
+    o: &Opts,
+    hooks: hookdesk::delivery::hooks::Hooks,
+) -> Arc<WorkerCtx> {
     let mut config = app.config.clone();
     config.allowed_networks = vec!["127.0.0.1/32".into()];
     config.delivery_timeout_seconds = o.timeout_secs;
@@ -77,15 +85,19 @@ fn ctx(app: &TestApp, o: &Opts) -> Arc<WorkerCtx> {
     WorkerCtx::new(
         app.pool.clone(),
         sender,
-        Arc::new(SecretBox::new(&SecretBox::generate_key())),
+        // The app's own key: what the app sealed (connection secrets, header values)
+        // must open.
+        Arc::new(
+            app.with_conn(|c| hookdesk::secrets::key::open_secret_box(&app.config, c).unwrap()),
+        ),
         RetryPolicy::parse(&schedule).unwrap(),
         cfg,
-        hookdesk::delivery::hooks::Hooks::none(),
+        hooks,
     )
 }
 
 /// A connection row with no secrets (the worker only reads its timeout and health).
-fn connection(app: &TestApp, name: &str) -> i64 {
+pub(crate) fn connection(app: &TestApp, name: &str) -> i64 {
     app.with_conn(|c| {
         diesel::insert_into(connections::table)
             .values((
@@ -114,7 +126,13 @@ fn connection(app: &TestApp, name: &str) -> i64 {
     })
 }
 
-fn enqueue(app: &TestApp, conn: Option<i64>, url: &str, body: &str, now: NaiveDateTime) -> i64 {
+pub(crate) fn enqueue(
+    app: &TestApp,
+    conn: Option<i64>,
+    url: &str,
+    body: &str,
+    now: NaiveDateTime,
+) -> i64 {
     app.with_conn(|c| {
         let mut n = NewDelivery::new(Trigger::Rule, conn, request(url, body));
         n.connection_id = conn;
@@ -122,7 +140,7 @@ fn enqueue(app: &TestApp, conn: Option<i64>, url: &str, body: &str, now: NaiveDa
     })
 }
 
-fn get(app: &TestApp, id: i64) -> Delivery {
+pub(crate) fn get(app: &TestApp, id: i64) -> Delivery {
     app.with_conn(|c| Delivery::get(c, id).unwrap())
 }
 
