@@ -182,3 +182,92 @@ fn worker_refuses_a_lease_shorter_than_the_timeout() {
         "{err}"
     );
 }
+
+/// Held deliveries survive a crash: a paused connection's deliveries wait while the
+/// worker is killed with SIGKILL and started again, none is sent meanwhile, and after
+/// the resume every one arrives exactly once, in the order it was queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_deliveries_survive_kill_9_and_leave_in_order_after_resume() {
+    const HELD: usize = 300;
+    let app = crate::queue::no_worker(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let db_url = app.config.database_url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(Reply::Status(200)).await;
+    let conn = crate::worker::connection(&app, "Paused vendor");
+    app.with_conn(|c| {
+        let admin = hookdesk::audit::Actor::system("test");
+        hookdesk::connections::Connection::pause(c, &admin, conn).unwrap();
+        hookdesk::db::write(c, |c| {
+            for i in 0..HELD {
+                let r = request(&rx.url("/held"), &format!("{{\"n\":{i}}}"));
+                queue::enqueue(
+                    c,
+                    &NewDelivery::new(Trigger::Rule, Some(conn), r),
+                    8,
+                    hookdesk::db::now(),
+                )?;
+            }
+            Ok::<_, hookdesk::error::Error>(())
+        })
+        .unwrap();
+    });
+    // One request at a time to this connection, so "in order" is the arrival order.
+    let start = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookdesk"));
+        cmd.arg("worker")
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &db_url)
+            .env("HOOKDESK_ALLOWED_NETWORKS", "127.0.0.1/32")
+            .env("HOOKDESK_WORKER_POLL_MS", "50")
+            .env("HOOKDESK_WORKER_PER_CONNECTION", "1")
+            .env("HOOKDESK_LOG_FORMAT", "text")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        cmd.spawn().expect("start hookdesk worker")
+    };
+    let mut child = start();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rx.received().len(), 0, "held: nothing is sent");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = start();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(rx.received().len(), 0, "still held after the restart");
+    let pending: i64 = app.with_conn(|c| {
+        deliveries::table
+            .filter(deliveries::status.eq("pending"))
+            .filter(deliveries::attempts.eq(0))
+            .count()
+            .get_result(c)
+            .unwrap()
+    });
+    assert_eq!(pending, i64::try_from(HELD).unwrap(), "no attempt was counted");
+
+    let released = app.with_conn(|c| {
+        let admin = hookdesk::audit::Actor::system("test");
+        hookdesk::connections::Connection::resume(c, &admin, conn).unwrap().1
+    });
+    assert_eq!(released, HELD);
+    wait_until("every held delivery arrived", Duration::from_secs(120), || {
+        rx.received().len() >= HELD
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.received();
+    assert_eq!(got.len(), HELD, "each exactly once");
+    let order: Vec<u64> = got
+        .iter()
+        .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["n"]
+            .as_u64()
+            .unwrap())
+        .collect();
+    assert_eq!(order, (0..HELD as u64).collect::<Vec<_>>(), "in the order queued");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
