@@ -244,27 +244,41 @@ async fn held_deliveries_survive_kill_9_and_leave_in_order_after_resume() {
             .get_result(c)
             .unwrap()
     });
-    assert_eq!(pending, i64::try_from(HELD).unwrap(), "no attempt was counted");
+    assert_eq!(
+        pending,
+        i64::try_from(HELD).unwrap(),
+        "no attempt was counted"
+    );
 
     let released = app.with_conn(|c| {
         let admin = hookdesk::audit::Actor::system("test");
-        hookdesk::connections::Connection::resume(c, &admin, conn).unwrap().1
+        hookdesk::connections::Connection::resume(c, &admin, conn)
+            .unwrap()
+            .1
     });
     assert_eq!(released, HELD);
-    wait_until("every held delivery arrived", Duration::from_secs(120), || {
-        rx.received().len() >= HELD
-    })
+    wait_until(
+        "every held delivery arrived",
+        Duration::from_secs(120),
+        || rx.received().len() >= HELD,
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = rx.received();
     assert_eq!(got.len(), HELD, "each exactly once");
     let order: Vec<u64> = got
         .iter()
-        .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["n"]
-            .as_u64()
-            .unwrap())
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert_eq!(order, (0..HELD as u64).collect::<Vec<_>>(), "in the order queued");
+    assert_eq!(
+        order,
+        (0..HELD as u64).collect::<Vec<_>>(),
+        "in the order queued"
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

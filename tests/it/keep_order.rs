@@ -58,7 +58,10 @@ async fn run(app: &TestApp, rx: &Receiver) -> (HashMap<i64, Vec<i64>>, usize) {
         per_connection: 16,
         ..Opts::default()
     };
-    let (w1, w2) = (ctx_with(app, &o, Hooks::none()), ctx_with(app, &o, Hooks::none()));
+    let (w1, w2) = (
+        ctx_with(app, &o, Hooks::none()),
+        ctx_with(app, &o, Hooks::none()),
+    );
     assert_ne!(w1.cfg.id, w2.cfg.id);
     let total = TICKETS * PER_TICKET;
     let mut now = t0();
@@ -102,12 +105,23 @@ async fn one_tickets_deliveries_arrive_in_order_under_retries_with_two_workers(a
     queue_all(&app, &rx.url("/ordered"), true);
     let (by_ticket, failed) = run(&app, &rx).await;
     let total = usize::try_from(TICKETS * PER_TICKET).unwrap();
-    assert_eq!(failed, total / 3, "every third request failed once, and was retried");
+    assert_eq!(
+        failed,
+        total / 3,
+        "every third request failed once, and was retried"
+    );
     for (ticket, seqs) in &by_ticket {
-        assert!(in_order(seqs), "ticket {ticket} arrived out of order: {seqs:?}");
+        assert!(
+            in_order(seqs),
+            "ticket {ticket} arrived out of order: {seqs:?}"
+        );
         let mut distinct = seqs.clone();
         distinct.dedup();
-        assert_eq!(distinct, (0..PER_TICKET).collect::<Vec<_>>(), "ticket {ticket}");
+        assert_eq!(
+            distinct,
+            (0..PER_TICKET).collect::<Vec<_>>(),
+            "ticket {ticket}"
+        );
     }
     // Both workers took part.
     let workers: Vec<String> = app.with_conn(|c| {

@@ -224,7 +224,15 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
                 ids.sort_unstable();
                 ids.dedup();
                 let k = ids.len() + 1;
-                Some(head(if first && k % n == 0 { 503 } else { 200 }, &[], 0))
+                Some(head(
+                    if first && k.is_multiple_of(*n) {
+                        503
+                    } else {
+                        200
+                    },
+                    &[],
+                    0,
+                ))
             }
             _ => None,
         };
