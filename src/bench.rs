@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Seconds the latency run lasts.
     #[arg(long, default_value_t = 5)]
     pub seconds: u32,
+    /// Spread the deliveries over this many tickets of one webhook with "keep order per
+    /// ticket" on (0: off), to see what the option costs.
+    #[arg(long, default_value_t = 0)]
+    pub ordered_tickets: usize,
 }
 
 /// Arrival times by sequence number (the body is `{"n": <seq>}`).
@@ -92,8 +96,8 @@ impl Arrivals {
     }
 }
 
-fn delivery(url: &str, n: usize) -> NewDelivery {
-    NewDelivery::new(
+fn delivery(url: &str, n: usize, ordered_tickets: usize) -> NewDelivery {
+    let mut d = NewDelivery::new(
         Trigger::Rule,
         None,
         RequestSnapshot {
@@ -104,7 +108,14 @@ fn delivery(url: &str, n: usize) -> NewDelivery {
             body: format!("{{\"n\":{n}}}"),
             content_type: "application/json".into(),
         },
-    )
+    );
+    if ordered_tickets > 0 {
+        // Ticket ids need no rows: the queue orders by (webhook, ticket) alone.
+        d.webhook_id = Some(1);
+        d.ticket_id = i64::try_from(n % ordered_tickets).ok();
+        d.ordered = true;
+    }
+    d
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -169,10 +180,11 @@ async fn bench_in(dir: &std::path::Path, base: &Config, args: &BenchArgs) -> any
     for start in (0..n).step_by(500) {
         let end = (start + 500).min(n);
         let u = url.clone();
+        let ot = args.ordered_tickets;
         db::run(&pool, move |c| {
             crate::db::write(c, |c| {
                 for i in start..end {
-                    queue::enqueue(c, &delivery(&u, i), max_attempts, db::now())?;
+                    queue::enqueue(c, &delivery(&u, i, ot), max_attempts, db::now())?;
                 }
                 Ok(())
             })
@@ -183,6 +195,12 @@ async fn bench_in(dir: &std::path::Path, base: &Config, args: &BenchArgs) -> any
     let enqueued = t0.elapsed();
     arrivals.wait_all(n, Duration::from_secs(600)).await?;
     let took = t0.elapsed();
+    if args.ordered_tickets > 0 {
+        println!(
+            "keep order per ticket: on, {} tickets (one delivery in flight per ticket)",
+            args.ordered_tickets
+        );
+    }
     println!(
         "throughput: {n} deliveries in {:.2} s = {:.0} deliveries/s (enqueue alone {:.2} s)",
         took.as_secs_f64(),
@@ -200,9 +218,10 @@ async fn bench_in(dir: &std::path::Path, base: &Config, args: &BenchArgs) -> any
         for (i, slot) in sent.iter_mut().enumerate() {
             tick.tick().await;
             let u = url.clone();
+            let ot = args.ordered_tickets;
             let at = Instant::now();
             db::run(&pool, move |c| {
-                queue::enqueue(c, &delivery(&u, i), max_attempts, db::now())?;
+                queue::enqueue(c, &delivery(&u, i, ot), max_attempts, db::now())?;
                 Ok(())
             })
             .await?;
