@@ -29,6 +29,7 @@ mod execution_log;
 mod execution_log_browser;
 mod hammer;
 mod hammer_checks;
+mod integration_health_browser;
 mod integration_health_pages;
 mod keep_order;
 mod metrics;
