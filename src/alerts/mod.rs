@@ -56,6 +56,14 @@ pub fn hook(rules: Arc<dyn Sink + Send + Sync>) -> HealthHook {
 
 /// What one piece of news does, under the connection's policy.
 pub fn on_news(conn: &mut DbConn, news: &HealthNews, sink: &dyn Sink) -> Result<()> {
+    // Two workers (processes) recording failures of one connection at once must not
+    // both find no open alert and open two: PostgreSQL takes the connection's row lock
+    // first (SQLite's write lock already orders them).
+    if let DbConn::Postgres(pg) = &mut *conn {
+        diesel::sql_query("SELECT id FROM connections WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::BigInt, _>(news.connection_id)
+            .execute(pg)?;
+    }
     let c = match Connection::get(conn, news.connection_id) {
         Ok(c) => c,
         // Deleted while its delivery was in flight: nobody to alert about.

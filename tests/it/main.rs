@@ -10,6 +10,7 @@ mod helpers;
 
 mod accounts;
 mod alerts;
+mod alerts_load;
 mod alerts_time;
 mod auth;
 mod browser;
