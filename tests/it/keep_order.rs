@@ -56,6 +56,8 @@ async fn run(app: &TestApp, rx: &Receiver) -> (HashMap<i64, Vec<i64>>, usize) {
     let o = Opts {
         schedule: vec!["0s", "1s", "1s", "1s", "1s"],
         per_connection: 16,
+        // Each claim takes half of the tickets' heads, so both workers get work.
+        claim_batch: 3,
         ..Opts::default()
     };
     let (w1, w2) = (

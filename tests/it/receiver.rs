@@ -201,6 +201,7 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
             return;
         };
         let reply = st.reply.lock().unwrap().clone();
+        let mut recorded = false;
         let response = match &reply {
             Reply::Ntlm {
                 user,
@@ -214,7 +215,9 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
                 Some(resp)
             }
             Reply::FailFirstOfEvery(n) => {
-                let got = st.received.lock().unwrap();
+                // Decided and recorded under one lock: two requests arriving together
+                // must not both count as the same "nth new one".
+                let mut got = st.received.lock().unwrap();
                 let id = req.header("webhook-id").unwrap_or_default().to_owned();
                 let first = !got
                     .iter()
@@ -224,19 +227,16 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
                 ids.sort_unstable();
                 ids.dedup();
                 let k = ids.len() + 1;
-                Some(head(
-                    if first && k.is_multiple_of(*n) {
-                        503
-                    } else {
-                        200
-                    },
-                    &[],
-                    0,
-                ))
+                let fail = first && k.is_multiple_of(*n);
+                got.push(req.clone());
+                recorded = true;
+                Some(head(if fail { 503 } else { 200 }, &[], 0))
             }
             _ => None,
         };
-        st.received.lock().unwrap().push(req);
+        if !recorded {
+            st.received.lock().unwrap().push(req);
+        }
         st.arrived.notify_waiters();
         let stream = reader.get_mut();
         let ok = match (response, reply) {
