@@ -10,6 +10,7 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod bench_e2e;
 mod browser;
 mod busy;
 mod buttons;
