@@ -113,7 +113,7 @@ impl User {
         users::table
             .find(id)
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound("user".into()))
     }
@@ -122,7 +122,7 @@ impl User {
         Ok(users::table
             .filter(users::username.eq(normalize_username(username)))
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?)
     }
 
