@@ -86,6 +86,31 @@ pub struct Run {
     pub receiver_cpu_s: f64,
     /// Arrivals per healthy tag (`a`, `b`, `raw`).
     pub arrived_by_tag: BTreeMap<String, usize>,
+    /// Per [`TIMELINE_MS`] from the first call: API calls answered 2xx, and arrivals —
+    /// shows whether delivery keeps up while the API is busy or catches up after.
+    pub timeline: Timeline,
+}
+
+/// Width of a [`Timeline`] bucket.
+pub const TIMELINE_MS: i64 = 500;
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Timeline {
+    pub bucket_ms: i64,
+    pub accepted: Vec<usize>,
+    pub arrived: Vec<usize>,
+}
+
+fn buckets(start_us: i64, times: impl Iterator<Item = i64>) -> Vec<usize> {
+    let mut out = Vec::new();
+    for t in times {
+        let i = usize::try_from((t - start_us).max(0) / (TIMELINE_MS * 1000)).unwrap_or(0);
+        if out.len() <= i {
+            out.resize(i + 1, 0);
+        }
+        out[i] += 1;
+    }
+    out
 }
 
 /// The stamp's parts: run, sequence number, send time.
@@ -170,6 +195,11 @@ pub fn analyse(name: &str, path: &str, shots: &[Shot], records: &[Record], tags:
         r.seconds = (last - first_sent) as f64 / 1e6;
     }
     r.delivered_per_s_steady = steady_rate(&times);
+    r.timeline = Timeline {
+        bucket_ms: TIMELINE_MS,
+        accepted: buckets(first_sent, ok.values().map(|s| s.returned_us)),
+        arrived: buckets(first_sent, times.iter().copied()),
+    };
     let mut from_return = Vec::new();
     let mut from_send = Vec::new();
     for x in &mine {
