@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bench;
+pub mod bench_e2e;
 pub mod conditions;
 pub mod config;
 pub mod connections;

@@ -31,6 +31,17 @@ enum Command {
     /// Measure the delivery engine: deliveries/s and enqueue-to-arrival latency against a
     /// local receiver, on a throwaway SQLite database.
     Bench(hookdesk::bench::BenchArgs),
+    /// Measure delivery end to end through the public API: a receiver process and
+    /// `hookdesk serve` on a fresh database (SQLite, or PostgreSQL with --database-url),
+    /// configured through the JSON API; rule path and fire path at full speed and at a
+    /// fixed rate, the raw ceiling, CPU and memory, a noisy neighbour. Table and JSON.
+    BenchE2e(hookdesk::bench_e2e::BenchE2eArgs),
+    /// The receiver process of bench-e2e (started by bench-e2e itself).
+    #[command(hide = true)]
+    BenchE2eReceiver {
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
     /// Measure what the trigger rules cost a ticket change (evaluation alone, and the
     /// engine's whole share of a change), on a throwaway SQLite database.
     BenchRules(hookdesk::rules::bench::BenchRulesArgs),
@@ -127,6 +138,8 @@ fn main() -> anyhow::Result<()> {
         }),
         Command::Worker => worker(config),
         Command::Bench(args) => bench(config, args),
+        Command::BenchE2e(args) => bench_e2e(cli.config.database_url.clone(), args),
+        Command::BenchE2eReceiver { workers } => hookdesk::bench_e2e::receiver::main(workers),
         Command::BenchRules(args) => hookdesk::rules::bench::run(&config, &args),
         Command::BenchLog(args) => hookdesk::execution_log::bench::run(&config, &args),
         Command::Migrate => {
@@ -261,6 +274,14 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopping the delivery worker");
     handle.shutdown().await;
     Ok(())
+}
+
+#[tokio::main]
+async fn bench_e2e(
+    server: Option<String>,
+    args: hookdesk::bench_e2e::BenchE2eArgs,
+) -> anyhow::Result<()> {
+    hookdesk::bench_e2e::run(server, &args).await
 }
 
 #[tokio::main]

@@ -53,7 +53,7 @@ impl Role {
         roles::table
             .find(id)
             .select(Role::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound("role".into()))
     }

@@ -32,7 +32,7 @@ pub fn load(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> Result<Option<S
         .filter(sessions::key_hash.eq(sha256_hex(key)))
         .filter(sessions::expires_at.gt(now))
         .select(sessions::state)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(row.and_then(|s| serde_json::from_str(&s).ok()))
 }

@@ -115,7 +115,7 @@ impl ApiToken {
             .filter(api_tokens::token_hash.eq(&hash))
             .filter(api_tokens::revoked_at.is_null())
             .select(ApiToken::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         let tok = tok.ok_or(Error::Unauthenticated)?;
         let principal = User::principal(conn, tok.user_id)?;

@@ -115,7 +115,7 @@ impl User {
         users::table
             .find(id)
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound("user".into()))
     }
@@ -124,7 +124,7 @@ impl User {
         Ok(users::table
             .filter(users::username.eq(normalize_username(username)))
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?)
     }
 

@@ -4,6 +4,12 @@
 //! The backend is chosen from the URL scheme, never guessed: diesel's `MultiConnection`
 //! tries every backend and hides why the real one failed, so we open one concrete
 //! connection first and only then build the pool.
+//!
+//! A lookup by a unique key reads with `get_result`, not `first`: diesel sends
+//! `.first()`'s `LIMIT 1` as a bound parameter, and SQLite (3.53 here) lets the planner
+//! read a bound LIMIT, so every new binding expires the statement and the next step
+//! prepares it again from the SQL text — a whole parse and plan per execution, which
+//! was a quarter of the rule path's CPU in `hookdesk bench-e2e`.
 
 pub mod schema;
 mod write;
@@ -295,7 +301,7 @@ pub mod settings {
         Ok(settings::table
             .find(name)
             .select(settings::value)
-            .first(conn)
+            .get_result(conn)
             .optional()?)
     }
 

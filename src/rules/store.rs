@@ -86,7 +86,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<Rule> {
     let row = rules::table
         .find(id)
         .select(RuleRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(|| Error::NotFound(format!("rule {id}")))?;
     to_rule(conn, row)

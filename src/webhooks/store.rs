@@ -97,7 +97,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<Webhook> {
     let row = webhooks::table
         .find(id)
         .select(WebhookRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(|| Error::NotFound("webhook".into()))?;
     assemble(conn, row)

@@ -13,6 +13,7 @@ mod alerts;
 mod alerts_load;
 mod alerts_time;
 mod auth;
+mod bench_e2e;
 mod browser;
 mod busy;
 mod buttons;
