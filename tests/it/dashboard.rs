@@ -310,12 +310,16 @@ async fn the_dashboard_counts_what_was_sent(app: TestApp) {
     assert_eq!(row_ids(&log).len(), 2);
     assert!(!row_ids(&log).contains(&c));
 
-    // Resumed, it leaves the list.
+    // The receiver is fixed and the connection resumed: its held deliveries leave at
+    // once, arrive, and it leaves the list.
+    rx2.set_reply(Reply::Status(200));
     let r = w
         .app
         .post_form(&format!("/admin/connections/{conn2}/resume"), &[])
         .await;
     assert_eq!(r.status(), 303);
+    rx2.wait_for(4).await;
+    settled(&w).await;
     let html = text(&w.app, "/").await;
     assert!(!html.contains(&format!("id=\"troubled-{conn2}\"")));
 
