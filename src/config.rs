@@ -72,6 +72,9 @@ pub struct Config {
     pub delivery_connect_timeout_seconds: u64,
     /// Seconds allowed for one whole request, response body included.
     pub delivery_timeout_seconds: u64,
+    /// A connection's client certificate this close to expiry (days) is flagged on the
+    /// connection list and the dashboard.
+    pub cert_expiry_warning_days: u64,
     /// Proxy for outgoing requests (`http://host:port`); proxy environment variables are
     /// ignored.
     pub outgoing_proxy: Option<String>,
@@ -148,6 +151,7 @@ impl Default for Config {
                 .collect(),
             delivery_connect_timeout_seconds: 10,
             delivery_timeout_seconds: 30,
+            cert_expiry_warning_days: 30,
             outgoing_proxy: None,
             secret_key: None,
             secret_key_file: None,
@@ -362,6 +366,14 @@ pub struct ConfigArgs {
         value_name = "SECS"
     )]
     pub delivery_timeout_seconds: Option<u64>,
+    /// Days before a client certificate's expiry when it is flagged [default: 30]
+    #[arg(
+        long,
+        env = "HOOKDESK_CERT_EXPIRY_WARNING_DAYS",
+        global = true,
+        value_name = "DAYS"
+    )]
+    pub cert_expiry_warning_days: Option<u64>,
     /// Proxy for outgoing requests, e.g. http://proxy:3128 [default: none]
     #[arg(
         long,
@@ -470,7 +482,8 @@ impl Config {
             allowed_networks,
             retry_schedule,
             delivery_connect_timeout_seconds,
-            delivery_timeout_seconds
+            delivery_timeout_seconds,
+            cert_expiry_warning_days
         );
         if let Some(p) = &a.outgoing_proxy {
             self.outgoing_proxy = Some(p.clone()).filter(|p| !p.trim().is_empty());

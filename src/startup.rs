@@ -30,10 +30,22 @@ pub async fn start_worker(
     pool: DbPool,
     waker: crate::delivery::Waker,
 ) -> anyhow::Result<crate::delivery::actor::WorkerHandle> {
+    start_worker_with(config, pool, waker, Default::default()).await
+}
+
+/// [`start_worker`] sharing OAuth 2.0 tokens with the rest of the process ("Test
+/// connection" and test-sends), so one client gets one token, not one per sender.
+pub async fn start_worker_with(
+    config: &Config,
+    pool: DbPool,
+    waker: crate::delivery::Waker,
+    tokens: std::sync::Arc<crate::delivery::oauth::TokenCache>,
+) -> anyhow::Result<crate::delivery::actor::WorkerHandle> {
     use crate::delivery::{RetryPolicy, Sender, SenderConfig, worker};
     let cfg = worker::WorkerConfig::from_config(config).map_err(anyhow::Error::msg)?;
     let sender = Sender::new(&SenderConfig::from_config(config).map_err(anyhow::Error::msg)?)
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_tokens(tokens);
     let policy = RetryPolicy::parse(&config.retry_schedule).map_err(anyhow::Error::msg)?;
     let c = config.clone();
     let p = pool.clone();
@@ -155,6 +167,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         spawn_session_purger(pool.clone());
         let delivery_waker = crate::delivery::Waker::default();
+        let sender = crate::delivery::Sender::new(
+            &crate::delivery::SenderConfig::from_config(&config).map_err(anyhow::Error::msg)?,
+        )
+        .map_err(anyhow::Error::msg)?;
         let worker = if config.run_worker {
             // The process that delivers also keeps the log to its retention.
             crate::delivery::retention::spawn(
@@ -162,15 +178,19 @@ impl Application {
                 config.retention_days,
                 config.body_retention_days,
             );
-            Some(start_worker(&config, pool.clone(), delivery_waker.clone()).await?)
+            Some(
+                start_worker_with(
+                    &config,
+                    pool.clone(),
+                    delivery_waker.clone(),
+                    sender.tokens(),
+                )
+                .await?,
+            )
         } else {
             None
         };
         let secrets = std::sync::Arc::new(secrets);
-        let sender = crate::delivery::Sender::new(
-            &crate::delivery::SenderConfig::from_config(&config).map_err(anyhow::Error::msg)?,
-        )
-        .map_err(anyhow::Error::msg)?;
         let direct = crate::delivery::direct::DirectSender::new(
             pool.clone(),
             sender,

@@ -39,6 +39,23 @@ pub struct ConnectionView {
     pub auth_secret_set: bool,
     pub signing_secret_set: bool,
     pub previous_signing_secret_expires_at: Option<NaiveDateTime>,
+    /// OAuth 2.0 client credentials (`auth_kind` `oauth2`; the client id is
+    /// `auth_username`, the client secret `auth_secret`).
+    pub oauth_token_url: String,
+    pub oauth_scope: String,
+    pub oauth_audience: String,
+    pub oauth_resource: String,
+    /// `client_secret_basic` or `client_secret_post`.
+    pub oauth_client_auth: String,
+    /// Mutual TLS: the client certificate chain (PEM), whether its key is stored (never
+    /// the key), and what the certificate says.
+    pub tls_client_cert: String,
+    pub tls_client_key_set: bool,
+    pub tls_client_cert_subject: Option<String>,
+    pub tls_client_cert_issuer: Option<String>,
+    pub tls_client_cert_expires_at: Option<NaiveDateTime>,
+    /// PEM certificates trusted for this connection's server besides the system's.
+    pub tls_ca_bundle: String,
     pub consecutive_failures: i32,
     /// The circuit breaker holds deliveries until then.
     pub paused_until: Option<NaiveDateTime>,
@@ -54,6 +71,7 @@ pub struct ConnectionView {
 
 impl From<&Connection> for ConnectionView {
     fn from(c: &Connection) -> Self {
+        let cert = c.client_cert();
         Self {
             id: c.id,
             name: c.name.clone(),
@@ -82,6 +100,17 @@ impl From<&Connection> for ConnectionView {
                 .previous_signing_secret_sealed
                 .as_ref()
                 .and(c.previous_signing_expires_at),
+            oauth_token_url: c.oauth_token_url.clone(),
+            oauth_scope: c.oauth_scope.clone(),
+            oauth_audience: c.oauth_audience.clone(),
+            oauth_resource: c.oauth_resource.clone(),
+            oauth_client_auth: c.oauth_client_auth.clone(),
+            tls_client_cert: c.tls_client_cert.clone(),
+            tls_client_key_set: c.tls_client_key_set(),
+            tls_client_cert_subject: cert.as_ref().map(|i| i.subject.clone()),
+            tls_client_cert_issuer: cert.as_ref().map(|i| i.issuer.clone()),
+            tls_client_cert_expires_at: c.tls_cert_expires_at,
+            tls_ca_bundle: c.tls_ca_bundle.clone(),
             consecutive_failures: c.consecutive_failures,
             paused_until: c.paused_until,
             gone_at: c.gone_at,
@@ -129,6 +158,20 @@ pub struct ConnectionBody {
     pub signing_secret: Option<String>,
     #[serde(default)]
     pub signing_secret_clear: bool,
+    pub oauth_token_url: Option<String>,
+    pub oauth_scope: Option<String>,
+    pub oauth_audience: Option<String>,
+    pub oauth_resource: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    pub oauth_client_auth: Option<String>,
+    /// PEM client certificate chain; `""` removes the certificate and its key.
+    pub tls_client_cert: Option<String>,
+    /// PEM private key of the certificate; write-only.
+    pub tls_client_key: Option<String>,
+    #[serde(default)]
+    pub tls_client_key_clear: bool,
+    /// PEM certificates to trust for the server; `""` removes them.
+    pub tls_ca_bundle: Option<String>,
 }
 
 fn change(value: Option<String>, clear: bool) -> SecretChange {
@@ -153,7 +196,14 @@ impl ConnectionBody {
             auth_kind,
             auth_username,
             auth_domain,
-            auth_header
+            auth_header,
+            oauth_token_url,
+            oauth_scope,
+            oauth_audience,
+            oauth_resource,
+            oauth_client_auth,
+            tls_client_cert,
+            tls_ca_bundle
         );
         if self.timeout_ms.is_some() {
             i.timeout_ms = self.timeout_ms;
@@ -170,6 +220,7 @@ impl ConnectionBody {
         }
         i.auth_secret = change(self.auth_secret, self.auth_secret_clear);
         i.signing_secret = change(self.signing_secret, self.signing_secret_clear);
+        i.tls_client_key = change(self.tls_client_key, self.tls_client_key_clear);
         i
     }
 }

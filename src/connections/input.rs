@@ -2,7 +2,8 @@
 //! into a row. Secrets arrive as `SecretChange`: keep the stored value, set a new one,
 //! or clear it; they leave here sealed.
 
-use super::kinds::{AppType, AuthKind, Environment};
+use super::credentials;
+use super::kinds::{AppType, AuthKind, Environment, OAuthClientAuth};
 use super::{Connection, ConnectionRow, StoredHeader, signing};
 use crate::delivery::redact::{is_redacted, is_secret_header};
 use crate::error::{Error, FieldErrors, Result};
@@ -60,6 +61,16 @@ pub struct ConnectionInput {
     pub auth_header: String,
     pub auth_secret: SecretChange,
     pub signing_secret: SecretChange,
+    /// OAuth 2.0 client credentials (auth kind `oauth2`).
+    pub oauth_token_url: String,
+    pub oauth_scope: String,
+    pub oauth_audience: String,
+    pub oauth_resource: String,
+    pub oauth_client_auth: String,
+    /// Mutual TLS: certificate chain and CA bundle (PEM); the key is write-only.
+    pub tls_client_cert: String,
+    pub tls_client_key: SecretChange,
+    pub tls_ca_bundle: String,
 }
 
 impl Default for ConnectionInput {
@@ -78,6 +89,14 @@ impl Default for ConnectionInput {
             auth_header: String::new(),
             auth_secret: SecretChange::Keep,
             signing_secret: SecretChange::Keep,
+            oauth_token_url: String::new(),
+            oauth_scope: String::new(),
+            oauth_audience: String::new(),
+            oauth_resource: String::new(),
+            oauth_client_auth: OAuthClientAuth::Basic.code().into(),
+            tls_client_cert: String::new(),
+            tls_client_key: SecretChange::Keep,
+            tls_ca_bundle: String::new(),
         }
     }
 }
@@ -112,6 +131,14 @@ impl ConnectionInput {
             auth_header: c.auth_header.clone(),
             auth_secret: SecretChange::Keep,
             signing_secret: SecretChange::Keep,
+            oauth_token_url: c.oauth_token_url.clone(),
+            oauth_scope: c.oauth_scope.clone(),
+            oauth_audience: c.oauth_audience.clone(),
+            oauth_resource: c.oauth_resource.clone(),
+            oauth_client_auth: c.oauth_client_auth.clone(),
+            tls_client_cert: c.tls_client_cert.clone(),
+            tls_client_key: SecretChange::Keep,
+            tls_ca_bundle: c.tls_ca_bundle.clone(),
         }
     }
 
@@ -173,6 +200,16 @@ impl ConnectionInput {
             );
         }
         let kind = kind.unwrap_or(AuthKind::None);
+        let oauth = credentials::prepare_oauth(self, kind, &mut errs);
+        // An OAuth client secret goes to the token endpoint: a new token host is a new
+        // host for it, like a new base URL for every other kind's secret.
+        let host_changed = host_changed
+            || (kind == AuthKind::OAuth2
+                && old.is_some_and(|o| {
+                    o.auth_kind() == kind
+                        && credentials::token_host(o) != url_host(&oauth.token_url)
+                }));
+        let tls = credentials::prepare_tls(self, old, sb, &mut errs)?;
         let username = self.auth_username.trim().to_string();
         let domain = self.auth_domain.trim().to_string();
         let header = self.auth_header.trim().to_string();
@@ -180,7 +217,10 @@ impl ConnectionInput {
         limits::check(&mut errs, "auth_domain", &domain, limits::SHORT);
         limits::check(&mut errs, "auth_header", &header, limits::HEADER_NAME);
         if kind.has_username() && username.is_empty() {
-            errs.add("auth_username", "Enter the user name.");
+            errs.add(
+                "auth_username",
+                format!("Enter the {}.", kind.username_label()),
+            );
         }
         if kind == AuthKind::ApiKey {
             if header.is_empty() {
@@ -278,6 +318,15 @@ impl ConnectionInput {
             signing_secret_sealed: signing,
             previous_signing_secret_sealed: previous,
             previous_signing_expires_at: previous_expires,
+            oauth_token_url: oauth.token_url,
+            oauth_scope: oauth.scope,
+            oauth_audience: oauth.audience,
+            oauth_resource: oauth.resource,
+            oauth_client_auth: oauth.client_auth,
+            tls_client_cert: tls.client_cert,
+            tls_client_key_sealed: tls.client_key_sealed,
+            tls_ca_bundle: tls.ca_bundle,
+            tls_cert_expires_at: tls.cert_expires_at,
         })
     }
 

@@ -54,8 +54,26 @@ code_enum!(
         Bearer => ("bearer", "Bearer token"),
         ApiKey => ("api_key", "API key header"),
         Ntlm => ("ntlm", "NTLM (user, password, domain)"),
+        OAuth2 => ("oauth2", "OAuth 2.0 client credentials"),
     }
 );
+
+code_enum!(
+    /// How an OAuth 2.0 client proves itself to its token endpoint (RFC 6749 §2.3.1).
+    OAuthClientAuth {
+        Basic => ("client_secret_basic", "HTTP Basic header (client_secret_basic)"),
+        Post => ("client_secret_post", "In the request body (client_secret_post)"),
+    }
+);
+
+impl OAuthClientAuth {
+    pub fn for_sender(self) -> crate::delivery::ClientAuth {
+        match self {
+            OAuthClientAuth::Basic => crate::delivery::ClientAuth::Basic,
+            OAuthClientAuth::Post => crate::delivery::ClientAuth::Post,
+        }
+    }
+}
 
 impl AuthKind {
     /// What this kind calls its secret, for labels and messages.
@@ -65,13 +83,21 @@ impl AuthKind {
             AuthKind::Basic | AuthKind::Ntlm => "password",
             AuthKind::Bearer => "token",
             AuthKind::ApiKey => "API key value",
+            AuthKind::OAuth2 => "client secret",
+        }
+    }
+    /// What this kind calls its user name: OAuth 2.0 clients have an id instead.
+    pub fn username_label(self) -> &'static str {
+        match self {
+            AuthKind::OAuth2 => "client ID",
+            _ => "user name",
         }
     }
     pub fn has_secret(self) -> bool {
         self != AuthKind::None
     }
     pub fn has_username(self) -> bool {
-        matches!(self, AuthKind::Basic | AuthKind::Ntlm)
+        matches!(self, AuthKind::Basic | AuthKind::Ntlm | AuthKind::OAuth2)
     }
 }
 

@@ -3,6 +3,7 @@
 //! the model only ever carries ciphertext, and the two accessors the sender uses
 //! (`resolved_auth`, `active_signing_secrets`) hand clear values out inside `Secret`.
 
+pub mod credentials;
 pub mod hold;
 pub mod input;
 pub mod kinds;
@@ -13,7 +14,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 pub use input::{ConnectionInput, HeaderInput, SecretChange};
-pub use kinds::{AppType, AuthKind, Environment};
+pub use kinds::{AppType, AuthKind, Environment, OAuthClientAuth};
 
 use crate::audit::{self, Actor};
 use crate::db::DbConn;
@@ -59,6 +60,19 @@ pub struct Connection {
     pub alert_ticket_id: Option<i64>,
     pub alert_noted_at: Option<NaiveDateTime>,
     pub alert_raised_at: Option<NaiveDateTime>,
+    /// OAuth 2.0 client credentials (auth kind `oauth2`; the client id is
+    /// `auth_username`, the client secret `auth_secret_sealed`).
+    pub oauth_token_url: String,
+    pub oauth_scope: String,
+    pub oauth_audience: String,
+    pub oauth_resource: String,
+    pub oauth_client_auth: String,
+    /// Mutual TLS: the client certificate chain (PEM, public), its key (sealed), a CA
+    /// bundle to trust for the server (PEM), and the certificate's expiry.
+    pub tls_client_cert: String,
+    pub tls_client_key_sealed: Option<String>,
+    pub tls_ca_bundle: String,
+    pub tls_cert_expires_at: Option<NaiveDateTime>,
 }
 
 /// One default header as stored. `value` is sealed when `secret`; a secret header whose
@@ -110,6 +124,15 @@ pub struct ConnectionRow {
     pub signing_secret_sealed: Option<String>,
     pub previous_signing_secret_sealed: Option<String>,
     pub previous_signing_expires_at: Option<NaiveDateTime>,
+    pub oauth_token_url: String,
+    pub oauth_scope: String,
+    pub oauth_audience: String,
+    pub oauth_resource: String,
+    pub oauth_client_auth: String,
+    pub tls_client_cert: String,
+    pub tls_client_key_sealed: Option<String>,
+    pub tls_ca_bundle: String,
+    pub tls_cert_expires_at: Option<NaiveDateTime>,
 }
 
 impl Connection {
@@ -121,6 +144,21 @@ impl Connection {
     }
     pub fn auth_kind(&self) -> AuthKind {
         AuthKind::parse(&self.auth_kind).unwrap_or(AuthKind::None)
+    }
+    pub fn oauth_client_auth(&self) -> OAuthClientAuth {
+        OAuthClientAuth::parse(&self.oauth_client_auth).unwrap_or(OAuthClientAuth::Basic)
+    }
+    pub fn tls_client_key_set(&self) -> bool {
+        self.tls_client_key_sealed.is_some()
+    }
+    /// The client certificate's subject, issuer and validity, when one is stored.
+    pub fn client_cert(&self) -> Option<credentials::CertInfo> {
+        credentials::describe_first(&self.tls_client_cert).ok()
+    }
+    /// The client certificate expires within `days` (or has expired) at `now`.
+    pub fn cert_expiring(&self, now: NaiveDateTime, days: i64) -> bool {
+        self.tls_cert_expires_at
+            .is_some_and(|at| at - now <= chrono::Duration::days(days))
     }
     pub fn auth_secret_set(&self) -> bool {
         self.auth_secret_sealed.is_some()
@@ -161,7 +199,35 @@ impl Connection {
                 password: secret()?,
                 domain: self.auth_domain.clone(),
             },
+            AuthKind::OAuth2 => Auth::OAuth2(std::sync::Arc::new(crate::delivery::OAuthClient {
+                token_url: self.oauth_token_url.clone(),
+                client_id: self.auth_username.clone(),
+                client_secret: secret()?,
+                scope: self.oauth_scope.clone(),
+                audience: self.oauth_audience.clone(),
+                resource: self.oauth_resource.clone(),
+                client_auth: self.oauth_client_auth().for_sender(),
+            })),
         })
+    }
+
+    /// The client certificate with its key decrypted, and the CA bundle; `None` when
+    /// the connection has neither.
+    pub fn resolved_tls(&self, sb: &SecretBox) -> Result<Option<crate::delivery::ClientTls>> {
+        let key = match &self.tls_client_key_sealed {
+            Some(k) => sb.open(k)?,
+            None => Secret(String::new()),
+        };
+        let tls = crate::delivery::ClientTls {
+            cert_pem: if key.expose().is_empty() {
+                String::new()
+            } else {
+                self.tls_client_cert.clone()
+            },
+            key_pem: key,
+            ca_pem: self.tls_ca_bundle.clone(),
+        };
+        Ok((!tls.is_empty()).then_some(tls))
     }
 
     /// Default headers with clear values; secret headers without a value are left out.
@@ -197,6 +263,21 @@ impl Connection {
             .first(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound(format!("connection #{id}")))
+    }
+
+    /// Connections whose client certificate expires before `now + days` (or has
+    /// expired), soonest first: the dashboard's warning.
+    pub fn certs_expiring(
+        conn: &mut DbConn,
+        now: NaiveDateTime,
+        days: i64,
+    ) -> Result<Vec<Connection>> {
+        Ok(connections::table
+            .filter(connections::tls_client_key_sealed.is_not_null())
+            .filter(connections::tls_cert_expires_at.le(now + chrono::Duration::days(days)))
+            .order(connections::tls_cert_expires_at.asc())
+            .select(Connection::as_select())
+            .load(conn)?)
     }
 
     pub fn find_by_name(conn: &mut DbConn, name: &str) -> Result<Option<Connection>> {
@@ -325,6 +406,7 @@ impl Connection {
             let auth = one(&c.auth_secret_sealed)?;
             let signing = one(&c.signing_secret_sealed)?;
             let previous = one(&c.previous_signing_secret_sealed)?;
+            let tls_key = one(&c.tls_client_key_sealed)?;
             let mut headers = c.stored_headers();
             for h in headers.iter_mut().filter(|h| h.secret) {
                 h.value = one(&h.value)?;
@@ -336,6 +418,7 @@ impl Connection {
                     connections::auth_secret_sealed.eq(auth),
                     connections::signing_secret_sealed.eq(signing),
                     connections::previous_signing_secret_sealed.eq(previous),
+                    connections::tls_client_key_sealed.eq(tls_key),
                     connections::headers.eq(headers),
                 ))
                 .execute(conn)?;
@@ -375,7 +458,7 @@ pub fn change_summary(old: Option<&Connection>, new: &Connection) -> String {
             if new.verify_tls { "on" } else { "off" }
         );
     };
-    let pairs: [(&str, bool); 13] = [
+    let pairs: [(&str, bool); 21] = [
         ("name", old.name != new.name),
         ("app_type", old.app_type != new.app_type),
         ("environment", old.environment != new.environment),
@@ -395,6 +478,26 @@ pub fn change_summary(old: Option<&Connection>, new: &Connection) -> String {
             "signing_secret",
             old.signing_secret_sealed != new.signing_secret_sealed,
         ),
+        (
+            "oauth_token_url",
+            old.oauth_token_url != new.oauth_token_url,
+        ),
+        ("oauth_scope", old.oauth_scope != new.oauth_scope),
+        ("oauth_audience", old.oauth_audience != new.oauth_audience),
+        ("oauth_resource", old.oauth_resource != new.oauth_resource),
+        (
+            "oauth_client_auth",
+            old.oauth_client_auth != new.oauth_client_auth,
+        ),
+        (
+            "tls_client_cert",
+            old.tls_client_cert != new.tls_client_cert,
+        ),
+        (
+            "tls_client_key",
+            old.tls_client_key_sealed != new.tls_client_key_sealed,
+        ),
+        ("tls_ca_bundle", old.tls_ca_bundle != new.tls_ca_bundle),
     ];
     let changed: Vec<&str> = pairs.iter().filter(|(_, c)| *c).map(|(n, _)| *n).collect();
     if changed.is_empty() {

@@ -110,6 +110,15 @@ diesel::table! {
         alert_ticket_id -> Nullable<BigInt>,
         alert_noted_at -> Nullable<Timestamp>,
         alert_raised_at -> Nullable<Timestamp>,
+        oauth_token_url -> Text,
+        oauth_scope -> Text,
+        oauth_audience -> Text,
+        oauth_resource -> Text,
+        oauth_client_auth -> Text,
+        tls_client_cert -> Text,
+        tls_client_key_sealed -> Nullable<Text>,
+        tls_ca_bundle -> Text,
+        tls_cert_expires_at -> Nullable<Timestamp>,
     }
 }
 

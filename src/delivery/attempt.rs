@@ -24,6 +24,9 @@ pub enum ErrorClass {
     Redirect,
     /// A 4xx/5xx answer, or a malformed response.
     Http,
+    /// The connection could not get credentials to send with: its OAuth 2.0 token
+    /// endpoint refused or failed. Nothing was sent to the receiver.
+    Auth,
 }
 
 impl ErrorClass {
@@ -37,6 +40,7 @@ impl ErrorClass {
             Self::RefusedByPolicy => "refused_by_policy",
             Self::Redirect => "redirect",
             Self::Http => "http",
+            Self::Auth => "auth",
         }
     }
 
@@ -50,6 +54,7 @@ impl ErrorClass {
             Self::RefusedByPolicy,
             Self::Redirect,
             Self::Http,
+            Self::Auth,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -85,6 +90,9 @@ pub struct Attempt {
     /// The response body was longer than what is stored.
     pub truncated: bool,
     pub error: Option<AttemptError>,
+    /// What happened before the request itself, step by step, for people testing a
+    /// connection ("Token request: …", "Token obtained: …"); never holds a secret.
+    pub steps: Vec<String>,
 }
 
 impl Attempt {
@@ -120,6 +128,7 @@ mod tests {
             "refused_by_policy",
             "redirect",
             "http",
+            "auth",
         ] {
             assert_eq!(ErrorClass::parse(s).unwrap().as_str(), s);
         }

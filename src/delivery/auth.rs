@@ -1,11 +1,14 @@
 //! How a request proves who sends it, per connection: basic, bearer, an API-key header,
-//! or NTLM. Secrets live in [`Secret`], whose `Debug` never prints them.
+//! NTLM, or an OAuth 2.0 client-credentials token (see `oauth`). Secrets live in
+//! [`Secret`], whose `Debug` never prints them.
 //!
 //! NTLM is a handshake rather than a header, so this module only builds and reads its
 //! messages (through the `ntlmclient` crate); the sender runs the exchange.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+
+use super::oauth::OAuthClient;
 
 pub use crate::config::Secret;
 
@@ -29,13 +32,15 @@ pub enum Auth {
         password: Secret,
         domain: String,
     },
+    /// A bearer token from the client's token endpoint, fetched and cached by the sender.
+    OAuth2(std::sync::Arc<OAuthClient>),
 }
 
 impl Auth {
     /// The header this method sends on every request, if it is a plain header.
     pub fn header(&self) -> Option<(String, String)> {
         match self {
-            Auth::None | Auth::Ntlm { .. } => None,
+            Auth::None | Auth::Ntlm { .. } | Auth::OAuth2(_) => None,
             Auth::Basic { user, password } => Some((
                 "authorization".into(),
                 format!("Basic {}", B64.encode(format!("{user}:{}", password.0))),
@@ -49,7 +54,9 @@ impl Auth {
     pub fn secret_header(&self) -> Option<&str> {
         match self {
             Auth::None => None,
-            Auth::Basic { .. } | Auth::Bearer { .. } | Auth::Ntlm { .. } => Some("authorization"),
+            Auth::Basic { .. } | Auth::Bearer { .. } | Auth::Ntlm { .. } | Auth::OAuth2(_) => {
+                Some("authorization")
+            }
             Auth::ApiKey { header, .. } => Some(header),
         }
     }

@@ -131,9 +131,12 @@ pub struct TestReport {
     pub status: Option<i32>,
     pub duration_ms: i64,
     /// `dns`, `connect`, `tls`, `timeout`, `too_large`, `refused_by_policy`,
-    /// `redirect` or `http`; absent on success.
+    /// `redirect`, `http` or `auth`; absent on success.
     pub error_class: Option<String>,
     pub error_message: Option<String>,
+    /// What happened before the request, in order: for OAuth 2.0 connections the token
+    /// request and the token obtained (expiry, scopes granted), or the cached token used.
+    pub auth_steps: Vec<String>,
     pub request_method: String,
     pub request_url: String,
     /// As sent, secrets shown as `••••`.
@@ -161,6 +164,7 @@ impl TestReport {
             duration_ms: r.duration_ms,
             error_class: r.error_class.clone(),
             error_message: r.error_message.clone(),
+            auth_steps: sent.attempt.steps.clone(),
             request_method: r.request_method.clone(),
             request_url: r.request_url.clone(),
             request_headers: r.request_header_list(),

@@ -23,7 +23,8 @@ use crate::error::Result;
 pub enum HealthEvent {
     /// A 2xx: the endpoint works.
     Success,
-    /// The endpoint failed: no connection, timeout, 408, 429 or 5xx.
+    /// The endpoint failed: no connection, timeout, 408, 429 or 5xx, or no token from
+    /// its OAuth 2.0 token endpoint.
     Failure,
     /// 410 Gone.
     Gone,
@@ -37,7 +38,13 @@ impl HealthEvent {
             (None, _) => Some(Self::Success),
             (_, Some(410)) => Some(Self::Gone),
             (
-                Some(ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Timeout),
+                Some(
+                    ErrorClass::Dns
+                    | ErrorClass::Connect
+                    | ErrorClass::Tls
+                    | ErrorClass::Timeout
+                    | ErrorClass::Auth,
+                ),
                 _,
             ) => Some(Self::Failure),
             (_, Some(s)) if s == 408 || s == 429 || s >= 500 => Some(Self::Failure),

@@ -13,6 +13,8 @@
 
 pub mod attempt;
 pub mod auth;
+pub mod client_tls;
+pub mod oauth;
 pub mod redact;
 pub mod retry;
 pub mod sender;
@@ -21,6 +23,8 @@ pub mod ssrf;
 
 pub use attempt::{Attempt, AttemptError, ErrorClass};
 pub use auth::Auth;
+pub use client_tls::ClientTls;
+pub use oauth::{ClientAuth, OAuthClient};
 pub use retry::{Decision, Outcome, RetryPolicy, next_delay};
 pub use sender::{OutgoingRequest, Sender, SenderConfig};
 

@@ -124,7 +124,11 @@ pub fn next_delay(
         (None, _) => return Decision::Delivered,
         (_, Some(410)) => return Decision::Gone,
         (Some(ErrorClass::Timeout), _) | (_, Some(429)) => true,
-        (Some(ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls), _) => false,
+        // A token endpoint that failed may answer next time, and an administrator who
+        // fixes the client secret wants the waiting deliveries to go out.
+        (Some(ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Auth), _) => {
+            false
+        }
         (_, Some(408)) => false,
         (_, Some(s)) if s >= 500 => false,
         (Some(class), status) => {

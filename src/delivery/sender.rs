@@ -17,11 +17,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::attempt::{Attempt, AttemptError, ErrorClass};
 use super::auth::{self, Auth, Secret};
+use super::client_tls::{ClientTls, Clients};
+use super::oauth::{self, OAuthClient, Source, TokenCache};
 use super::redact::{REDACTED, redact_headers};
 use super::signing;
 use super::ssrf::{DnsFailed, GuardedResolver, NetworkPolicy, Refused};
@@ -102,6 +104,8 @@ pub struct OutgoingRequest {
     pub message_id: String,
     /// Further header names (besides authentication) whose values are stored redacted.
     pub secret_headers: Vec<String>,
+    /// The connection's client certificate and extra CA roots, if it has any.
+    pub client_tls: Option<Arc<ClientTls>>,
 }
 
 /// Cheap to clone: the client and its connection pool are shared.
@@ -111,6 +115,12 @@ pub struct Sender {
     /// The same client without certificate verification, for connections that turned
     /// it off; built once, so those connections keep their keep-alive pool too.
     insecure: reqwest::Client,
+    /// Clients for connections with their own TLS settings (mutual TLS, a CA bundle).
+    tls_clients: Arc<Clients>,
+    /// OAuth 2.0 tokens per client (see `oauth`).
+    tokens: Arc<TokenCache>,
+    /// The time tokens are cached against; tests move it.
+    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     cfg: Arc<SenderConfig>,
 }
 
@@ -149,13 +159,38 @@ struct Answer {
 impl Sender {
     pub fn new(cfg: &SenderConfig) -> Result<Self, String> {
         Ok(Self {
-            client: Self::client(cfg, false)?,
-            insecure: Self::client(cfg, true)?,
+            client: Self::client(cfg, false, None)?,
+            insecure: Self::client(cfg, true, None)?,
+            tls_clients: Arc::default(),
+            tokens: Arc::default(),
+            clock: Arc::new(Utc::now),
             cfg: Arc::new(cfg.clone()),
         })
     }
 
-    fn client(cfg: &SenderConfig, accept_invalid_certs: bool) -> Result<reqwest::Client, String> {
+    /// The token cache, to share with another sender of the same process (the worker's
+    /// and the pages' run on different runtimes, so they keep their own clients).
+    pub fn tokens(&self) -> Arc<TokenCache> {
+        self.tokens.clone()
+    }
+
+    /// The same sender using `tokens` (one token per client for the whole process).
+    pub fn with_tokens(mut self, tokens: Arc<TokenCache>) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// The same sender reading the time from `clock` for its token cache (tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    fn client(
+        cfg: &SenderConfig,
+        accept_invalid_certs: bool,
+        tls: Option<&ClientTls>,
+    ) -> Result<reqwest::Client, String> {
         let policy = Arc::new(cfg.policy.clone());
         let mut builder = reqwest::Client::builder()
             .user_agent(user_agent())
@@ -169,6 +204,9 @@ impl Sender {
         if let Some(p) = &cfg.proxy {
             let proxy = reqwest::Proxy::all(p).map_err(|e| format!("outgoing_proxy: {e}"))?;
             builder = builder.proxy(proxy);
+        }
+        if let Some(tls) = tls {
+            builder = tls.apply(builder)?;
         }
         builder
             .build()
@@ -188,9 +226,14 @@ impl Sender {
         let mut secret_names: Vec<&str> = req.secret_headers.iter().map(String::as_str).collect();
         secret_names.extend(req.auth.secret_header());
         let mut shown = redact_headers(&headers, &secret_names);
-        if matches!(req.auth, Auth::Ntlm { .. }) {
-            // Set per handshake step in `ntlm`; recorded here so the log shows it was sent.
-            shown.push(("authorization".into(), format!("NTLM {REDACTED}")));
+        match req.auth {
+            // Set per handshake step in `ntlm`, or once the token is known; recorded here
+            // so the log shows it was sent.
+            Auth::Ntlm { .. } => shown.push(("authorization".into(), format!("NTLM {REDACTED}"))),
+            Auth::OAuth2(_) => {
+                shown.push(("authorization".into(), format!("Bearer {REDACTED}")));
+            }
+            _ => {}
         }
         let mut attempt = Attempt {
             started_at,
@@ -203,11 +246,12 @@ impl Sender {
             response_body: Vec::new(),
             truncated: false,
             error: None,
+            steps: Vec::new(),
         };
         let deadline = tokio::time::Instant::now() + req.timeout;
         let outcome = match tokio::time::timeout_at(
             deadline,
-            self.exchange(req, &headers, req.timeout),
+            self.exchange(req, &headers, req.timeout, &mut attempt.steps),
         )
         .await
         {
@@ -268,6 +312,7 @@ impl Sender {
         req: &OutgoingRequest,
         headers: &[(String, String)],
         timeout: Duration,
+        steps: &mut Vec<String>,
     ) -> Result<Answer, Failure> {
         if req.body.len() > self.cfg.max_request_body {
             return Err(fail(
@@ -279,7 +324,61 @@ impl Sender {
                 ),
             ));
         }
-        let url = url::Url::parse(&req.url)
+        let url = self.guard(&req.url).await?;
+        let http = self.client_for(req)?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| fail(ErrorClass::Http, format!("invalid method {:?}", req.method)))?;
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| fail(ErrorClass::Http, format!("invalid header name {k:?}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| fail(ErrorClass::Http, format!("invalid value for header {k}")))?;
+            map.append(name, value);
+        }
+        let build = |auth: Option<String>, body: Vec<u8>| {
+            let mut m = map.clone();
+            if let Some(a) = auth.and_then(|a| HeaderValue::from_str(&a).ok()) {
+                m.insert(reqwest::header::AUTHORIZATION, a);
+            }
+            http.request(method.clone(), url.clone())
+                .headers(m)
+                .timeout(timeout)
+                .body(body)
+        };
+        let mut resp = match &req.auth {
+            Auth::Ntlm {
+                user,
+                password,
+                domain,
+            } => self.ntlm(&build, req, user, password, domain).await?,
+            Auth::OAuth2(client) => {
+                let token = self.oauth_token(&http, client, timeout, steps).await?;
+                let resp = build(Some(format!("Bearer {}", token.0)), req.body.clone())
+                    .send()
+                    .await?;
+                if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
+                    resp
+                } else {
+                    // Rule 3 of `oauth`: the token may have been revoked early; one
+                    // fresh token, one more try, and that answer stands.
+                    drop(resp);
+                    self.tokens.reject(client, &token).await;
+                    steps.push("The receiver answered 401 Unauthorized: the token is dropped and the request sent once more with a new one".into());
+                    let token = self.oauth_token(&http, client, timeout, steps).await?;
+                    build(Some(format!("Bearer {}", token.0)), req.body.clone())
+                        .send()
+                        .await?
+                }
+            }
+            _ => build(None, req.body.clone()).send().await?,
+        };
+        self.read_answer(&mut resp).await
+    }
+
+    /// A URL the policy allows: http(s), not refused by the SSRF guard.
+    async fn guard(&self, raw: &str) -> Result<url::Url, Failure> {
+        let url = url::Url::parse(raw)
             .map_err(|e| fail(ErrorClass::RefusedByPolicy, format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(fail(
@@ -297,41 +396,65 @@ impl Sender {
             // changing between this check and its own lookup.
             self.precheck_name(&url).await?;
         }
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .map_err(|_| fail(ErrorClass::Http, format!("invalid method {:?}", req.method)))?;
-        let mut map = HeaderMap::new();
-        for (k, v) in headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| fail(ErrorClass::Http, format!("invalid header name {k:?}")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| fail(ErrorClass::Http, format!("invalid value for header {k}")))?;
-            map.append(name, value);
+        Ok(url)
+    }
+
+    /// The client for this request's TLS settings: the shared one, the one without
+    /// verification, or one built for the connection's certificate and CA bundle.
+    fn client_for(&self, req: &OutgoingRequest) -> Result<reqwest::Client, Failure> {
+        match req.client_tls.as_deref().filter(|t| !t.is_empty()) {
+            None if req.accept_invalid_certs => Ok(self.insecure.clone()),
+            None => Ok(self.client.clone()),
+            Some(tls) => self
+                .tls_clients
+                .get_or_build(tls, req.accept_invalid_certs, || {
+                    Self::client(&self.cfg, req.accept_invalid_certs, Some(tls))
+                })
+                .map_err(|m| fail(ErrorClass::Tls, m)),
         }
-        let build = |auth: Option<String>, body: Vec<u8>| {
-            let mut m = map.clone();
-            if let Some(a) = auth.and_then(|a| HeaderValue::from_str(&a).ok()) {
-                m.insert(reqwest::header::AUTHORIZATION, a);
+    }
+
+    /// A token for `client`: cached, or asked of its token endpoint through `http` (the
+    /// connection's own client, so its TLS settings apply there too), with the SSRF
+    /// guard checking the token URL like any other.
+    async fn oauth_token(
+        &self,
+        http: &reqwest::Client,
+        client: &OAuthClient,
+        timeout: Duration,
+        steps: &mut Vec<String>,
+    ) -> Result<Secret, Failure> {
+        let now = (self.clock)();
+        let fetch = || async {
+            self.guard(&client.token_url).await.map_err(|f| match f {
+                Failure::Classified(mut e) => {
+                    e.message = format!("token URL {}: {}", client.token_url, e.message);
+                    e
+                }
+                Failure::Reqwest(e) => classify(&e),
+            })?;
+            oauth::fetch(client, now, |r| oauth::exchange(http, r, timeout)).await
+        };
+        let (token, source) = self
+            .tokens
+            .token(client, now, fetch)
+            .await
+            .map_err(Failure::Classified)?;
+        let how = match client.client_auth {
+            oauth::ClientAuth::Basic => "client_secret_basic",
+            oauth::ClientAuth::Post => "client_secret_post",
+        };
+        match source {
+            Source::Fetched => {
+                steps.push(format!(
+                    "Token request: POST {} (client credentials, {how})",
+                    client.token_url
+                ));
+                steps.push(format!("Token obtained: {}", token.describe()));
             }
-            let client = if req.accept_invalid_certs {
-                &self.insecure
-            } else {
-                &self.client
-            };
-            client
-                .request(method.clone(), url.clone())
-                .headers(m)
-                .timeout(timeout)
-                .body(body)
-        };
-        let mut resp = match &req.auth {
-            Auth::Ntlm {
-                user,
-                password,
-                domain,
-            } => self.ntlm(&build, req, user, password, domain).await?,
-            _ => build(None, req.body.clone()).send().await?,
-        };
-        self.read_answer(&mut resp).await
+            Source::Cached => steps.push(format!("Token reused from cache: {}", token.describe())),
+        }
+        Ok(token.value)
     }
 
     /// NTLM authenticates a connection, not a request: negotiate (type 1, empty body),
@@ -488,7 +611,7 @@ fn status_error(status: u16, headers: &[(String, String)]) -> Option<AttemptErro
 /// Maps a reqwest error to its class by looking through its causes for the guard's own
 /// errors first. The message is built from the causes only: reqwest's own text repeats
 /// the URL, whose query string may hold a credential.
-fn classify(e: &reqwest::Error) -> AttemptError {
+pub(super) fn classify(e: &reqwest::Error) -> AttemptError {
     let mut causes: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(e);
     let mut tls = false;

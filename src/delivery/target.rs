@@ -3,12 +3,14 @@
 //! only in memory.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::auth::Auth;
+use super::client_tls::ClientTls;
 use crate::config::Secret;
 use crate::connections::Connection;
 use crate::db::DbConn;
@@ -27,6 +29,8 @@ pub struct Target {
     /// The connection turned TLS verification off (a test system's self-signed
     /// certificate); `false`, the default, verifies.
     pub accept_invalid_certs: bool,
+    /// The connection's client certificate and CA bundle (mutual TLS, a private CA).
+    pub client_tls: Option<Arc<ClientTls>>,
     /// Why nothing can be sent (the connection is gone, a secret does not decrypt).
     pub error: Option<String>,
 }
@@ -64,6 +68,7 @@ impl Target {
                 secret_headers,
                 failures: c.consecutive_failures,
                 accept_invalid_certs: !c.verify_tls,
+                client_tls: c.resolved_tls(sb)?.map(Arc::new),
                 error: None,
             })
         })();

@@ -436,6 +436,7 @@ pub(super) fn outgoing_request(
         signing: t.signing.clone(),
         message_id: row.uid.clone(),
         secret_headers,
+        client_tls: t.client_tls.clone(),
     })
 }
 
@@ -456,6 +457,7 @@ pub(super) fn not_sent(row: &Claimed, message: String) -> Attempt {
             class: ErrorClass::RefusedByPolicy,
             message,
         }),
+        steps: Vec::new(),
     }
 }
 

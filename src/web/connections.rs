@@ -10,7 +10,8 @@ use super::form::{HtmlForm, checked};
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
 use crate::connections::{
-    AppType, AuthKind, Connection, ConnectionInput, Environment, HeaderInput, SecretChange,
+    AppType, AuthKind, Connection, ConnectionInput, Environment, HeaderInput, OAuthClientAuth,
+    SecretChange,
 };
 use crate::db;
 use crate::delivery::redact::is_secret_header;
@@ -25,6 +26,16 @@ const SPARE_HEADER_ROWS: usize = 3;
 struct ConnectionsList {
     ctx: PageCtx,
     connections: Vec<Connection>,
+    /// For flagging client certificates close to expiry.
+    now: chrono::NaiveDateTime,
+    warn_days: i64,
+}
+
+/// The stored client certificate as the form shows it.
+struct CertNotice {
+    info: crate::connections::credentials::CertInfo,
+    days_left: i64,
+    expiring: bool,
 }
 
 /// One form for create, edit and clone.
@@ -46,6 +57,8 @@ struct ConnectionFormPage {
     app_types: &'static [AppType],
     environments: &'static [Environment],
     auth_kinds: &'static [AuthKind],
+    client_auths: &'static [OAuthClientAuth],
+    cert: Option<CertNotice>,
 }
 
 /// A header row of the form. Secret values are never put back into the page.
@@ -88,6 +101,24 @@ pub struct ConnectionForm {
     #[serde(default)]
     signing_secret_clear: Option<String>,
     #[serde(default)]
+    oauth_token_url: String,
+    #[serde(default)]
+    oauth_scope: String,
+    #[serde(default)]
+    oauth_audience: String,
+    #[serde(default)]
+    oauth_resource: String,
+    #[serde(default)]
+    oauth_client_auth: String,
+    #[serde(default)]
+    tls_client_cert: String,
+    #[serde(default)]
+    tls_client_key: String,
+    #[serde(default)]
+    tls_client_key_clear: Option<String>,
+    #[serde(default)]
+    tls_ca_bundle: String,
+    #[serde(default)]
     header_name: Vec<String>,
     #[serde(default)]
     header_value: Vec<String>,
@@ -109,6 +140,13 @@ impl ConnectionForm {
             auth_username: i.auth_username.clone(),
             auth_domain: i.auth_domain.clone(),
             auth_header: i.auth_header.clone(),
+            oauth_token_url: i.oauth_token_url.clone(),
+            oauth_scope: i.oauth_scope.clone(),
+            oauth_audience: i.oauth_audience.clone(),
+            oauth_resource: i.oauth_resource.clone(),
+            oauth_client_auth: i.oauth_client_auth.clone(),
+            tls_client_cert: i.tls_client_cert.clone(),
+            tls_ca_bundle: i.tls_ca_bundle.clone(),
             header_name: i.headers.iter().map(|h| h.name.clone()).collect(),
             header_value: i
                 .headers
@@ -165,6 +203,17 @@ impl ConnectionForm {
                 &self.signing_secret,
                 checked(&self.signing_secret_clear),
             ),
+            oauth_token_url: self.oauth_token_url.clone(),
+            oauth_scope: self.oauth_scope.clone(),
+            oauth_audience: self.oauth_audience.clone(),
+            oauth_resource: self.oauth_resource.clone(),
+            oauth_client_auth: self.oauth_client_auth.clone(),
+            tls_client_cert: self.tls_client_cert.clone(),
+            tls_client_key: SecretChange::from_form(
+                &self.tls_client_key,
+                checked(&self.tls_client_key_clear),
+            ),
+            tls_ca_bundle: self.tls_ca_bundle.clone(),
         }
     }
 
@@ -174,6 +223,7 @@ impl ConnectionForm {
         Self {
             auth_secret: String::new(),
             signing_secret: String::new(),
+            tls_client_key: String::new(),
             header_value: headers
                 .iter()
                 .map(|h| {
@@ -199,6 +249,9 @@ impl ConnectionForm {
     }
     fn is_auth_kind(&self, k: &AuthKind) -> bool {
         AuthKind::parse(&self.auth_kind) == Some(*k)
+    }
+    fn is_client_auth(&self, k: &OAuthClientAuth) -> bool {
+        OAuthClientAuth::parse(&self.oauth_client_auth).unwrap_or(OAuthClientAuth::Basic) == *k
     }
 }
 
@@ -239,6 +292,10 @@ fn header_rows(form: &ConnectionForm, stored: Option<&Connection>) -> Vec<Header
     rows
 }
 
+fn warn_days(st: &crate::http::state::AppState) -> i64 {
+    i64::try_from(st.config.cert_expiry_warning_days).unwrap_or(i64::MAX)
+}
+
 pub async fn connections_list(
     req: HttpRequest,
     session: Session,
@@ -251,6 +308,8 @@ pub async fn connections_list(
         ConnectionsList {
             ctx: PageCtx::new(&auth, &session, "connections"),
             connections,
+            now: crate::db::now(),
+            warn_days: warn_days(&st),
         }
     )
 }
@@ -270,6 +329,17 @@ async fn form_page(
     a: FormArgs,
 ) -> Result<HttpResponse, Error> {
     let status = super::page::form_status(&a.errors);
+    let now = crate::db::now();
+    let days = warn_days(&*state(req)?);
+    let cert = a
+        .conn
+        .as_ref()
+        .and_then(Connection::client_cert)
+        .map(|info| CertNotice {
+            days_left: info.days_left(now),
+            expiring: info.days_left(now) <= days,
+            info,
+        });
     let health = match a.conn.clone() {
         Some(c) => Some(
             db::run(&state(req)?.pool, move |db| {
@@ -293,6 +363,8 @@ async fn form_page(
             app_types: AppType::ALL,
             environments: Environment::ALL,
             auth_kinds: AuthKind::ALL,
+            client_auths: OAuthClientAuth::ALL,
+            cert,
         }
     )?;
     *resp.status_mut() = status;

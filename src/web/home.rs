@@ -17,6 +17,8 @@ use crate::http::extract::{Authenticated, state};
 struct Home {
     ctx: PageCtx,
     dash: Option<(Dashboard, Chart)>,
+    /// Connections whose client certificate expires soon (administrators).
+    expiring_certs: Vec<crate::connections::Connection>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -31,11 +33,17 @@ pub async fn home(
     session: Session,
     auth: Authenticated,
 ) -> Result<HttpResponse, Error> {
+    let mut expiring_certs = Vec::new();
     let dash = if auth.principal.is_admin() {
         let st = state(&req)?;
         let q: HomeQuery = serde_html_form::from_str(req.query_string()).unwrap_or_default();
         let window = Window::parse(&q.window);
         let threshold = st.config.breaker_failures;
+        let days = i64::try_from(st.config.cert_expiry_warning_days).unwrap_or(i64::MAX);
+        expiring_certs = db::run(&st.pool, move |c| {
+            crate::connections::Connection::certs_expiring(c, db::now(), days)
+        })
+        .await?;
         let d = db::run(&st.pool, move |c| {
             stats::dashboard(c, db::now(), window, threshold)
         })
@@ -50,6 +58,7 @@ pub async fn home(
         Home {
             ctx: PageCtx::new(&auth, &session, "home"),
             dash,
+            expiring_certs,
         }
     )
 }

@@ -262,6 +262,12 @@ pub fn build(
                 password,
                 domain,
             } => ntlm = Some((user, password, domain)),
+            // The token is fetched by the sender at each attempt; never part of a
+            // stored request, so it stands here only to be shown redacted.
+            Auth::OAuth2(_) => {
+                let v = Secret("Bearer (token from the token endpoint)".into());
+                set_header(&mut headers, "Authorization".into(), v, true);
+            }
         }
     }
     for (name, value) in super::secret_headers::request_lines(w, sb)? {

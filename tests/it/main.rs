@@ -36,6 +36,8 @@ mod integration_health_pages;
 mod keep_order;
 mod metrics;
 mod notify;
+mod oauth;
+mod oauth_server;
 mod pages;
 mod queue;
 mod receiver;

@@ -42,6 +42,9 @@ pub enum Reply {
     /// 503 to the first attempt of every `n`th new `webhook-id` (in order of first
     /// arrival), 200 to everything else: a receiver that fails now and then.
     FailFirstOfEvery(usize),
+    /// Whatever the function answers to each request: a token endpoint, a receiver that
+    /// accepts only some bearer tokens.
+    Custom(Respond),
     /// Demand NTLM; after a valid NTLMv2 handshake on one connection, answer `then`.
     Ntlm {
         user: String,
@@ -49,6 +52,25 @@ pub enum Reply {
         domain: String,
         then: u16,
     },
+}
+
+/// Status, headers and body of an answer.
+pub type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// An answer computed from the request.
+#[derive(Clone)]
+pub struct Respond(pub Arc<dyn Fn(&Received) -> Answer + Send + Sync>);
+
+impl std::fmt::Debug for Respond {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Respond(..)")
+    }
+}
+
+impl Respond {
+    pub fn new(f: impl Fn(&Received) -> Answer + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
 }
 
 /// What the receiver saw in a type 3 message.
@@ -232,6 +254,12 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
                 recorded = true;
                 Some(head(if fail { 503 } else { 200 }, &[], 0))
             }
+            Reply::Custom(f) => {
+                let (status, headers, body) = (f.0)(&req);
+                let mut out = head(status, &headers, body.len() as u64);
+                out.extend_from_slice(&body);
+                Some(out)
+            }
             _ => None,
         };
         if !recorded {
@@ -297,7 +325,9 @@ async fn serve(stream: TcpStream, conn: u64, st: Arc<State>) {
                 let headers = vec![("Location".to_owned(), location)];
                 stream.write_all(&head(302, &headers, 0)).await.is_ok()
             }
-            (None, Reply::Ntlm { .. } | Reply::FailFirstOfEvery(_)) => unreachable!(),
+            (None, Reply::Ntlm { .. } | Reply::FailFirstOfEvery(_) | Reply::Custom(_)) => {
+                unreachable!()
+            }
         };
         if !ok {
             return;

@@ -38,6 +38,7 @@ pub fn request(url: String) -> OutgoingRequest {
         signing: Vec::new(),
         message_id: "msg_test_1".into(),
         secret_headers: Vec::new(),
+        client_tls: None,
     }
 }
 

@@ -1,0 +1,9 @@
+ALTER TABLE connections DROP COLUMN tls_cert_expires_at;
+ALTER TABLE connections DROP COLUMN tls_ca_bundle;
+ALTER TABLE connections DROP COLUMN tls_client_key_sealed;
+ALTER TABLE connections DROP COLUMN tls_client_cert;
+ALTER TABLE connections DROP COLUMN oauth_client_auth;
+ALTER TABLE connections DROP COLUMN oauth_resource;
+ALTER TABLE connections DROP COLUMN oauth_audience;
+ALTER TABLE connections DROP COLUMN oauth_scope;
+ALTER TABLE connections DROP COLUMN oauth_token_url;
