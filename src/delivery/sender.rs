@@ -630,8 +630,12 @@ pub(super) fn classify(e: &reqwest::Error) -> AttemptError {
         }
         let text = s.to_string();
         let lower = text.to_ascii_lowercase();
-        tls |=
-            lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake");
+        // A refused client certificate arrives as an alert after the handshake (TLS 1.3
+        // checks it late), so it is a TLS failure even when the request was under way.
+        tls |= lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+            || lower.contains("fatal alert");
         if !causes.iter().any(|c| c.contains(&text)) {
             causes.push(text);
         }
@@ -644,7 +648,7 @@ pub(super) fn classify(e: &reqwest::Error) -> AttemptError {
     };
     let (class, what) = if e.is_timeout() {
         (ErrorClass::Timeout, "timed out")
-    } else if e.is_connect() && tls {
+    } else if tls {
         (ErrorClass::Tls, "TLS failure")
     } else if e.is_connect() {
         (ErrorClass::Connect, "cannot connect")

@@ -35,6 +35,7 @@ mod integration_health_browser;
 mod integration_health_pages;
 mod keep_order;
 mod metrics;
+mod mtls;
 mod notify;
 mod oauth;
 mod oauth_server;

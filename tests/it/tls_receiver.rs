@@ -1,6 +1,7 @@
 //! An HTTPS receiver with a self-signed certificate (`tests/fixtures/tls-*.pem`, made for
 //! these tests only), answering every request with `200 ok`: what a test system behind
-//! its own certificate looks like to a connection with "Verify TLS" on or off.
+//! its own certificate looks like to a connection with "Verify TLS" on or off. With
+//! [`TlsReceiver::start_mtls`] it demands a client certificate from a given CA.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +31,35 @@ impl TlsReceiver {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .unwrap();
+        Self::serve(cfg).await
+    }
+
+    /// Serves with `cert`/`key` and accepts only clients whose certificate `client_ca`
+    /// issued.
+    pub async fn start_mtls(
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+        client_ca: CertificateDer<'static>,
+    ) -> Self {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(client_ca).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
+        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        Self::serve(cfg).await
+    }
+
+    async fn serve(cfg: rustls::ServerConfig) -> Self {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
