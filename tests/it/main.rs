@@ -22,6 +22,7 @@ mod buttons_browser;
 mod buttons_support;
 mod cli;
 mod connections;
+mod connections_browser;
 mod connections_secrets;
 mod crash;
 mod dashboard;

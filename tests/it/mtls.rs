@@ -18,15 +18,15 @@ use crate::sender::{loopback_sender, request};
 use crate::tls_receiver::TlsReceiver;
 
 /// A CA with the server's and a client's certificates, and a client of another CA.
-struct Pki {
-    ca_pem: String,
-    server_cert: CertificateDer<'static>,
-    server_key: PrivateKeyDer<'static>,
-    client_cert: String,
-    client_key: String,
-    stranger_cert: String,
-    stranger_key: String,
-    ca_der: CertificateDer<'static>,
+pub(crate) struct Pki {
+    pub(crate) ca_pem: String,
+    pub(crate) server_cert: CertificateDer<'static>,
+    pub(crate) server_key: PrivateKeyDer<'static>,
+    pub(crate) client_cert: String,
+    pub(crate) client_key: String,
+    pub(crate) stranger_cert: String,
+    pub(crate) stranger_key: String,
+    pub(crate) ca_der: CertificateDer<'static>,
 }
 
 fn ca(name: &str) -> (Issuer<'static, KeyPair>, String, CertificateDer<'static>) {
@@ -57,7 +57,7 @@ fn leaf(
     (cert.pem(), key.serialize_pem(), cert.der().clone())
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     let (issuer, ca_pem, ca_der) = ca("Hookdesk Test CA");
     let (_, server_key, server_cert) = {
         let (pem, key, der) = leaf(&issuer, &["127.0.0.1"], "receiver", None);
@@ -78,7 +78,7 @@ fn pki() -> Pki {
     }
 }
 
-async fn receiver(p: &Pki) -> TlsReceiver {
+pub(crate) async fn receiver(p: &Pki) -> TlsReceiver {
     TlsReceiver::start_mtls(
         p.server_cert.clone(),
         p.server_key.clone_key(),

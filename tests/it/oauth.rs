@@ -23,7 +23,7 @@ const CLIENT_SECRET: &str = "cs:/secret+42 é";
 
 /// The authorization server and the API it protects, sharing what tokens are valid.
 #[derive(Default)]
-struct Idp {
+pub(crate) struct Idp {
     issued: usize,
     valid: HashSet<String>,
     expires_in: u64,
@@ -33,10 +33,10 @@ struct Idp {
     refuse_all: bool,
 }
 
-struct World {
-    idp: Arc<Mutex<Idp>>,
-    token_rx: Receiver,
-    api_rx: Receiver,
+pub(crate) struct World {
+    pub(crate) idp: Arc<Mutex<Idp>>,
+    pub(crate) token_rx: Receiver,
+    pub(crate) api_rx: Receiver,
 }
 
 fn json_answer(status: u16, v: &Value) -> crate::receiver::Answer {
@@ -47,7 +47,7 @@ fn json_answer(status: u16, v: &Value) -> crate::receiver::Answer {
     )
 }
 
-async fn world(expires_in: u64) -> World {
+pub(crate) async fn world(expires_in: u64) -> World {
     let idp = Arc::new(Mutex::new(Idp {
         expires_in,
         ..Idp::default()
