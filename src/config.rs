@@ -75,6 +75,8 @@ pub struct Config {
     /// A connection's client certificate this close to expiry (days) is flagged on the
     /// connection list and the dashboard.
     pub cert_expiry_warning_days: u64,
+    /// The built-in echo receiver at `/_echo/{name}` (see `echo`); off by default.
+    pub echo_receiver: bool,
     /// Proxy for outgoing requests (`http://host:port`); proxy environment variables are
     /// ignored.
     pub outgoing_proxy: Option<String>,
@@ -152,6 +154,7 @@ impl Default for Config {
             delivery_connect_timeout_seconds: 10,
             delivery_timeout_seconds: 30,
             cert_expiry_warning_days: 30,
+            echo_receiver: false,
             outgoing_proxy: None,
             secret_key: None,
             secret_key_file: None,
@@ -374,6 +377,14 @@ pub struct ConfigArgs {
         value_name = "DAYS"
     )]
     pub cert_expiry_warning_days: Option<u64>,
+    /// Turn on the built-in echo receiver at /_echo/{name} [default: false]
+    #[arg(
+        long,
+        env = "HOOKDESK_ECHO_RECEIVER",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub echo_receiver: Option<bool>,
     /// Proxy for outgoing requests, e.g. http://proxy:3128 [default: none]
     #[arg(
         long,
@@ -483,7 +494,8 @@ impl Config {
             retry_schedule,
             delivery_connect_timeout_seconds,
             delivery_timeout_seconds,
-            cert_expiry_warning_days
+            cert_expiry_warning_days,
+            echo_receiver
         );
         if let Some(p) = &a.outgoing_proxy {
             self.outgoing_proxy = Some(p.clone()).filter(|p| !p.trim().is_empty());

@@ -11,6 +11,7 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod delivery;
+pub mod echo;
 pub mod error;
 pub mod execution_log;
 pub mod firing;

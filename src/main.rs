@@ -80,6 +80,11 @@ struct ServeArgs {
     /// Serve the web console only; run deliveries in `hookdesk worker` processes.
     #[arg(long)]
     no_worker: bool,
+    /// Try Hookdesk out: turn on the echo receiver (/_echo/{name}) and let outgoing
+    /// requests reach this machine's loopback (127.0.0.1/32 and ::1/128 are added to
+    /// allowed_networks), so a first webhook can be sent to Hookdesk itself.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Subcommand)]
@@ -132,10 +137,24 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
     telemetry::init(config.log_format);
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(Config {
-            run_worker: config.run_worker && !args.no_worker,
-            ..config
-        }),
+        Command::Serve(args) => {
+            let mut config = Config {
+                run_worker: config.run_worker && !args.no_worker,
+                ..config
+            };
+            if args.demo {
+                config.echo_receiver = true;
+                for net in ["127.0.0.1/32", "::1/128"] {
+                    if !config.allowed_networks.iter().any(|n| n == net) {
+                        config.allowed_networks.push(net.into());
+                    }
+                }
+                println!(
+                    "Demo mode: the echo receiver is on at /_echo/{{name}}, and 127.0.0.1/32 and ::1/128 are allowed for outgoing requests."
+                );
+            }
+            serve(config)
+        }
         Command::Worker => worker(config),
         Command::Bench(args) => bench(config, args),
         Command::BenchE2e(args) => bench_e2e(cli.config.database_url.clone(), args),

@@ -207,6 +207,9 @@ impl Application {
             secrets,
             direct,
             rules,
+            echo: config
+                .echo_receiver
+                .then(|| std::sync::Arc::new(crate::echo::Echo::default())),
         });
         let server = HttpServer::new(move || {
             let session =

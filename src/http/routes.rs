@@ -35,6 +35,10 @@ pub enum Access {
     Api,
     /// A bearer token of an administrator.
     ApiAdmin,
+    /// Anyone, as an outside system sending a webhook: no session and no CSRF token
+    /// (machines post here), but a browser's foreign `Origin` is still refused. The
+    /// built-in echo receiver only.
+    Receiver,
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +165,7 @@ async fn guard<B: MessageBody + 'static>(
 async fn check(req: &ServiceRequest, access: Access) -> Result<(), Error> {
     let http = req.request().clone();
     match access {
-        Access::Public => Ok(()),
+        Access::Public | Access::Receiver => Ok(()),
         Access::User => Authenticated::load(http).await.map(|_| ()),
         Access::Technician => require(
             &Authenticated::load(http).await?.principal,
@@ -481,6 +485,20 @@ pub fn table() -> RouteTable {
     );
     t.get("/admin/connections", Admin, connections::connections_list);
     t.post("/admin/connections", Admin, connections::connections_create);
+    // The echo receiver (off unless configured; see `echo`): what it heard, and the
+    // endpoint itself, for every method a webhook may use.
+    t.get("/admin/echo", Admin, crate::web::echo::echo_index);
+    t.get("/admin/echo/{name}", Admin, crate::web::echo::echo_show);
+    t.post(
+        "/admin/echo/{name}/clear",
+        Admin,
+        crate::web::echo::echo_clear,
+    );
+    t.get("/_echo/{name}", Receiver, crate::web::echo::echo_receive);
+    t.post("/_echo/{name}", Receiver, crate::web::echo::echo_receive);
+    t.put("/_echo/{name}", Receiver, crate::web::echo::echo_receive);
+    t.patch("/_echo/{name}", Receiver, crate::web::echo::echo_receive);
+    t.delete("/_echo/{name}", Receiver, crate::web::echo::echo_receive);
     t.get(
         "/admin/connections/new",
         Admin,

@@ -17,4 +17,6 @@ pub struct AppState {
     pub direct: crate::delivery::direct::DirectSender,
     /// The trigger-rules engine every ticket change is handed (see `rules::engine`).
     pub rules: crate::rules::Engine,
+    /// The built-in echo receiver, when turned on (`echo_receiver`).
+    pub echo: Option<std::sync::Arc<crate::echo::Echo>>,
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod chart;
 pub mod connection_health;
 pub mod connections;
+pub mod echo;
 pub mod form;
 pub mod form_fields;
 pub mod forms;

@@ -28,6 +28,7 @@ mod crash;
 mod dashboard;
 mod database;
 mod deliveries_api;
+mod echo;
 mod execution_log;
 mod execution_log_browser;
 mod hammer;
