@@ -8,6 +8,7 @@
 
 mod helpers;
 
+mod accessibility_browser;
 mod accounts;
 mod alerts;
 mod alerts_load;

@@ -115,14 +115,12 @@ async fn an_admin_builds_a_rule_with_a_webhook_action_in_chromium() {
         .send_keys("Sent to Slack")
         .await
         .unwrap();
-    b.find(Locator::Css(&format!(
-        "{second} [aria-label='Move this action up']"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    b.find(Locator::Css(&format!("{second} button[hx-post$='dir=up']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     b.wait()
         .for_element(Locator::Css(
             "#action-rows > [data-row]:first-child textarea[name=act_text]",
