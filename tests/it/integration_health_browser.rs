@@ -11,15 +11,25 @@ use crate::helpers::{ADMIN_PASSWORD, Backend};
 use crate::rules_world::{loopback_worker_app, send_rule, world};
 
 async fn text_of(b: &Client, css: &str) -> String {
-    for _ in 0..50 {
+    text_when(b, css, "").await
+}
+
+/// The text of `css` once it contains `wanted`: after a click the old page may still be
+/// showing for a moment, so reading at once can read the page before.
+async fn text_when(b: &Client, css: &str, wanted: &str) -> String {
+    let mut last = None;
+    for _ in 0..100 {
         if let Ok(e) = b.find(Locator::Css(css)).await
             && let Ok(t) = e.text().await
         {
-            return t;
+            if t.contains(wanted) {
+                return t;
+            }
+            last = Some(t);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{css} never appeared");
+    panic!("{css} never said {wanted:?}; last: {last:?}");
 }
 
 async fn click(b: &Client, css: &str) {
@@ -55,7 +65,7 @@ async fn pause_see_held_and_resume_in_chromium() {
     group.clear().await.unwrap();
     group.send_keys("Vendors").await.unwrap();
     click(&b, "form.card button[type=submit]").await;
-    let policy = text_of(&b, "#alert-policy").await;
+    let policy = text_when(&b, "#alert-policy", "for Vendors").await;
     assert!(
         policy.starts_with("Incident P2 for Vendors when breaker opens"),
         "{policy}"
@@ -63,7 +73,7 @@ async fn pause_see_held_and_resume_in_chromium() {
 
     // Pause: the next update waits, held.
     click(&b, "form[action$='/pause'] button").await;
-    let state = text_of(&b, "#health-state").await;
+    let state = text_when(&b, "#health-state", "Paused by admin").await;
     assert!(state.starts_with("Paused by admin"), "{state}");
     w.patch(&w.tech, t, serde_json::json!({"category": "held one"}))
         .await;
@@ -81,12 +91,12 @@ async fn pause_see_held_and_resume_in_chromium() {
     let held = text_of(&b, "#held-count").await;
     assert!(held.starts_with("1 delivery is held"), "{held}");
     click(&b, "form[action$='/resume'] button").await;
-    let flash = text_of(&b, ".flash").await;
+    let flash = text_when(&b, ".flash", "resumed").await;
     assert!(
         flash.contains("resumed") && flash.contains("1 waiting leaves now"),
         "{flash}"
     );
     w.rx.wait_for(1).await;
-    let state = text_of(&b, "#health-state").await;
+    let state = text_when(&b, "#health-state", "Healthy").await;
     assert_eq!(state, "Healthy");
 }
