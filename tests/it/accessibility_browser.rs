@@ -118,4 +118,5 @@ async fn main_pages_pass_axe_and_fit_400_px() {
         problems.push(format!("/login: {v}"));
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+    crate::browser::assert_console_clean(&b).await;
 }

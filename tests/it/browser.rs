@@ -52,6 +52,8 @@ pub async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
     };
     let profile = tempfile::tempdir().unwrap().keep();
     let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        // The page's console (errors, CSP violations) for `console_errors`.
+        "goog:loggingPrefs": { "browser": "ALL" },
         "goog:chromeOptions": {
             "binary": std::env::var("HOOKDESK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
             "args": [
@@ -80,6 +82,52 @@ pub async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
         }
     }
     panic!("cannot start a browser session: {last:?}");
+}
+
+/// Chromedriver's own command for the browser console (not in the W3C protocol).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// Errors the console logged since the last call: script errors, failed loads, CSP
+/// violations ("Refused to …").
+pub async fn console_errors(b: &fantoccini::Client) -> Vec<String> {
+    let entries = b.issue_cmd(BrowserLog).await.unwrap();
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        // A form sent back with its errors answers 422 by design; Chromium logs every
+        // 4xx page load, so that one status is not an error of the page.
+        .filter(|m| !m.contains("the server responded with a status of 422"))
+        .collect()
+}
+
+/// Every flow ends with this: the console stayed free of errors, with the CSP on.
+pub async fn assert_console_clean(b: &fantoccini::Client) {
+    let errors = console_errors(b).await;
+    assert!(
+        errors.is_empty(),
+        "browser console errors:\n{}",
+        errors.join("\n")
+    );
 }
 
 /// Saves a PNG of the current page when `HOOKDESK_SCREENSHOT_DIR` is set (used to make
@@ -224,5 +272,6 @@ async fn admin_signs_in_creates_a_role_and_filters_the_audit_log_in_chromium() {
         .for_element(Locator::Css("#username"))
         .await
         .unwrap();
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }

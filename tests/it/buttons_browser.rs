@@ -173,5 +173,6 @@ async fn the_actions_menu_offers_exactly_the_allowed_webhooks_and_fires_in_chrom
     let got = s.rx.wait_for(1).await;
     let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(body["ref"], "CUST-77");
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }

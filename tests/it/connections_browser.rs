@@ -141,4 +141,5 @@ async fn oauth_and_client_certificate_connections_in_chromium() {
     text_when(&b, "#test-result", "Delivered").await;
     assert_eq!(rx.answered(), 1);
     screenshot(&b, "connection-client-certificate").await;
+    crate::browser::assert_console_clean(&b).await;
 }

@@ -123,4 +123,5 @@ async fn the_log_keeps_its_filters_in_the_url_in_chromium() {
         text.contains("Attempt 1") && text.contains("HTTP 400"),
         "{text}"
     );
+    crate::browser::assert_console_clean(&b).await;
 }

@@ -99,4 +99,5 @@ async fn pause_see_held_and_resume_in_chromium() {
     w.rx.wait_for(1).await;
     let state = text_when(&b, "#health-state", "Healthy").await;
     assert_eq!(state, "Healthy");
+    crate::browser::assert_console_clean(&b).await;
 }

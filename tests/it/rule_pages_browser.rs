@@ -234,5 +234,6 @@ async fn an_admin_builds_a_rule_with_a_webhook_action_in_chromium() {
             }
         ]
     );
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }

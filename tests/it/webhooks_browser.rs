@@ -124,6 +124,7 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
             .unwrap()
             .is_empty()
     );
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }
 
@@ -192,5 +193,6 @@ async fn test_send_shows_the_real_response_in_chromium() {
     assert_eq!(got.len(), 1);
     let sent: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(sent["ticket"], serde_json::json!(t.id));
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }
