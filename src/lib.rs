@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod error;
 pub mod execution_log;
 pub mod firing;
+pub mod getting_started;
 pub mod http;
 pub mod ids;
 pub mod limits;

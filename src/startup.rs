@@ -212,6 +212,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(error::not_found))
                 .wrap(from_fn(csrf::guard))
+                .wrap(from_fn(error::error_menu))
                 .wrap(session)
                 .wrap(from_fn(error::render_errors))
                 .wrap(Compress::default())

@@ -109,4 +109,23 @@
   });
   document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
   document.addEventListener("htmx:afterSettle", function (e) { initTabs(e.target); });
+  // The menu's groups: opening one closes the others; a click elsewhere or Escape
+  // closes them (Escape puts the focus back on the group's name).
+  function closeGroups(except) {
+    document.querySelectorAll("details[data-nav-group][open]").forEach(function (d) {
+      if (d !== except) { d.open = false; }
+    });
+  }
+  document.addEventListener("toggle", function (e) {
+    var d = e.target;
+    if (d.matches && d.matches("details[data-nav-group]") && d.open) { closeGroups(d); }
+  }, true);
+  document.addEventListener("click", function (e) {
+    if (!(e.target.closest && e.target.closest("details[data-nav-group]"))) { closeGroups(null); }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    var open = document.querySelector("details[data-nav-group][open]");
+    if (open) { open.open = false; open.querySelector("summary").focus(); }
+  });
 })();

@@ -1,4 +1,5 @@
-//! The start page: tiles for everyone, and for administrators the dashboard (last 24 h
+//! The start page: tiles for everyone, and for administrators the getting-started
+//! checklist (until it is done or dismissed) and the dashboard (last 24 h
 //! counts, success rate, durations, the chart, troubled connections, the queue).
 
 use actix_session::Session;
@@ -10,6 +11,7 @@ use super::page::PageCtx;
 use crate::db;
 use crate::error::Error;
 use crate::execution_log::stats::{self, Dashboard, Window};
+use crate::getting_started::Checklist;
 use crate::http::extract::{Authenticated, state};
 
 #[derive(Template)]
@@ -17,6 +19,7 @@ use crate::http::extract::{Authenticated, state};
 struct Home {
     ctx: PageCtx,
     dash: Option<(Dashboard, Chart)>,
+    checklist: Option<Checklist>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -31,25 +34,28 @@ pub async fn home(
     session: Session,
     auth: Authenticated,
 ) -> Result<HttpResponse, Error> {
-    let dash = if auth.principal.is_admin() {
+    let (dash, checklist) = if auth.principal.is_admin() {
         let st = state(&req)?;
         let q: HomeQuery = serde_html_form::from_str(req.query_string()).unwrap_or_default();
         let window = Window::parse(&q.window);
         let threshold = st.config.breaker_failures;
-        let d = db::run(&st.pool, move |c| {
-            stats::dashboard(c, db::now(), window, threshold)
+        let uid = auth.principal.user.id;
+        let (d, list) = db::run(&st.pool, move |c| {
+            let d = stats::dashboard(c, db::now(), window, threshold)?;
+            Ok((d, Checklist::load(c, uid)?))
         })
         .await?;
         let ch = chart::chart(&d.buckets, d.window);
-        Some((d, ch))
+        (Some((d, ch)), list)
     } else {
-        None
+        (None, None)
     };
     crate::page_or_fragment!(
         &req,
         Home {
             ctx: PageCtx::new(&auth, &session, "home"),
             dash,
+            checklist,
         }
     )
 }

@@ -12,6 +12,7 @@ pub mod connections;
 pub mod form;
 pub mod form_fields;
 pub mod forms;
+pub mod getting_started;
 pub mod health;
 pub mod home;
 pub mod log;

@@ -29,6 +29,8 @@ mod database;
 mod deliveries_api;
 mod execution_log;
 mod execution_log_browser;
+mod first_run;
+mod first_run_browser;
 mod hammer;
 mod hammer_checks;
 mod integration_health_browser;
