@@ -153,6 +153,13 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
+        let base = config.public_base(listener.local_addr()?);
+        let p = pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = p.get()?;
+            crate::tickets::payload::set_public_base(&mut c, &base)
+        })
+        .await??;
         spawn_session_purger(pool.clone());
         let delivery_waker = crate::delivery::Waker::default();
         let worker = if config.run_worker {

@@ -147,7 +147,12 @@ pub fn resolve_ticket(conn: &mut DbConn, text: &str) -> Result<TicketRef> {
 pub fn ticket_values(conn: &mut DbConn, ticket: TicketRef) -> Result<BTreeMap<String, Value>> {
     match ticket {
         TicketRef::Id(id) => template_values(conn, id),
-        TicketRef::Sample => Ok(sample_template_values()),
+        TicketRef::Sample => {
+            let mut v = sample_template_values();
+            let url = crate::tickets::payload::ticket_url(conn, 164)?;
+            v.insert("ticket.url".into(), Value::String(url));
+            Ok(v)
+        }
     }
 }
 

@@ -210,3 +210,37 @@ async fn the_checklist_ticks_each_step_from_the_database(app: TestApp) {
     assert!(!home.contains("id=\"getting-started\""));
     assert!(home.contains("id=\"dashboard\""));
 }
+
+db_tests!(spawn = crate::first_run::desk_at_public_url; a_preset_links_to_the_ticket_at_the_public_url);
+
+async fn desk_at_public_url(b: crate::helpers::Backend) -> Option<TestApp> {
+    crate::helpers::spawn_app_with(b, |c| {
+        c.public_url = Some("https://desk.example.com/".into());
+    })
+    .await
+}
+
+async fn a_preset_links_to_the_ticket_at_the_public_url(app: TestApp) {
+    app.login_admin().await;
+    let ticket = crate::webhooks::ticket_with_forms(&app);
+    let conn = slack_connection(&app, "https://hooks.slack.example/x").await;
+    let mut form = webhook_form(conn, &[("preset", "slack"), ("body_template=", "")]);
+    form.push(("preview_ticket".into(), ticket.display_id.clone()));
+    let resp = post(&app, "/admin/webhooks/preview", &form).await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    let link = format!("https://desk.example.com/tickets/{}", ticket.id);
+    assert!(html.contains(&link), "{html}");
+
+    // The sample ticket's link starts at the same address.
+    form.retain(|(k, _)| k != "preview_ticket");
+    let html = post(&app, "/admin/webhooks/preview", &form)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("https://desk.example.com/tickets/164"),
+        "{html}"
+    );
+}
