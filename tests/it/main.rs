@@ -59,6 +59,7 @@ mod tickets_api;
 mod tickets_api_list;
 mod tickets_domain;
 mod tls_receiver;
+mod ux_fixes;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_browser;
