@@ -7,6 +7,7 @@ use crate::webhooks::{post, slack_connection, text_of, ticket_with_forms, webhoo
 db_tests!(
     the_preview_shows_the_body_bytes_in_template_key_order,
     the_preview_parameter_is_labelled_with_its_label,
+    the_roles_page_shows_what_each_role_may_fire,
 );
 
 async fn the_preview_shows_the_body_bytes_in_template_key_order(app: TestApp) {
@@ -63,5 +64,40 @@ async fn the_preview_parameter_is_labelled_with_its_label(app: TestApp) {
             "Customer reference (param.customer_ref)",
             "Note (param.note) (read-only: its default is used)"
         ]
+    );
+}
+
+/// The text of each role's "May fire" cell, by role name.
+fn may_fire(html: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let row = scraper::Selector::parse("table tbody tr").unwrap();
+    let cell = scraper::Selector::parse("td").unwrap();
+    doc.select(&row)
+        .map(|r| {
+            let cells: Vec<String> = r
+                .select(&cell)
+                .map(|c| c.text().collect::<String>().trim().to_string())
+                .collect();
+            let name = cells[0].trim_end_matches("built in").trim().to_string();
+            (name, cells[3].clone())
+        })
+        .collect()
+}
+
+async fn the_roles_page_shows_what_each_role_may_fire(app: TestApp) {
+    app.login_admin().await;
+    ticket_with_forms(&app);
+    let conn = slack_connection(&app, "https://hooks.slack.example/x").await;
+    crate::buttons_support::create_webhook(&app, conn, &[]).await;
+    crate::buttons_support::create_webhook(&app, conn, &[("name", "Another one")]).await;
+    let html = app.get("/admin/roles").await.text().await.unwrap();
+    let rows = may_fire(&html);
+    assert!(
+        rows.contains(&("Technician".into(), "Another one, Post to Slack".into())),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("Administrator".into(), "no webhooks".into())),
+        "{rows:?}"
     );
 }
