@@ -8,6 +8,7 @@ db_tests!(
     the_preview_shows_the_body_bytes_in_template_key_order,
     the_preview_parameter_is_labelled_with_its_label,
     the_roles_page_shows_what_each_role_may_fire,
+    the_history_shows_labels_and_rows_readably,
 );
 
 async fn the_preview_shows_the_body_bytes_in_template_key_order(app: TestApp) {
@@ -99,5 +100,51 @@ async fn the_roles_page_shows_what_each_role_may_fire(app: TestApp) {
     assert!(
         rows.contains(&("Administrator".into(), "no webhooks".into())),
         "{rows:?}"
+    );
+}
+
+async fn the_history_shows_labels_and_rows_readably(app: TestApp) {
+    app.login_admin().await;
+    let t = ticket_with_forms(&app);
+    let fid: i64 = app.with_conn(|c| {
+        hookdesk::tickets::Form::with_fields(c, None)
+            .unwrap()
+            .into_iter()
+            .find(|(f, _)| f.name == "Linked assets")
+            .unwrap()
+            .0
+            .id
+    });
+    let resp = app
+        .post_form(
+            &format!("/tickets/{}/forms/{fid}/rows", t.id),
+            &[("asset", "PRN-77"), ("requestdate", "")],
+        )
+        .await;
+    assert!(resp.status().is_redirection() || resp.status() == 200);
+    let html = app
+        .get(&format!("/tickets/{}", t.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("#history ul.changes li").unwrap();
+    let lines: Vec<String> = doc
+        .select(&sel)
+        .map(|l| l.text().collect::<String>())
+        .collect();
+    let rows = lines
+        .iter()
+        .find(|l| l.starts_with("Linked assets: "))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(
+        rows.ends_with("→ Asset: P2425, Request date: 2025-04-23\nAsset: FH6354, Request date: 2025-04-30\nAsset: PRN-77, Request date: —"),
+        "{rows}"
+    );
+    assert!(!html.contains("linkedassets:"), "no raw keys");
+    assert!(
+        !html.contains(r#"{&quot;asset"#) && !html.contains(r#"{"asset""#),
+        "no raw JSON"
     );
 }
