@@ -113,3 +113,88 @@ async fn the_menu_works_by_keyboard_and_the_main_pages_fit_400_px_in_chromium() 
     screenshot(&b, "menu-400px").await;
     b.close().await.unwrap();
 }
+
+/// The elements that stick out to the right of a `width` px page, for failure messages.
+async fn wide_elements(b: &fantoccini::Client) -> serde_json::Value {
+    b.execute(
+        "var w = window.innerWidth, out = []; document.querySelectorAll('body *').forEach(function (e) { var r = e.getBoundingClientRect(); if (r.right > w + 0.5 && out.length < 8) { out.push(e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(r.right)); } }); return out;",
+        vec![],
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_and_the_webhook_editor_fit_400_px_in_chromium() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some((_driver, b)) = start_browser().await else {
+        eprintln!("skipped: chromedriver not installed");
+        return;
+    };
+    app.login_admin().await;
+    let t = crate::webhooks::ticket_with_forms(&app);
+    let conn = crate::webhooks::slack_connection(&app, "https://hooks.slack.example/x").await;
+    let w = crate::buttons_support::create_webhook(&app, conn, &[]).await;
+    // Long words with nowhere to break: an e-mail address, a pasted link.
+    let long = app.with_conn(|c| {
+        hookdesk::tickets::Ticket::create_as(
+            c,
+            &hookdesk::tickets::ChangeActor::system("test"),
+            &hookdesk::tickets::TicketInput {
+                ticket_type: "Incident".into(),
+                subject: "See https://intranet.example.com/very/long/path/to/a/knowledge-base-article".into(),
+                description: "Logs: https://logs.example.com/search?query=printer-queue-stuck-on-floor-three&range=7d".into(),
+                status: "Open".into(),
+                priority: "P2".into(),
+                requester_name: "Robin".into(),
+                requester_email: "robin.requester-with-a-long-address@subsidiary.example-company.test".into(),
+                ..Default::default()
+            },
+            &hookdesk::tickets::events::NoRules,
+        )
+        .unwrap()
+    });
+    browser_login(&app, &b, "admin", ADMIN_PASSWORD).await;
+    narrow(&b).await;
+    for path in [
+        format!("/tickets/{}", t.id),
+        format!("/tickets/{}", long.id),
+        format!("/tickets/{}/edit", t.id),
+        format!("/admin/webhooks/{w}"),
+    ] {
+        b.goto(&app.url(&path)).await.unwrap();
+        let (scroll, inner) = overflows(&b).await;
+        assert!(
+            scroll <= inner,
+            "{path} is {scroll} px wide at {inner} px: {}",
+            wide_elements(&b).await
+        );
+    }
+    // The ticket's Actions menu open stays inside the page.
+    b.goto(&app.url(&format!("/tickets/{}", t.id)))
+        .await
+        .unwrap();
+    if let Ok(menu) = b.find(Locator::Css("details.menu > summary")).await {
+        menu.click().await.unwrap();
+        let (scroll, inner) = overflows(&b).await;
+        assert!(
+            scroll <= inner,
+            "the open Actions menu is {scroll} px wide: {}",
+            wide_elements(&b).await
+        );
+    }
+    b.goto(&app.url(&format!("/admin/webhooks/{w}")))
+        .await
+        .unwrap();
+    // The webhook editor's tabs stay on one row (it scrolls sideways within itself).
+    let rows = b
+        .execute(
+            "var t = document.querySelector('[data-tabs]'); var tab = t.querySelector('[data-tab]'); return Math.round(t.getBoundingClientRect().height / tab.getBoundingClientRect().height);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows, serde_json::json!(1));
+    screenshot(&b, "webhook-400px").await;
+    b.close().await.unwrap();
+}
