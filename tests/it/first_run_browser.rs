@@ -98,7 +98,11 @@ async fn the_menu_works_by_keyboard_and_the_main_pages_fit_400_px_in_chromium() 
     ] {
         b.goto(&app.url(path)).await.unwrap();
         let (scroll, inner) = overflows(&b).await;
-        assert!(scroll <= inner, "{path} is {scroll} px wide at {inner} px");
+        assert!(
+            scroll <= inner,
+            "{path} is {scroll} px wide at {inner} px: {}",
+            wide_elements(&b).await
+        );
     }
     // An open group on a narrow screen opens in place, inside the page.
     b.goto(&app.url("/")).await.unwrap();
