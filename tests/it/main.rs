@@ -60,6 +60,7 @@ mod tickets_api_list;
 mod tickets_domain;
 mod tls_receiver;
 mod ux_fixes;
+mod ux_fixes_browser;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_browser;
