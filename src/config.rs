@@ -11,6 +11,9 @@ use serde::Deserialize;
 pub struct Config {
     /// Address the web console listens on.
     pub listen: String,
+    /// The console's address as people reach it (`https://desk.example.com`), for links
+    /// to tickets in what webhooks send (`{{ticket.url}}`). Unset: the listen address.
+    pub public_url: Option<String>,
     /// `sqlite://PATH`, a plain file path, or `postgres://…`.
     pub database_url: String,
     /// Maximum pooled database connections.
@@ -123,6 +126,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            public_url: None,
             database_url: "sqlite://hookdesk.db".into(),
             db_pool_size: 16,
             db_busy_timeout_ms: 10_000,
@@ -172,6 +176,9 @@ pub struct ConfigArgs {
     /// Listen address [default: 127.0.0.1:8080]
     #[arg(long, env = "HOOKDESK_LISTEN", global = true, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// The console's address as people reach it, for ticket links [default: http://<listen address>]
+    #[arg(long, env = "HOOKDESK_PUBLIC_URL", global = true, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Database URL: sqlite://PATH, a file path, or postgres://… [default: sqlite://hookdesk.db]
     #[arg(long, env = "DATABASE_URL", global = true, value_name = "URL")]
     pub database_url: Option<String>,
@@ -497,6 +504,9 @@ impl Config {
             cert_expiry_warning_days,
             echo_receiver
         );
+        if let Some(u) = &a.public_url {
+            self.public_url = Some(u.clone()).filter(|u| !u.trim().is_empty());
+        }
         if let Some(p) = &a.outgoing_proxy {
             self.outgoing_proxy = Some(p.clone()).filter(|p| !p.trim().is_empty());
         }
@@ -547,7 +557,36 @@ impl Config {
                 )));
             }
         }
+        if let Some(u) = &self.public_url {
+            let ok = url::Url::parse(u).is_ok_and(|p| {
+                matches!(p.scheme(), "http" | "https")
+                    && p.host().is_some()
+                    && p.query().is_none()
+                    && p.fragment().is_none()
+            });
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url: {u:?} is not an http(s) address such as https://desk.example.com"
+                )));
+            }
+        }
         self.validate_delivery()
+    }
+
+    /// The address links to the console start with, without a trailing `/`:
+    /// `public_url`, or else the address the server is bound to (`bound`; an unspecified
+    /// address such as `0.0.0.0` becomes `127.0.0.1`).
+    pub fn public_base(&self, bound: std::net::SocketAddr) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let mut a = bound;
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{a}")
+            }
+        }
     }
 
     fn validate_delivery(&self) -> Result<(), ConfigError> {

@@ -57,3 +57,41 @@ fn zero_lifetime_refused() {
     };
     assert!(cfg.validate().is_err());
 }
+
+#[test]
+fn public_url_from_file_flag_or_the_listen_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.toml");
+    std::fs::write(&path, "public_url = \"https://desk.example.com/\"\n").unwrap();
+    let from_file = Config::load(&ConfigArgs {
+        config: Some(path.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let bound: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+    assert_eq!(from_file.public_base(bound), "https://desk.example.com");
+
+    let flag = Config::load(&ConfigArgs {
+        config: Some(path),
+        public_url: Some("http://hd.internal:9000/desk".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(flag.public_base(bound), "http://hd.internal:9000/desk");
+
+    // Unset: where the server listens; an unspecified address is reached on loopback.
+    let d = Config::default();
+    assert_eq!(d.public_base(bound), "http://127.0.0.1:8080");
+    assert_eq!(
+        d.public_base("192.0.2.7:81".parse().unwrap()),
+        "http://192.0.2.7:81"
+    );
+
+    for bad in ["desk.example.com", "ftp://x", "https://x/?a=1", "http://"] {
+        let cfg = Config {
+            public_url: Some(bad.into()),
+            ..Config::default()
+        };
+        assert!(cfg.validate().is_err(), "{bad}");
+    }
+}

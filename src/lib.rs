@@ -15,6 +15,7 @@ pub mod echo;
 pub mod error;
 pub mod execution_log;
 pub mod firing;
+pub mod getting_started;
 pub mod http;
 pub mod ids;
 pub mod limits;

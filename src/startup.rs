@@ -165,6 +165,13 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
+        let base = config.public_base(listener.local_addr()?);
+        let p = pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = p.get()?;
+            crate::tickets::payload::set_public_base(&mut c, &base)
+        })
+        .await??;
         spawn_session_purger(pool.clone());
         let delivery_waker = crate::delivery::Waker::default();
         let sender = crate::delivery::Sender::new(
@@ -235,6 +242,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(error::not_found))
                 .wrap(from_fn(csrf::guard))
+                .wrap(from_fn(error::error_menu))
                 .wrap(session)
                 .wrap(from_fn(error::render_errors))
                 .wrap(Compress::default())

@@ -69,7 +69,10 @@
       var exists = wanted && tabs.querySelector('[data-tab="' + wanted + '"]');
       showTab(tabs, exists ? wanted : tabs.dataset.initial || "basic");
     });
-    scope.querySelectorAll("[data-preset-select]").forEach(showPresetFields);
+    scope.querySelectorAll("[data-preset-select]").forEach(function (sel) {
+      sel.dataset.prev = sel.value;
+      showPresetFields(sel);
+    });
   }
   document.addEventListener("click", function (e) {
     var tab = e.target.closest && e.target.closest("[data-tab]");
@@ -96,8 +99,53 @@
       fs.hidden = fs.dataset.preset !== select.value;
     });
   }
+  // Switching preset carries what was typed into the new preset's field of the same
+  // name (text, title, button label, link) when that one is still untouched.
+  function carryPresetFields(select) {
+    var form = select.closest("form"), prev = select.dataset.prev;
+    select.dataset.prev = select.value;
+    if (!form || !prev || prev === select.value) { return; }
+    var from = form.querySelector('[data-preset="' + prev + '"]');
+    var to = form.querySelector('[data-preset="' + select.value + '"]');
+    if (!from || !to) { return; }
+    from.querySelectorAll("input[name=preset_value], textarea[name=preset_value]").forEach(function (src) {
+      var key = src.id.slice(("pf-" + prev + "-").length);
+      var dst = document.getElementById("pf-" + select.value + "-" + key);
+      if (dst && dst.tagName !== "SELECT" && src.value !== src.defaultValue && dst.value === dst.defaultValue) {
+        dst.value = src.value;
+      }
+    });
+  }
   document.addEventListener("change", function (e) {
-    if (e.target.matches && e.target.matches("[data-preset-select]")) { showPresetFields(e.target); }
+    if (e.target.matches && e.target.matches("[data-preset-select]")) {
+      carryPresetFields(e.target);
+      showPresetFields(e.target);
+    }
+  });
+  // A field marked wrong by the last save is unmarked as soon as it is edited; its tab
+  // loses its marker when none of its fields is marked, and the banner goes with the
+  // last mark. A test result belongs to the form as it was: an edit clears it.
+  document.addEventListener("input", function (e) {
+    var el = e.target, form = el.closest && el.closest("#webhook-form");
+    if (!form) { return; }
+    var out = document.getElementById("test-output");
+    if (out && out.childElementCount) { out.replaceChildren(); }
+    if (el.getAttribute("aria-invalid") !== "true") { return; }
+    el.removeAttribute("aria-invalid");
+    var field = el.closest(".field");
+    if (field) { field.querySelectorAll(".field-error").forEach(function (p) { p.hidden = true; }); }
+    var panel = el.closest("[data-panel]");
+    if (panel && !panel.querySelector('[aria-invalid="true"]')) {
+      var tab = document.getElementById("tab-" + panel.dataset.panel);
+      if (tab && tab.classList.contains("tab-error")) {
+        tab.classList.remove("tab-error");
+        tab.querySelectorAll("span").forEach(function (s) { s.remove(); });
+      }
+    }
+    if (!form.querySelector('[aria-invalid="true"]')) {
+      var banner = document.getElementById("save-errors");
+      if (banner) { banner.remove(); }
+    }
   });
   // The fire dialog (ticket page): htmx fills the <dialog>; this opens it as a modal and
   // folds the Actions menu away. Without this script the menu's links open a page.
@@ -109,4 +157,23 @@
   });
   document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
   document.addEventListener("htmx:afterSettle", function (e) { initTabs(e.target); });
+  // The menu's groups: opening one closes the others; a click elsewhere or Escape
+  // closes them (Escape puts the focus back on the group's name).
+  function closeGroups(except) {
+    document.querySelectorAll("details[data-nav-group][open]").forEach(function (d) {
+      if (d !== except) { d.open = false; }
+    });
+  }
+  document.addEventListener("toggle", function (e) {
+    var d = e.target;
+    if (d.matches && d.matches("details[data-nav-group]") && d.open) { closeGroups(d); }
+  }, true);
+  document.addEventListener("click", function (e) {
+    if (!(e.target.closest && e.target.closest("details[data-nav-group]"))) { closeGroups(null); }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    var open = document.querySelector("details[data-nav-group][open]");
+    if (open) { open.open = false; open.querySelector("summary").focus(); }
+  });
 })();

@@ -97,13 +97,9 @@ pub struct Preview {
 }
 
 impl Preview {
-    /// The body for people: JSON pretty-printed, anything else as it is.
+    /// The body as it will be sent (not re-formatted: a JSON round trip would reorder
+    /// the keys the template keeps).
     pub fn display_body(&self) -> String {
-        if self.content_type.starts_with("application/json")
-            && let Ok(v) = serde_json::from_str::<Value>(&self.body)
-        {
-            return serde_json::to_string_pretty(&v).unwrap_or_else(|_| self.body.clone());
-        }
         self.body.clone()
     }
 }

@@ -5,10 +5,11 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::error::Error;
+use crate::web::page::PageCtx;
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
@@ -52,6 +53,7 @@ fn api_body(
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    ctx: PageCtx,
     status: u16,
     title: &'a str,
     message: &'a str,
@@ -117,6 +119,16 @@ fn code_for(status: StatusCode) -> &'static str {
 
 /// Builds the response for `err` as `req`'s client expects it.
 pub fn render(req: &RequestInfo, err: &actix_web::Error) -> HttpResponse {
+    render_with_menu(req, err, None)
+}
+
+/// Like `render`, with the signed-in user's menu on an error page (a 403 or 404 is a
+/// dead end without it).
+fn render_with_menu(
+    req: &RequestInfo,
+    err: &actix_web::Error,
+    ctx: Option<PageCtx>,
+) -> HttpResponse {
     let kind = req.kind;
     let (status, code, message, fields) = match err.as_error::<Error>() {
         Some(app) => {
@@ -183,6 +195,7 @@ pub fn render(req: &RequestInfo, err: &actix_web::Error) -> HttpResponse {
         ClientKind::Page => {
             let title = status.canonical_reason().unwrap_or("Error");
             let page = ErrorPage {
+                ctx: ctx.unwrap_or_default(),
                 status: status.as_u16(),
                 title,
                 message: &message,
@@ -222,7 +235,8 @@ pub async fn render_errors(
     match next.call(req).await {
         Ok(res) => {
             if let Some(err) = res.response().error() {
-                let resp = render(&info, err);
+                let ctx = res.request().extensions_mut().remove::<PageCtx>();
+                let resp = render_with_menu(&info, err, ctx);
                 Ok(res.into_response(resp))
             } else {
                 Ok(res.map_into_boxed_body())
@@ -235,6 +249,27 @@ pub async fn render_errors(
             Err(actix_web::error::InternalError::from_response(err.to_string(), resp).into())
         }
     }
+}
+
+/// Inside the session middleware (the session is gone once it has answered): for a
+/// page-shaped 403 or 404 of a signed-in user, leaves that user's menu in the request
+/// for `render_errors`, so an error page is no dead end.
+pub async fn error_menu(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_session::SessionExt;
+    let kind = RequestInfo::of(req.request()).kind;
+    let res = next.call(req).await?;
+    let status = res.status();
+    if kind == ClientKind::Page
+        && matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
+        && let Ok(auth) = super::extract::Authenticated::load(res.request().clone()).await
+    {
+        let ctx = PageCtx::for_error(&auth, &res.request().get_session());
+        res.request().extensions_mut().insert(ctx);
+    }
+    Ok(res)
 }
 
 /// The default service: unknown paths are a 404 in the client's shape.

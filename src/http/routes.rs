@@ -16,6 +16,7 @@ use crate::error::Error;
 
 use crate::api;
 use crate::web::connections;
+use crate::web::getting_started;
 use crate::web::{account, assets, audit, health, home, log, login, roles, users};
 use crate::web::{form_fields, forms, rule_test, rules, ticket_actions, ticket_rows, tickets};
 use crate::web::{test_send, webhook_preview, webhooks};
@@ -186,12 +187,19 @@ pub fn table() -> RouteTable {
     t.get("/readyz", Public, health::readyz);
     t.get("/metrics", Public, health::metrics);
     t.get("/static/{path:.*}", Public, assets::asset);
+    t.get("/favicon.svg", Public, assets::favicon);
 
     t.get("/login", Public, login::login_page);
     t.post("/login", Public, login::login_submit);
     t.post("/logout", User, login::logout);
 
     t.get("/", User, home::home);
+    t.post(
+        "/admin/getting-started/dismiss",
+        Admin,
+        getting_started::getting_started_dismiss,
+    );
+    t.post("/admin/demo", Admin, getting_started::demo_load);
 
     t.get("/account", User, account::account_show);
     t.post("/account/password", User, account::account_password);

@@ -33,9 +33,14 @@ const URL_LITERAL: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// The ticket's own page (`<public_url>/tickets/<id>`), the one placeholder whose value
+/// is a whole link.
+const TICKET_URL: &str = "ticket.url";
+
 /// Renders a URL template. With `already_encoded` the literal text is sent exactly as
 /// written (its `%XX` escapes are the author's); without it the literal text is encoded
-/// as above. Values are always percent-encoded as `URL_VALUE` says.
+/// as above. Values are always percent-encoded as `URL_VALUE` says, except
+/// `{{ticket.url}}` opening the URL, which is the link itself.
 ///
 /// A value of `.` or `..` filling a whole path segment is refused: URL parsers resolve
 /// such segments (even encoded as `%2E`), so `/tickets/{{x}}/close` would become
@@ -56,6 +61,10 @@ pub fn render_url(
                 } else {
                     out.extend(utf8_percent_encode(l, URL_LITERAL));
                 }
+            }
+            // A link Hookdesk makes itself, opening the URL, is a link, not a value.
+            Segment::Placeholder(name) if i == 0 && name == TICKET_URL => {
+                out.extend(utf8_percent_encode(&ctx.text(name), URL_LITERAL));
             }
             Segment::Placeholder(name) => {
                 let value: String = utf8_percent_encode(&ctx.text(name), URL_VALUE).collect();

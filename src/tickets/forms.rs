@@ -13,6 +13,7 @@ use crate::error::{Error, FieldErrors, Result};
 /// Ticket JSON keys a form may not take, so `ticket.<form>` never shadows a field.
 pub const RESERVED_NAMES: &[&str] = &[
     "id",
+    "url",
     "displayid",
     "type",
     "subject",

@@ -9,6 +9,7 @@ pub mod display_id;
 pub mod events;
 pub mod forms;
 pub mod history;
+pub mod history_view;
 pub mod model;
 pub mod payload;
 pub mod query;

@@ -177,6 +177,7 @@ const BASE_NAMES: &[&str] = &[
     "createdby",
     "updatedat",
     "updatedby",
+    "url",
 ];
 
 /// Flat placeholder map of one ticket (names lower-case, dotted; unset values `null`).
@@ -195,10 +196,27 @@ pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<BTreeMap<Str
         false,
     );
     let mut values = flatten(base, &t.priority, &forms, &rows);
+    values.insert("ticket.url".into(), Value::String(ticket_url(conn, t.id)?));
     if let Some(c) = t.alert_connection_id {
         values.insert(ALERT_CONNECTION.into(), Value::from(c));
     }
     Ok(values)
+}
+
+/// The `settings` row holding the console's public address (`Config::public_base`),
+/// written at start-up: every process that renders a webhook reads the same one.
+const PUBLIC_BASE: &str = "public_url";
+
+/// Stores the console's public address for `{{ticket.url}}`.
+pub fn set_public_base(conn: &mut DbConn, base: &str) -> Result<()> {
+    crate::db::write(conn, |c| crate::db::settings::put(c, PUBLIC_BASE, base))
+}
+
+/// The ticket's page as people reach it: `<public_url>/tickets/<id>`.
+pub fn ticket_url(conn: &mut DbConn, id: i64) -> Result<String> {
+    let base = crate::db::settings::get(conn, PUBLIC_BASE)?
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    Ok(format!("{base}/tickets/{id}"))
 }
 
 /// On an alert ticket, the connection it is about (`alerts`); `webhooks::refusal` reads
@@ -296,6 +314,8 @@ pub fn sample_template_values() -> BTreeMap<String, Value> {
     put("createdby", json!("Tess Tech"));
     put("updatedat", json!("2026-11-25T10:05:00Z"));
     put("updatedby", json!("Tess Tech"));
+    // Rendering puts the configured address here (`ticket_url`).
+    put("url", json!("http://127.0.0.1:8080/tickets/164"));
     put("inventory.serialnumber", json!("SN-4411"));
     put("inventory.warranty", json!(true));
     put("inventory.location", json!("London office"));

@@ -97,10 +97,16 @@ async fn render(
     let st = state(req)?;
     let default = db::run(&st.pool, policy::default_policy).await?;
     let status = super::page::form_status(&errors);
+    // The defaults are an administration page; a connection's own policy is part of it.
+    let nav = if connection.is_some() {
+        "connections"
+    } else {
+        "alerts"
+    };
     let mut resp = crate::page_or_fragment!(
         req,
         PolicyPage {
-            ctx: PageCtx::new(auth, session, "connections"),
+            ctx: PageCtx::new(auth, session, nav),
             connection,
             follows_default,
             default_summary: default.summary(),

@@ -32,6 +32,14 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
+/// The browser's tab icon, at the path browsers look for it.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(&include_bytes!("../../static/favicon.svg")[..])
+}
+
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, Error> {
     let path = path.into_inner();
     let a = ASSETS

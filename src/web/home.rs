@@ -1,4 +1,5 @@
-//! The start page: tiles for everyone, and for administrators the dashboard (last 24 h
+//! The start page: tiles for everyone, and for administrators the getting-started
+//! checklist (until it is done or dismissed) and the dashboard (last 24 h
 //! counts, success rate, durations, the chart, troubled connections, the queue).
 
 use actix_session::Session;
@@ -10,6 +11,7 @@ use super::page::PageCtx;
 use crate::db;
 use crate::error::Error;
 use crate::execution_log::stats::{self, Dashboard, Window};
+use crate::getting_started::Checklist;
 use crate::http::extract::{Authenticated, state};
 
 #[derive(Template)]
@@ -19,6 +21,7 @@ struct Home {
     dash: Option<(Dashboard, Chart)>,
     /// Connections whose client certificate expires soon (administrators).
     expiring_certs: Vec<crate::connections::Connection>,
+    checklist: Option<Checklist>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -34,24 +37,25 @@ pub async fn home(
     auth: Authenticated,
 ) -> Result<HttpResponse, Error> {
     let mut expiring_certs = Vec::new();
-    let dash = if auth.principal.is_admin() {
+    let (dash, checklist) = if auth.principal.is_admin() {
         let st = state(&req)?;
         let q: HomeQuery = serde_html_form::from_str(req.query_string()).unwrap_or_default();
         let window = Window::parse(&q.window);
         let threshold = st.config.breaker_failures;
         let days = i64::try_from(st.config.cert_expiry_warning_days).unwrap_or(i64::MAX);
-        expiring_certs = db::run(&st.pool, move |c| {
-            crate::connections::Connection::certs_expiring(c, db::now(), days)
+        let uid = auth.principal.user.id;
+        let (d, list, certs) = db::run(&st.pool, move |c| {
+            let now = db::now();
+            let d = stats::dashboard(c, now, window, threshold)?;
+            let certs = crate::connections::Connection::certs_expiring(c, now, days)?;
+            Ok((d, Checklist::load(c, uid)?, certs))
         })
         .await?;
-        let d = db::run(&st.pool, move |c| {
-            stats::dashboard(c, db::now(), window, threshold)
-        })
-        .await?;
+        expiring_certs = certs;
         let ch = chart::chart(&d.buckets, d.window);
-        Some((d, ch))
+        (Some((d, ch)), list)
     } else {
-        None
+        (None, None)
     };
     crate::page_or_fragment!(
         &req,
@@ -59,6 +63,7 @@ pub async fn home(
             ctx: PageCtx::new(&auth, &session, "home"),
             dash,
             expiring_certs,
+            checklist,
         }
     )
 }

@@ -13,6 +13,7 @@ pub mod echo;
 pub mod form;
 pub mod form_fields;
 pub mod forms;
+pub mod getting_started;
 pub mod health;
 pub mod home;
 pub mod log;

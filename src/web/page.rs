@@ -53,6 +53,30 @@ impl PageCtx {
         }
     }
 
+    /// An error page's menu: the signed-in user's, without taking the flash messages
+    /// (the page that follows shows them).
+    pub fn for_error(auth: &Authenticated, session: &Session) -> Self {
+        let p = &auth.principal;
+        Self {
+            username: Some(p.user.username.clone()),
+            display_name: p.user.display_name.clone(),
+            is_admin: p.is_admin(),
+            is_technician: p.is_technician(),
+            csrf: csrf::token(session),
+            flashes: Vec::new(),
+            nav: "",
+        }
+    }
+
+    /// The menu group the current page belongs to (its summary is marked).
+    pub fn nav_group(&self) -> &'static str {
+        match self.nav {
+            "connections" | "webhooks" | "rules" | "forms" => "configuration",
+            "users" | "roles" | "alerts" | "audit" => "administration",
+            _ => "",
+        }
+    }
+
     /// For pages shown before login.
     pub fn anonymous(session: &Session) -> Self {
         Self {

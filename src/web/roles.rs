@@ -18,8 +18,16 @@ use crate::http::extract::{AdminUser, Authenticated, client_ip, state};
 struct RolesList {
     ctx: PageCtx,
     roles: Vec<(Role, i64)>,
+    /// The webhooks each role may fire, by role id.
+    granted: std::collections::BTreeMap<i64, Vec<(i64, String)>>,
     form: RoleInput,
     errors: FieldErrors,
+}
+
+impl RolesList {
+    fn granted_to(&self, role: &i64) -> &[(i64, String)] {
+        self.granted.get(role).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 #[derive(Template)]
@@ -40,13 +48,17 @@ async fn list_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, Error> {
     let st = state(req)?;
-    let roles = db::run(&st.pool, Role::list).await?;
+    let (roles, granted) = db::run(&st.pool, |c| {
+        Ok((Role::list(c)?, crate::webhooks::store::granted_by_role(c)?))
+    })
+    .await?;
     let status = super::page::form_status(&errors);
     let mut resp = crate::page_or_fragment!(
         req,
         RolesList {
             ctx: PageCtx::new(auth, session, "roles"),
             roles,
+            granted,
             form,
             errors,
         }

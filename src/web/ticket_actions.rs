@@ -18,7 +18,7 @@ use crate::firing::progress::{self, Progress};
 use crate::http::extract::{Authenticated, TechnicianUser, client_ip, state};
 use crate::http::htmx::is_htmx;
 use crate::ids::{DeliveryId, TicketId, WebhookId};
-use crate::tickets::history::{self, HistoryEntry};
+use crate::tickets::history_view::HistoryView;
 
 /// How many deliveries the ticket's "Recent deliveries" panel lists.
 pub const RECENT: i64 = 10;
@@ -184,7 +184,7 @@ struct Fired {
     webhook_name: String,
     p: Progress,
     deliveries: Vec<Progress>,
-    history: Vec<HistoryEntry>,
+    history: Vec<HistoryView>,
 }
 
 /// `POST /tickets/{id}/webhooks/{webhook}/fire`: queues the delivery. htmx gets the
@@ -232,7 +232,7 @@ pub async fn ticket_webhooks_fire(
             webhook_name: p.webhook_name.clone(),
             p,
             deliveries: progress::recent(c, TicketId(id), RECENT)?,
-            history: history::list(c, id)?,
+            history: crate::tickets::history_view::for_people(c, id)?,
         })
     })
     .await?;

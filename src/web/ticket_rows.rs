@@ -14,7 +14,7 @@ use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::http::extract::{TechnicianUser, state};
 use crate::tickets::Ticket;
-use crate::tickets::history::HistoryEntry;
+use crate::tickets::history_view::HistoryView;
 use crate::tickets::values::TicketForm;
 
 #[derive(Template)]
@@ -26,7 +26,7 @@ struct RowsFragment {
     editing: Option<i64>,
     row_errors: FieldErrors,
     new_errors: FieldErrors,
-    history: Vec<HistoryEntry>,
+    history: Vec<HistoryView>,
 }
 
 async fn section(

@@ -14,13 +14,11 @@ use crate::audit::Actor;
 use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::http::extract::{AdminUser, TechnicianUser, client_ip, state};
-use crate::tickets::history::HistoryEntry;
+use crate::tickets::history_view::HistoryView;
 use crate::tickets::model::assignable_users;
 use crate::tickets::query::{self, TicketFilter};
 use crate::tickets::values::{TicketForm, ticket_forms};
-use crate::tickets::{
-    Form, PRIORITIES, STATUSES, Ticket, TicketInput, TicketPatch, TicketType, history,
-};
+use crate::tickets::{Form, PRIORITIES, STATUSES, Ticket, TicketInput, TicketPatch, TicketType};
 
 pub struct Row {
     pub id: i64,
@@ -272,7 +270,7 @@ struct ShowPage {
     created_by: String,
     updated_by: String,
     forms: Vec<TicketForm>,
-    history: Vec<HistoryEntry>,
+    history: Vec<HistoryView>,
     editing: Option<i64>,
     row_errors: FieldErrors,
     new_errors: FieldErrors,
@@ -289,7 +287,7 @@ pub struct ShowData {
     pub created_by: String,
     pub updated_by: String,
     pub forms: Vec<TicketForm>,
-    pub history: Vec<HistoryEntry>,
+    pub history: Vec<HistoryView>,
     pub alert_connection: Option<(i64, String)>,
 }
 
@@ -308,7 +306,7 @@ pub async fn load_show(req: &HttpRequest, id: i64) -> Result<ShowData, Error> {
             created_by: name(ticket.created_by),
             updated_by: name(ticket.updated_by),
             forms: ticket_forms(c, id, ticket.kind())?,
-            history: history::list(c, id)?,
+            history: crate::tickets::history_view::for_people(c, id)?,
             alert_connection: match ticket.alert_connection_id {
                 Some(cid) => crate::connections::Connection::get(c, cid)
                     .ok()

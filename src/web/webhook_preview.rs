@@ -33,6 +33,11 @@ impl PreviewFragment {
     }
 }
 
+/// The preview of a form that does not yet say where its request goes; the out-of-band
+/// parts clear what an earlier preview left.
+const WAITING: &str = r#"<p class="hint" id="preview-waiting">The request appears here once a connection (Basic tab) or a URL is chosen.</p>
+<p class="field-error" id="body_template-error" hx-swap-oob="true"></p>"#;
+
 /// `?webhook=<id>` when the form edits a saved webhook (its own name is not a clash).
 #[derive(Debug, serde::Deserialize)]
 pub struct SavedWebhook {
@@ -61,6 +66,10 @@ pub async fn webhooks_preview(
     let saved_id = query.webhook;
     let form = form.into_inner();
     let input = form.to_input();
+    // Nothing says where the request goes yet (a new form): a hint, not an error.
+    if input.connection_id.is_none() && input.url.trim().is_empty() {
+        return super::page::html(Ok(WAITING.to_string()));
+    }
     let params = form.preview_params();
     let batching = match (
         Method::parse(&input.method),

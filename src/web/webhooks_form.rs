@@ -348,8 +348,8 @@ const fn area(key: &'static str, label: &'static str, hint: &'static str) -> Pre
     }
 }
 
-const URL_HINT: &str =
-    "A link to the ticket, e.g. https://desk.example/tickets/{{ticket.id}}; no button when empty.";
+const URL_HINT: &str = "{{ticket.url}} is the ticket's page at the console's public_url; \
+     no button when empty.";
 
 /// The fields each preset asks for, in the order the page shows them.
 pub fn preset_views() -> Vec<PresetView> {

@@ -64,17 +64,10 @@ pub struct BuiltRequest {
 }
 
 impl BuiltRequest {
-    /// The body for people: JSON pretty-printed, anything else as text.
+    /// The body as it will be sent, byte for byte (invalid UTF-8 shown as `�`). Not
+    /// re-formatted: a JSON round trip would reorder the keys the template keeps.
     pub fn display_body(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body).to_string();
-        let is_json = self
-            .content_type
-            .as_deref()
-            .is_some_and(|c| c.starts_with("application/json"));
-        if is_json && let Ok(v) = serde_json::from_str::<Value>(&text) {
-            return serde_json::to_string_pretty(&v).unwrap_or(text);
-        }
-        text
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
@@ -147,7 +140,12 @@ pub fn resolve_ticket(conn: &mut DbConn, text: &str) -> Result<TicketRef> {
 pub fn ticket_values(conn: &mut DbConn, ticket: TicketRef) -> Result<BTreeMap<String, Value>> {
     match ticket {
         TicketRef::Id(id) => template_values(conn, id),
-        TicketRef::Sample => Ok(sample_template_values()),
+        TicketRef::Sample => {
+            let mut v = sample_template_values();
+            let url = crate::tickets::payload::ticket_url(conn, 164)?;
+            v.insert("ticket.url".into(), Value::String(url));
+            Ok(v)
+        }
     }
 }
 

@@ -319,13 +319,24 @@ pub fn plan(
                     plan.lines
                         .push("add note: not done: the note is empty".into());
                 } else {
-                    plan.lines.push("add note".into());
+                    plan.lines
+                        .push(format!("add note: “{}”", note_preview(&text)));
                     plan.notes.push(text);
                 }
             }
         }
     }
     plan
+}
+
+/// A note as the plan quotes it: whole, or its first 200 characters and `…`.
+fn note_preview(text: &str) -> String {
+    const MAX: usize = 200;
+    let t = text.trim();
+    match t.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t.to_string(),
+    }
 }
 
 /// Where a response came from, for the history entry and the event.

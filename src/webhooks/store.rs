@@ -93,6 +93,22 @@ pub fn names(conn: &mut DbConn, ids: &[i64]) -> Result<std::collections::BTreeMa
         .collect())
 }
 
+/// The webhooks each role may fire from a ticket, `(id, name)` by name, by role id.
+pub fn granted_by_role(
+    conn: &mut DbConn,
+) -> Result<std::collections::BTreeMap<i64, Vec<(i64, String)>>> {
+    let rows: Vec<(i64, i64, String)> = webhook_roles::table
+        .inner_join(webhooks::table)
+        .order(webhooks::name.asc())
+        .select((webhook_roles::role_id, webhooks::id, webhooks::name))
+        .load(conn)?;
+    let mut out: std::collections::BTreeMap<i64, Vec<(i64, String)>> = Default::default();
+    for (role, id, name) in rows {
+        out.entry(role).or_default().push((id, name));
+    }
+    Ok(out)
+}
+
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Webhook> {
     let row = webhooks::table
         .find(id)

@@ -175,7 +175,7 @@ async fn a_technician_fires_from_the_ticket_and_watches_it_delivered(app: TestAp
     assert_eq!(preview.status(), 200);
     let preview = preview.text().await.unwrap();
     let shown_body = crate::webhooks::text_of(&preview, "#fire-preview-body").unwrap();
-    assert!(shown_body.contains(r#""ref": "CUST-9""#), "{preview}");
+    assert!(shown_body.contains(r#""ref":"CUST-9""#), "{preview}");
     let shown_request = crate::webhooks::text_of(&preview, "#fire-preview-request").unwrap();
     assert!(shown_request.contains(&s.rx.url("/vendor")), "{preview}");
     assert!(shown_request.contains("X-Desk-Key: ••••"), "{preview}");

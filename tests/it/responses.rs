@@ -184,6 +184,11 @@ async fn json_fields_and_actions_update_the_ticket(app: TestApp) {
         note.contains("result.missing → ticket.requestername: found nothing: `result` has no `missing` (it has: number, state)"),
         "{note}"
     );
+    // The plan quotes the note it adds.
+    assert!(
+        note.contains(&format!("add note: “Created INC0099 for {}”", t.display_id)),
+        "{note}"
+    );
 
     app.with_conn(|c| {
         let v = template_values(c, t.id).unwrap();

@@ -127,7 +127,7 @@ async fn test_this_rule_shows_each_condition_and_the_request_and_sends_nothing(a
         "{request}"
     );
     assert!(
-        request.contains(&format!("\"ref\": \"R-{}\"", ticket.display_id)),
+        request.contains(&format!("\"ref\":\"R-{}\"", ticket.display_id)),
         "{request}"
     );
     assert!(request.contains("Bearer ••••"), "{request}");

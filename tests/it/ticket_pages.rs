@@ -149,7 +149,9 @@ async fn technician_creates_edits_and_notes_a_ticket(app: TestApp) {
         .unwrap();
     assert_eq!(text_of(&html, "#ticket-status"), "Pending");
     assert!(
-        html.contains("inventory.warranty</strong>: Yes → No"),
+        html.contains(
+            r#"Inventory › Warranty</strong>: <span class="change-old">Yes</span> → <span class="change-new">No</span>"#
+        ),
         "{html}"
     );
 
@@ -306,7 +308,7 @@ async fn rows_are_added_edited_and_removed_in_place(app: TestApp) {
     let frag = resp.text().await.unwrap();
     assert!(frag.contains("P2425"));
     assert!(frag.contains("hx-swap-oob"), "the history is refreshed too");
-    assert!(frag.contains("linkedassets"));
+    assert!(frag.contains("<strong>Linked assets</strong>: "), "{frag}");
     let row_id: i64 = {
         let doc = scraper::Html::parse_fragment(&frag);
         let sel = scraper::Selector::parse("tr[data-row]").unwrap();
@@ -558,7 +560,7 @@ async fn browser_technician_creates_ticket_and_adds_a_row() {
     assert_eq!(b.current_url().await.unwrap(), url);
     b.wait()
         .for_element(Locator::XPath(
-            "//section[@id='history']//strong[text()='linkedassets']",
+            "//section[@id='history']//strong[text()='Linked assets']",
         ))
         .await
         .unwrap();

@@ -72,7 +72,7 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
         .await
         .unwrap();
     let shown = text_when(&b, "#preview-body", "Laptop will not start").await;
-    assert!(shown.contains("\"who\": \"Administrator\""), "{shown}");
+    assert!(shown.contains("\"who\":\"Administrator\""), "{shown}");
     assert_eq!(
         b.find(Locator::Css("#preview-url"))
             .await

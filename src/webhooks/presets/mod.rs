@@ -220,7 +220,7 @@ impl Default for SlackFields {
                 .into(),
             title: String::new(),
             button_label: "Open ticket".into(),
-            ticket_url: String::new(),
+            ticket_url: "{{ticket.url}}".into(),
         }
     }
 }
@@ -241,7 +241,7 @@ impl Default for TeamsFields {
                 fact("Assignee", "{{ticket.assignee}}"),
             ],
             button_label: "Open ticket".into(),
-            ticket_url: String::new(),
+            ticket_url: "{{ticket.url}}".into(),
         }
     }
 }
@@ -255,7 +255,7 @@ impl Default for RocketChatFields {
             avatar: String::new(),
             attachment_title: "{{ticket.displayid}} {{ticket.subject}}".into(),
             attachment_text: "{{ticket.description}}".into(),
-            ticket_url: String::new(),
+            ticket_url: "{{ticket.url}}".into(),
             colour: "#1d74f5".into(),
         }
     }

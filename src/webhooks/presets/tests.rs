@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::error::Error;
 
-const TICKET_NAMES: [&str; 14] = [
+const TICKET_NAMES: [&str; 15] = [
     "ticket.id",
     "ticket.displayid",
     "ticket.type",
@@ -21,6 +21,7 @@ const TICKET_NAMES: [&str; 14] = [
     "ticket.requesteremail",
     "ticket.it.site",
     "ticket.linkedassets",
+    "ticket.url",
 ];
 
 fn known() -> KnownNames {
@@ -49,6 +50,10 @@ fn ctx() -> RenderContext {
             "ticket.linkedassets".into(),
             json!([{"asset": "P2425"}, {"asset": "FH6354"}]),
         ),
+        (
+            "ticket.url".into(),
+            json!("https://desk.example.com/tickets/12"),
+        ),
     ]);
     let now: DateTime<Utc> = "2026-11-25T02:00:00Z".parse().unwrap();
     RenderContext::new(ticket, now).with_param("note", "Escalated by phone")
@@ -69,6 +74,16 @@ fn every_default_preset_validates_against_the_ticket_names() {
             .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     }
     assert_eq!(Preset::Generic.payload(&ctx()).unwrap(), None);
+}
+
+#[test]
+fn default_presets_link_to_the_ticket_page_as_a_link() {
+    let p = payload(&Preset::new(PresetKind::Slack));
+    let text = p.to_string();
+    assert!(
+        text.contains(r#""url":"https://desk.example.com/tickets/12""#),
+        "{text}"
+    );
 }
 
 #[test]
