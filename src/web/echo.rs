@@ -38,7 +38,8 @@ struct EchoShow {
     requests: Vec<Shown>,
 }
 
-fn base_url(req: &HttpRequest) -> String {
+/// `scheme://host[:port]` as the browser reached this server.
+pub(crate) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
     format!("{}://{}", info.scheme(), info.host())
 }

@@ -22,6 +22,8 @@ struct Home {
     /// Connections whose client certificate expires soon (administrators).
     expiring_certs: Vec<crate::connections::Connection>,
     checklist: Option<Checklist>,
+    /// Where the echo receiver listens, when it is on: the checklist offers it.
+    echo_url: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -64,6 +66,10 @@ pub async fn home(
             dash,
             expiring_certs,
             checklist,
+            echo_url: state(&req)?
+                .echo
+                .is_some()
+                .then(|| format!("{}/_echo/demo", super::echo::base_url(&req))),
         }
     )
 }

@@ -84,29 +84,18 @@ async fn main_pages_pass_axe_and_fit_400_px() {
             problems.push(format!("{p}: {v}"));
         }
     }
-    b.set_window_size(400, 900).await.unwrap();
-    for p in &pages {
+    crate::first_run_browser::narrow(&b).await;
+    for p in pages.iter().map(String::as_str).chain(["/no/such/page"]) {
         b.goto(&app.url(p)).await.unwrap();
-        // The width, and the outermost elements reaching past the window (to name them).
-        let v = b
-            .execute(
-                r##"const w = window.innerWidth;
-                   const over = [...document.querySelectorAll("body *")]
-                     .filter((e) => e.getBoundingClientRect().right > w + 0.5
-                       && !(e.parentElement && e.parentElement.getBoundingClientRect().right > w + 0.5))
-                     .slice(0, 3)
-                     .map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
-                       + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""));
-                   return [document.documentElement.scrollWidth, w, over];"##,
-                vec![],
-            )
-            .await
-            .unwrap();
-        let (scroll, inner) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
+        if p == "/no/such/page" {
+            // Its 404 is the point here, not a console error of a page.
+            crate::browser::console_errors(&b).await;
+        }
+        let (scroll, inner) = crate::first_run_browser::overflows(&b).await;
         if scroll > inner {
             problems.push(format!(
                 "{p}: at 400 px the page is {scroll} px wide (window {inner} px): {}",
-                v[2]
+                crate::first_run_browser::wide_elements(&b).await
             ));
         }
     }

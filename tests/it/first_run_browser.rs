@@ -79,31 +79,8 @@ async fn the_menu_works_by_keyboard_and_the_main_pages_fit_400_px_in_chromium() 
         .unwrap();
     assert_eq!(focused, "Configuration");
 
+    // Every main page at 400 px: `accessibility_browser` (with axe-core).
     narrow(&b).await;
-    for path in [
-        "/",
-        "/tickets",
-        "/tickets/new",
-        "/admin/log",
-        "/admin/connections",
-        "/admin/webhooks",
-        "/admin/webhooks/new",
-        "/admin/rules/new",
-        "/admin/forms",
-        "/admin/users",
-        "/admin/roles",
-        "/admin/audit",
-        "/account",
-        "/no/such/page",
-    ] {
-        b.goto(&app.url(path)).await.unwrap();
-        let (scroll, inner) = overflows(&b).await;
-        assert!(
-            scroll <= inner,
-            "{path} is {scroll} px wide at {inner} px: {}",
-            wide_elements(&b).await
-        );
-    }
     // An open group on a narrow screen opens in place, inside the page.
     b.goto(&app.url("/")).await.unwrap();
     b.find(Locator::XPath("//summary[text()='Administration']"))
@@ -115,11 +92,12 @@ async fn the_menu_works_by_keyboard_and_the_main_pages_fit_400_px_in_chromium() 
     let (scroll, inner) = overflows(&b).await;
     assert!(scroll <= inner, "the open menu is {scroll} px wide");
     screenshot(&b, "menu-400px").await;
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }
 
 /// The elements that stick out to the right of a `width` px page, for failure messages.
-async fn wide_elements(b: &fantoccini::Client) -> serde_json::Value {
+pub async fn wide_elements(b: &fantoccini::Client) -> serde_json::Value {
     b.execute(
         "var w = window.innerWidth, out = []; document.querySelectorAll('body *').forEach(function (e) { var r = e.getBoundingClientRect(); if (r.right > w + 0.5 && out.length < 8) { out.push(e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(r.right)); } }); return out;",
         vec![],
@@ -200,5 +178,6 @@ async fn a_ticket_and_the_webhook_editor_fit_400_px_in_chromium() {
         .unwrap();
     assert_eq!(rows, serde_json::json!(1));
     screenshot(&b, "webhook-400px").await;
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }

@@ -130,5 +130,6 @@ async fn the_webhook_editor_marks_only_what_is_wrong_and_keeps_what_was_typed_in
     .await;
     name.send_keys(" now").await.unwrap();
     until(&b, "return document.getElementById('old-result') === null").await;
+    crate::browser::assert_console_clean(&b).await;
     b.close().await.unwrap();
 }
