@@ -123,5 +123,6 @@ async fn the_log_keeps_its_filters_in_the_url_in_chromium() {
         text.contains("Attempt 1") && text.contains("HTTP 400"),
         "{text}"
     );
+    crate::browser::screenshot(&b, "log-delivery").await;
     crate::browser::assert_console_clean(&b).await;
 }

@@ -41,6 +41,7 @@ mod integration_health_pages;
 mod keep_order;
 mod metrics;
 mod mtls;
+mod newcomer_browser;
 mod notify;
 mod oauth;
 mod oauth_server;

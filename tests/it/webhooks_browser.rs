@@ -73,6 +73,7 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
         .unwrap();
     let shown = text_when(&b, "#preview-body", "Laptop will not start").await;
     assert!(shown.contains("\"who\":\"Administrator\""), "{shown}");
+    crate::browser::screenshot(&b, "webhook-editor-preview").await;
     assert_eq!(
         b.find(Locator::Css("#preview-url"))
             .await
