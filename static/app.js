@@ -40,6 +40,29 @@
     toast("error", "The server could not be reached. Check your connection and try again.");
   });
 
+  // Copy buttons: data-copy names the element whose text goes to the clipboard.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!btn) { return; }
+    var src = document.querySelector(btn.dataset.copy);
+    if (!src || !navigator.clipboard) { return; }
+    navigator.clipboard.writeText(src.textContent.trim()).then(function () {
+      btn.textContent = "Copied";
+      toast("success", "Copied to the clipboard.");
+    }, function () {
+      toast("error", "The browser did not allow copying: select the text and copy it.");
+    });
+  });
+
+  // A page answering a POST (a just-generated secret shown once) is shown under its own
+  // address, so reloading it does not post again; data-page-url says which address.
+  document.addEventListener("DOMContentLoaded", function () {
+    var el = document.querySelector("[data-page-url]");
+    if (el && window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", el.dataset.pageUrl);
+    }
+  });
+
   // Forms with data-confirm ask before they submit.
   document.addEventListener("submit", function (e) {
     var f = e.target;

@@ -101,6 +101,16 @@ async fn a_newcomer_sends_a_first_webhook_to_the_echo_receiver_in_chromium() {
     click(&b, "form[action$='/signing-secret'] button").await;
     let secret = text_when(&b, "#signing-secret-value", "whsec_").await;
     assert!(secret.starts_with("whsec_"));
+    // It can be copied, and the page is under the connection's own address (a reload
+    // would not generate another).
+    b.find(Locator::Css("button[data-copy='#signing-secret-value']"))
+        .await
+        .unwrap();
+    let path = b.current_url().await.unwrap().path().to_owned();
+    assert!(
+        path.starts_with("/admin/connections/") && !path.ends_with("/signing-secret"),
+        "{path}"
+    );
     click(&b, "#test-connection-button").await;
     text_when(&b, "#test-result", "Delivered").await;
 
