@@ -97,6 +97,24 @@
       showPresetFields(sel);
     });
   }
+  // Only the selected tab is in the Tab order (roving tabindex), so the arrow keys, Home
+  // and End move between tabs, as in every tab list.
+  document.addEventListener("keydown", function (e) {
+    var tab = e.target.closest && e.target.closest("[data-tab]");
+    if (!tab) { return; }
+    var tabs = tab.closest("[data-tabs]");
+    var all = Array.prototype.slice.call(tabs.querySelectorAll("[data-tab]"));
+    var i = all.indexOf(tab), next = null;
+    if (e.key === "ArrowRight" || e.key === "ArrowDown") { next = all[(i + 1) % all.length]; }
+    else if (e.key === "ArrowLeft" || e.key === "ArrowUp") { next = all[(i - 1 + all.length) % all.length]; }
+    else if (e.key === "Home") { next = all[0]; }
+    else if (e.key === "End") { next = all[all.length - 1]; }
+    if (!next) { return; }
+    e.preventDefault();
+    showTab(tabs, next.dataset.tab);
+    history.replaceState(null, "", "#tab-" + next.dataset.tab);
+    next.focus();
+  });
   document.addEventListener("click", function (e) {
     var tab = e.target.closest && e.target.closest("[data-tab]");
     if (tab) {

@@ -39,6 +39,7 @@ mod hammer_checks;
 mod integration_health_browser;
 mod integration_health_pages;
 mod keep_order;
+mod keyboard_browser;
 mod metrics;
 mod mtls;
 mod newcomer_browser;
