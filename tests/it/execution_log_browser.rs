@@ -90,6 +90,17 @@ async fn the_log_keeps_its_filters_in_the_url_in_chromium() {
         url.query().unwrap_or("").contains("status=delivered"),
         "{url}"
     );
+    // A reload keeps the filters: they live in the URL.
+    b.refresh().await.unwrap();
+    rows_become(&b, &["delivery-2".to_string(), "delivery-1".to_string()]).await;
+    let delivered = b
+        .find(Locator::Css("input[name=status][value=delivered]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.prop("checked").await.unwrap().as_deref(),
+        Some("true")
+    );
 
     // Back: the earlier filters and rows.
     b.back().await.unwrap();
@@ -124,5 +135,41 @@ async fn the_log_keeps_its_filters_in_the_url_in_chromium() {
         "{text}"
     );
     crate::browser::screenshot(&b, "log-delivery").await;
+
+    // The receiver is fixed: Replay (confirmed) sends it again as a new delivery, whose
+    // page says Delivered once the worker is done.
+    b.find(Locator::Css("form[action='/admin/log/1/replay'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.accept_alert().await.unwrap();
+    let mut status = String::new();
+    for _ in 0..50 {
+        let here = b.current_url().await.unwrap();
+        if here.path() != "/admin/log/1"
+            && let Ok(e) = b.find(Locator::Css("#delivery-status")).await
+        {
+            status = e.text().await.unwrap_or_default();
+            if status == "Delivered" {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if b.current_url().await.unwrap().path() != "/admin/log/1" {
+            b.refresh().await.unwrap();
+        }
+    }
+    assert_eq!(status, "Delivered");
+    let cause = b
+        .find(Locator::Css("#delivery-cause"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(cause.contains("original #1"), "{cause}");
+    assert_eq!(w.rx.received().len(), 3);
     crate::browser::assert_console_clean(&b).await;
 }
