@@ -61,7 +61,7 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
     assert!(body_field.is_displayed().await.unwrap());
     body_field.clear().await.unwrap();
     body_field
-        .send_keys("{\"subject\": \"{{ticket.subject}}\", \"who\": \"{{actor.name}}\"}")
+        .send_keys("{\"who\": \"{{actor.name}}\", \"subject\": \"{{ticket.subject}}\"}")
         .await
         .unwrap();
 
@@ -73,6 +73,11 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
         .unwrap();
     let shown = text_when(&b, "#preview-body", "Laptop will not start").await;
     assert!(shown.contains("\"who\":\"Administrator\""), "{shown}");
+    // In the template's key order (which the wire keeps), not sorted.
+    assert!(
+        shown.find("\"who\"").unwrap() < shown.find("\"subject\"").unwrap(),
+        "{shown}"
+    );
     crate::browser::screenshot(&b, "webhook-editor-preview").await;
     assert_eq!(
         b.find(Locator::Css("#preview-url"))
