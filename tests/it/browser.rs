@@ -8,16 +8,94 @@ use fantoccini::{ClientBuilder, Locator};
 
 use crate::helpers::{ADMIN_PASSWORD, Backend, TestApp, spawn_app};
 
-/// Chromedriver on a free loopback port, killed when dropped.
+/// Chromedriver on a free loopback port, killed when dropped. A test that fails leaves
+/// a screenshot of the page it failed on, named after the test, in
+/// `HOOKDESK_FAILURE_SCREENSHOT_DIR` (default `target/browser-failures`).
 pub struct Driver {
     child: std::process::Child,
     pub url: String,
+    session: Option<String>,
+    /// A handle on the session, so it is still open when a failing test's own client
+    /// (dropped first) is gone and the screenshot is taken.
+    _keep: Option<fantoccini::Client>,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Some(session) = &self.session {
+            if std::thread::panicking() {
+                failure_screenshot(&self.url, session);
+            }
+            // Ends the session (and its Chromium) before chromedriver goes; a test that
+            // closed it already gets a harmless error.
+            let _ = chromedriver_call(&self.url, "DELETE", &format!("/session/{session}"));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One blocking request to chromedriver (this runs while a test unwinds, outside any
+/// runtime); the answer's body. Chromedriver keeps the connection open after answering,
+/// so the body is read by its length.
+fn chromedriver_call(base: &str, method: &str, path: &str) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://")?;
+    let mut tcp = std::net::TcpStream::connect(addr).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        tcp,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = tcp.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&raw[..at]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))?
+            .trim()
+            .parse()
+            .ok()?;
+        if raw.len() >= at + 4 + len {
+            return Some(raw[at + 4..at + 4 + len].to_vec());
+        }
+    }
+}
+
+/// Saves a PNG of the page a failing test was on; a failure to do so only says so.
+fn failure_screenshot(base: &str, session: &str) {
+    use base64::Engine;
+    let shot = chromedriver_call(base, "GET", &format!("/session/{session}/screenshot"))
+        .and_then(|body| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .and_then(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v["value"].as_str()?)
+                .ok()
+        });
+    let dir = std::env::var("HOOKDESK_FAILURE_SCREENSHOT_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/browser-failures").into());
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("browser-test")
+        .replace("::", "-");
+    match shot {
+        Some(png) => {
+            let path = std::path::Path::new(&dir).join(format!("{name}.png"));
+            if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&path, png).is_ok() {
+                eprintln!("screenshot of the failed page: {}", path.display());
+            }
+        }
+        None => eprintln!("no screenshot of the failed page could be taken"),
     }
 }
 
@@ -46,9 +124,11 @@ pub async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let driver = Driver {
+    let mut driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        session: None,
+        _keep: None,
     };
     let profile = tempfile::tempdir().unwrap().keep();
     let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
@@ -74,7 +154,11 @@ pub async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
             .connect(&driver.url)
             .await
         {
-            Ok(c) => return Some((driver, c)),
+            Ok(c) => {
+                driver.session = c.session_id().await.ok().flatten();
+                driver._keep = Some(c.clone());
+                return Some((driver, c));
+            }
             Err(e) => {
                 last = Some(e);
                 tokio::time::sleep(Duration::from_millis(100)).await;
