@@ -13,6 +13,7 @@
 
 pub mod attempt;
 pub mod auth;
+pub mod classify;
 pub mod client_tls;
 pub mod oauth;
 pub mod redact;

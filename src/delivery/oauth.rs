@@ -320,7 +320,7 @@ pub async fn exchange(
         .body(body)
         .send()
         .await
-        .map_err(|e| TokenHttpError(super::sender::classify(&e).message))?;
+        .map_err(|e| TokenHttpError(super::classify::classify(&e).message))?;
     let mut out = oauth2::http::Response::builder().status(resp.status());
     for (k, v) in resp.headers() {
         out = out.header(k, v);
@@ -329,7 +329,7 @@ pub async fn exchange(
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| TokenHttpError(super::sender::classify(&e).message))?
+        .map_err(|e| TokenHttpError(super::classify::classify(&e).message))?
     {
         if bytes.len() + chunk.len() > MAX_TOKEN_RESPONSE {
             return Err(TokenHttpError(format!(

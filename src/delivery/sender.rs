@@ -22,11 +22,12 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::attempt::{Attempt, AttemptError, ErrorClass};
 use super::auth::{self, Auth, Secret};
+use super::classify::{classify, status_error};
 use super::client_tls::{ClientTls, Clients};
 use super::oauth::{self, OAuthClient, Source, TokenCache};
 use super::redact::{REDACTED, redact_headers};
 use super::signing;
-use super::ssrf::{DnsFailed, GuardedResolver, NetworkPolicy, Refused};
+use super::ssrf::{GuardedResolver, NetworkPolicy};
 use crate::config::Config;
 
 /// Response bytes kept per attempt.
@@ -274,7 +275,13 @@ impl Sender {
                 attempt.truncated = answer.truncated;
             }
             Err(Failure::Classified(e)) => attempt.error = Some(e),
-            Err(Failure::Reqwest(e)) => attempt.error = Some(classify(&e)),
+            Err(Failure::Reqwest(e)) => {
+                let with_cert = req
+                    .client_tls
+                    .as_deref()
+                    .is_some_and(|t| !t.cert_pem.trim().is_empty() || !t.ca_pem.trim().is_empty());
+                attempt.error = Some(super::classify::with_client_tls(classify(&e), with_cert));
+            }
         }
         attempt
     }
@@ -577,88 +584,5 @@ impl Sender {
             body,
             truncated,
         })
-    }
-}
-
-/// 2xx is success; 3xx a redirect not followed; anything else an HTTP failure.
-fn status_error(status: u16, headers: &[(String, String)]) -> Option<AttemptError> {
-    let reason = reqwest::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    match status {
-        200..=299 => None,
-        300..=399 => {
-            let location = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("location"))
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("(no Location header)");
-            Some(AttemptError {
-                class: ErrorClass::Redirect,
-                message: format!(
-                    "HTTP {status} {reason}: redirect to {location} not followed; update the URL"
-                ),
-            })
-        }
-        _ => Some(AttemptError {
-            class: ErrorClass::Http,
-            message: format!("HTTP {status} {reason}").trim_end().to_owned(),
-        }),
-    }
-}
-
-/// Maps a reqwest error to its class by looking through its causes for the guard's own
-/// errors first. The message is built from the causes only: reqwest's own text repeats
-/// the URL, whose query string may hold a credential.
-pub(super) fn classify(e: &reqwest::Error) -> AttemptError {
-    let mut causes: Vec<String> = Vec::new();
-    let mut source = std::error::Error::source(e);
-    let mut tls = false;
-    while let Some(s) = source {
-        if let Some(r) = s.downcast_ref::<Refused>() {
-            return AttemptError {
-                class: ErrorClass::RefusedByPolicy,
-                message: r.to_string(),
-            };
-        }
-        if let Some(d) = s.downcast_ref::<DnsFailed>() {
-            return AttemptError {
-                class: ErrorClass::Dns,
-                message: d.to_string(),
-            };
-        }
-        let text = s.to_string();
-        let lower = text.to_ascii_lowercase();
-        // A refused client certificate arrives as an alert after the handshake (TLS 1.3
-        // checks it late), so it is a TLS failure even when the request was under way.
-        tls |= lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-            || lower.contains("fatal alert");
-        if !causes.iter().any(|c| c.contains(&text)) {
-            causes.push(text);
-        }
-        source = s.source();
-    }
-    let detail = if causes.is_empty() {
-        "no detail".to_owned()
-    } else {
-        causes.join(": ")
-    };
-    let (class, what) = if e.is_timeout() {
-        (ErrorClass::Timeout, "timed out")
-    } else if tls {
-        (ErrorClass::Tls, "TLS failure")
-    } else if e.is_connect() {
-        (ErrorClass::Connect, "cannot connect")
-    } else if e.is_body() || e.is_decode() || e.is_request() {
-        (ErrorClass::Connect, "connection failed during the exchange")
-    } else {
-        (ErrorClass::Http, "invalid response")
-    };
-    AttemptError {
-        class,
-        message: format!("{what}: {detail}"),
     }
 }
