@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod htmx;
+pub mod route_table;
 pub mod routes;
 pub mod security;
 pub mod session_store;
