@@ -168,6 +168,42 @@ pub async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
     panic!("cannot start a browser session: {last:?}");
 }
 
+/// Waits (up to 15 s) until `css` exists and its text contains `wanted`; after a click
+/// the old page may still show for a moment, so a read right away can read the page
+/// before.
+pub async fn text_when(b: &fantoccini::Client, css: &str, wanted: &str) -> String {
+    let mut last = None;
+    for _ in 0..150 {
+        if let Ok(e) = b.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            if t.contains(wanted) {
+                return t;
+            }
+            last = Some(t);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = b.source().await.unwrap_or_default();
+    panic!("{css} never said {wanted:?}; last: {last:?}; page: {page}");
+}
+
+/// Replaces the value of the field `css` with `text`, typed.
+pub async fn fill(b: &fantoccini::Client, css: &str, text: &str) {
+    let e = b.find(Locator::Css(css)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+pub async fn click(b: &fantoccini::Client, css: &str) {
+    b.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Chromedriver's own command for the browser console (not in the W3C protocol).
 #[derive(Debug)]
 struct BrowserLog;

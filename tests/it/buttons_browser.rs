@@ -2,30 +2,12 @@
 //! the technician may fire there, and firing from the dialog shows "delivered" without a
 //! page reload.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 
-use crate::browser::{browser_login, start_browser};
+use crate::browser::{browser_login, start_browser, text_when};
 use crate::buttons_support::{ROLE, buttons_app, create_webhook, setup};
 use crate::helpers::{Backend, PASSWORD};
 use crate::receiver::Reply;
-
-/// Waits (up to 15 s) until `css` exists and its text contains `wanted`.
-async fn text_when(b: &fantoccini::Client, css: &str, wanted: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..150 {
-        if let Ok(e) = b.find(Locator::Css(css)).await {
-            last = e.text().await.unwrap_or_default();
-            if last.contains(wanted) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let page = b.source().await.unwrap_or_default();
-    panic!("{css} never showed {wanted:?}; last: {last:?}; page: {page}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_actions_menu_offers_exactly_the_allowed_webhooks_and_fires_in_chromium() {

@@ -2,11 +2,9 @@
 //! mutual-TLS connection and tests each from its page: the form shows only the chosen
 //! method's fields, and "Test connection" shows the token steps and the answer.
 
-use std::time::Duration;
-
 use fantoccini::{Client, Locator};
 
-use crate::browser::{browser_login, screenshot, start_browser};
+use crate::browser::{browser_login, click, fill, screenshot, start_browser, text_when};
 use crate::helpers::{ADMIN_PASSWORD, Backend};
 
 async fn displayed(b: &Client, css: &str) -> bool {
@@ -16,37 +14,6 @@ async fn displayed(b: &Client, css: &str) -> bool {
         .is_displayed()
         .await
         .unwrap()
-}
-
-async fn fill(b: &Client, css: &str, text: &str) {
-    let e = b.find(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
-async fn text_when(b: &Client, css: &str, wanted: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        if let Ok(e) = b.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-        {
-            if t.contains(wanted) {
-                return t;
-            }
-            last = t;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} never said {wanted:?}; last: {last:?}");
-}
-
-async fn click(b: &Client, css: &str) {
-    b.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
 }
 
 /// Submits the connection form (its first submit button) and waits for the saved page.

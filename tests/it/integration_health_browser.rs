@@ -6,39 +6,12 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 
-use crate::browser::{browser_login, start_browser};
+use crate::browser::{browser_login, click, start_browser, text_when};
 use crate::helpers::{ADMIN_PASSWORD, Backend};
 use crate::rules_world::{loopback_worker_app, send_rule, world};
 
 async fn text_of(b: &Client, css: &str) -> String {
     text_when(b, css, "").await
-}
-
-/// The text of `css` once it contains `wanted`: after a click the old page may still be
-/// showing for a moment, so reading at once can read the page before.
-async fn text_when(b: &Client, css: &str, wanted: &str) -> String {
-    let mut last = None;
-    for _ in 0..100 {
-        if let Ok(e) = b.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-        {
-            if t.contains(wanted) {
-                return t;
-            }
-            last = Some(t);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} never said {wanted:?}; last: {last:?}");
-}
-
-async fn click(b: &Client, css: &str) {
-    b.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

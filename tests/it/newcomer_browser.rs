@@ -4,43 +4,10 @@
 //! is never shown back; Test connection; the echo receiver's page showing the signed
 //! request; the checklist ticked; sign out.
 
-use std::time::Duration;
-
 use fantoccini::{Client, Locator};
 
-use crate::browser::{assert_console_clean, screenshot, start_browser};
+use crate::browser::{assert_console_clean, click, fill, screenshot, start_browser, text_when};
 use crate::helpers::{ADMIN_PASSWORD, Backend, spawn_app_with};
-
-async fn text_when(b: &Client, css: &str, wanted: &str) -> String {
-    let mut last = None;
-    for _ in 0..100 {
-        if let Ok(e) = b.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-        {
-            if t.contains(wanted) {
-                return t;
-            }
-            last = Some(t);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} never said {wanted:?}; last: {last:?}");
-}
-
-async fn fill(b: &Client, css: &str, text: &str) {
-    let e = b.find(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
-async fn click(b: &Client, css: &str) {
-    b.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
 
 async fn sign_in(b: &Client, password: &str) {
     fill(b, "#username", "admin").await;

@@ -39,7 +39,8 @@ pub(crate) struct World {
     pub(crate) api_rx: Receiver,
 }
 
-fn json_answer(status: u16, v: &Value) -> crate::receiver::Answer {
+/// A JSON answer for the test receivers.
+pub(crate) fn json_answer(status: u16, v: &Value) -> crate::receiver::Answer {
     (
         status,
         vec![("Content-Type".into(), "application/json".into())],

@@ -9,19 +9,12 @@ use serde_json::{Value, json};
 use crate::connections::admin_token;
 use crate::connections_secrets::dump_all_rows;
 use crate::helpers::TestApp;
+use crate::oauth::json_answer;
 use crate::receiver::{Received, Receiver, Reply, Respond};
 
 crate::db_tests!(spawn = crate::buttons_support::buttons_app; oauth_connection_end_to_end);
 
 const SECRET: &str = "oauth-client-secret-e2e-7731";
-
-fn json_answer(status: u16, v: &Value) -> crate::receiver::Answer {
-    (
-        status,
-        vec![("Content-Type".into(), "application/json".into())],
-        v.to_string().into_bytes(),
-    )
-}
 
 async fn oauth_connection_end_to_end(app: TestApp) {
     let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
