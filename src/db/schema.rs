@@ -255,6 +255,7 @@ diesel::table! {
         required -> Bool,
         position -> Integer,
         options -> Text,
+        decimal_places -> Nullable<Integer>,
     }
 }
 

@@ -98,6 +98,7 @@ fn forms(conn: &mut DbConn, actor: &Actor) -> Result<usize> {
         field_type: kind.into(),
         required,
         options: options.into(),
+        decimal_places: String::new(),
     };
     let defs = [
         (

@@ -59,7 +59,13 @@ pub struct FormField {
     pub position: i32,
     /// JSON array of `SelectOption`.
     pub options: String,
+    /// A Number field's decimal places (0–`MAX_DECIMAL_PLACES`): values show with exactly
+    /// this many and input with more is refused. `None`: shown as stored.
+    pub decimal_places: Option<i32>,
 }
+
+/// The most decimal places a Number field may ask for.
+pub const MAX_DECIMAL_PLACES: i32 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
@@ -119,6 +125,19 @@ impl FormField {
     pub fn option_list(&self) -> Vec<SelectOption> {
         serde_json::from_str(&self.options).unwrap_or_default()
     }
+    /// The decimal places of a Number field that has them.
+    pub fn decimals(&self) -> Option<usize> {
+        if self.kind() != FieldType::Number {
+            return None;
+        }
+        self.decimal_places.and_then(|p| usize::try_from(p).ok())
+    }
+    /// The decimal places as the admin page edits them: empty when not set.
+    pub fn decimal_places_text(&self) -> String {
+        self.decimal_places
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    }
     /// The options as the admin page edits them: one `id = Display` per line.
     pub fn options_text(&self) -> String {
         self.option_list()
@@ -156,13 +175,36 @@ pub struct FormInput {
     pub ticket_types: Vec<String>,
 }
 
-/// What an administrator gives for a field. `options` is one `id = Display` per line.
+/// What an administrator gives for a field. `options` is one `id = Display` per line;
+/// `decimal_places` is as typed, empty for none (Number fields only).
 #[derive(Debug, Clone, Default)]
 pub struct FieldInput {
     pub name: String,
     pub field_type: String,
     pub required: bool,
     pub options: String,
+    pub decimal_places: String,
+}
+
+/// Parses the decimal places typed for a field of type `kind`: empty is none; a number
+/// from 0 to `MAX_DECIMAL_PLACES` on a Number field only.
+pub fn parse_decimal_places(
+    text: &str,
+    kind: Option<FieldType>,
+) -> std::result::Result<Option<i32>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if kind.is_some_and(|k| k != FieldType::Number) {
+        return Err("only Number fields have decimal places; leave it empty".into());
+    }
+    match text.parse::<i32>() {
+        Ok(n) if (0..=MAX_DECIMAL_PLACES).contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "must be a whole number from 0 to {MAX_DECIMAL_PLACES}, or empty"
+        )),
+    }
 }
 
 /// Parses `id = Display` lines; a line without `=` uses its text as both.
@@ -366,12 +408,21 @@ impl Form {
     }
 }
 
+/// A field's input, checked and ready to store.
+struct ValidField {
+    normalized_name: String,
+    kind: FieldType,
+    /// JSON array of `SelectOption`.
+    options: String,
+    decimal_places: Option<i32>,
+}
+
 fn validate_field(
     conn: &mut DbConn,
     form_id: i64,
     id: Option<i64>,
     input: &FieldInput,
-) -> Result<(String, FieldType, String)> {
+) -> Result<ValidField> {
     let mut errs = FieldErrors::new();
     let name = input.name.trim();
     let norm = normalize_name(name);
@@ -407,9 +458,21 @@ fn validate_field(
             Err(e) => errs.add("options", e),
         }
     }
+    let decimal_places = match parse_decimal_places(&input.decimal_places, kind) {
+        Ok(p) => p,
+        Err(e) => {
+            errs.add("decimal_places", e);
+            None
+        }
+    };
     errs.into_result()?;
     let opts = serde_json::to_string(&options).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok((norm, kind.unwrap_or(FieldType::Text), opts))
+    Ok(ValidField {
+        normalized_name: norm,
+        kind: kind.unwrap_or(FieldType::Text),
+        options: opts,
+        decimal_places,
+    })
 }
 
 impl FormField {
@@ -436,6 +499,14 @@ impl FormField {
         format!("form {} field {}", self.form_id, self.name)
     }
 
+    /// What the audit log says of a field's settings.
+    fn audit_detail(&self) -> String {
+        match self.decimal_places {
+            Some(p) => format!("{}; decimal places: {p}", self.field_type),
+            None => self.field_type.clone(),
+        }
+    }
+
     /// Appends a field at the end of the form, with its audit row.
     pub fn add(
         conn: &mut DbConn,
@@ -445,7 +516,7 @@ impl FormField {
     ) -> Result<FormField> {
         crate::db::write(conn, |c| {
             Form::get(c, form_id)?;
-            let (norm, kind, opts) = validate_field(c, form_id, None, input)?;
+            let v = validate_field(c, form_id, None, input)?;
             let last: Option<i32> = form_fields::table
                 .filter(form_fields::form_id.eq(form_id))
                 .select(diesel::dsl::max(form_fields::position))
@@ -454,16 +525,17 @@ impl FormField {
                 .values((
                     form_fields::form_id.eq(form_id),
                     form_fields::name.eq(input.name.trim()),
-                    form_fields::normalized_name.eq(&norm),
-                    form_fields::field_type.eq(kind.code()),
+                    form_fields::normalized_name.eq(&v.normalized_name),
+                    form_fields::field_type.eq(v.kind.code()),
                     form_fields::required.eq(input.required),
                     form_fields::position.eq(last.unwrap_or(0) + 1),
-                    form_fields::options.eq(opts),
+                    form_fields::options.eq(&v.options),
+                    form_fields::decimal_places.eq(v.decimal_places),
                 ))
                 .execute(c)?;
             let f: FormField = form_fields::table
                 .filter(form_fields::form_id.eq(form_id))
-                .filter(form_fields::normalized_name.eq(&norm))
+                .filter(form_fields::normalized_name.eq(&v.normalized_name))
                 .select(FormField::as_select())
                 .first(c)?;
             let target = f.audit_target();
@@ -473,15 +545,15 @@ impl FormField {
                 "form.field_add",
                 &target,
                 audit::SUCCESS,
-                &f.field_type,
+                &f.audit_detail(),
             )?;
             Ok(f)
         })
     }
 
     /// Saves field `id` of form `form_id`, with its audit row. Changing a field's type
-    /// keeps stored values; values that no longer fit show as they were stored until
-    /// edited.
+    /// or its decimal places keeps stored values; values that no longer fit show as they
+    /// were stored until edited.
     pub fn update(
         conn: &mut DbConn,
         actor: &Actor,
@@ -491,14 +563,15 @@ impl FormField {
     ) -> Result<FormField> {
         crate::db::write(conn, |c| {
             let f = FormField::get_in_form(c, form_id, id)?;
-            let (norm, kind, opts) = validate_field(c, f.form_id, Some(id), input)?;
+            let v = validate_field(c, f.form_id, Some(id), input)?;
             diesel::update(form_fields::table.find(id))
                 .set((
                     form_fields::name.eq(input.name.trim()),
-                    form_fields::normalized_name.eq(&norm),
-                    form_fields::field_type.eq(kind.code()),
+                    form_fields::normalized_name.eq(&v.normalized_name),
+                    form_fields::field_type.eq(v.kind.code()),
                     form_fields::required.eq(input.required),
-                    form_fields::options.eq(opts),
+                    form_fields::options.eq(&v.options),
+                    form_fields::decimal_places.eq(v.decimal_places),
                 ))
                 .execute(c)?;
             let f = FormField::get(c, id)?;
@@ -509,7 +582,7 @@ impl FormField {
                 "form.field_update",
                 &target,
                 audit::SUCCESS,
-                &f.field_type,
+                &f.audit_detail(),
             )?;
             Ok(f)
         })

@@ -32,7 +32,7 @@ pub struct HistoryEntry {
     pub created_at: NaiveDateTime,
 }
 
-/// One field change, for display.
+/// One field change, for display (`history_view`).
 #[derive(Debug, Clone)]
 pub struct ChangeLine {
     pub field: String,
@@ -41,18 +41,6 @@ pub struct ChangeLine {
 }
 
 impl HistoryEntry {
-    pub fn change_lines(&self) -> Vec<ChangeLine> {
-        let v: serde_json::Map<String, Value> =
-            serde_json::from_str(&self.changes).unwrap_or_default();
-        v.into_iter()
-            .map(|(field, c)| ChangeLine {
-                field,
-                old: show(c.get("old")),
-                new: show(c.get("new")),
-            })
-            .collect()
-    }
-
     pub fn json(&self) -> Value {
         serde_json::json!({
             "id": self.id,
@@ -64,14 +52,6 @@ impl HistoryEntry {
             "changes": serde_json::from_str::<Value>(&self.changes).unwrap_or(Value::Null),
             "createdat": super::payload::time(self.created_at),
         })
-    }
-}
-
-fn show(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => "—".into(),
-        Some(Value::String(s)) if s.is_empty() => "—".into(),
-        Some(v) => super::values::text_of(v),
     }
 }
 

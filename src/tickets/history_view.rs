@@ -1,13 +1,14 @@
 //! The history as people read it: each change under the field's label (a form's field
 //! as "Form › Field"), and a multi-line form's rows as "Label: value" lines instead of
-//! raw JSON.
+//! raw JSON. Form values read as the field shows them now (`values::field_text`: a
+//! Number field with decimal places as `45.50`).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Form;
 use super::history::{self, ChangeLine, HistoryEntry};
+use super::{Form, FormField, values};
 use crate::db::DbConn;
 use crate::error::Result;
 
@@ -25,12 +26,17 @@ impl std::ops::Deref for HistoryView {
     }
 }
 
+/// A multi-line form's columns by field key.
+type Columns = BTreeMap<String, FormField>;
+
 /// Labels of every change key: the ticket's own fields, `form.field`, and a
-/// multi-line form's columns.
+/// multi-line form's columns; and the form field behind each, which says how its values
+/// read.
 #[derive(Debug, Default)]
 pub struct Labels {
     names: BTreeMap<String, String>,
-    columns: BTreeMap<String, BTreeMap<String, String>>,
+    fields: BTreeMap<String, FormField>,
+    columns: BTreeMap<String, Columns>,
 }
 
 const BASE: &[(&str, &str)] = &[
@@ -59,35 +65,35 @@ impl Labels {
                 l.columns.insert(
                     form.normalized_name.clone(),
                     fields
-                        .iter()
-                        .map(|f| (f.normalized_name.clone(), f.name.clone()))
+                        .into_iter()
+                        .map(|f| (f.normalized_name.clone(), f))
                         .collect(),
                 );
                 continue;
             }
             for f in fields {
-                l.names.insert(
-                    format!("{}.{}", form.normalized_name, f.normalized_name),
-                    format!("{} › {}", form.name, f.name),
-                );
+                let key = format!("{}.{}", form.normalized_name, f.normalized_name);
+                l.names
+                    .insert(key.clone(), format!("{} › {}", form.name, f.name));
+                l.fields.insert(key, f);
             }
         }
         Ok(l)
     }
 
     fn line(&self, key: &str, old: Option<&Value>, new: Option<&Value>) -> ChangeLine {
-        let columns = self.columns.get(key);
+        let (field, columns) = (self.fields.get(key), self.columns.get(key));
         ChangeLine {
             field: self.names.get(key).cloned().unwrap_or_else(|| key.into()),
-            old: show(old, columns),
-            new: show(new, columns),
+            old: show(old, field, columns),
+            new: show(new, field, columns),
         }
     }
 }
 
-/// A value for people: `—` for nothing, a multi-line form's rows one per line as
-/// `Label: value, Label: value`.
-fn show(v: Option<&Value>, columns: Option<&BTreeMap<String, String>>) -> String {
+/// A value for people: `—` for nothing, a form field's value as the field shows it, a
+/// multi-line form's rows one per line as `Label: value, Label: value`.
+fn show(v: Option<&Value>, field: Option<&FormField>, columns: Option<&Columns>) -> String {
     match v {
         Some(Value::Array(rows)) if rows.is_empty() => "no rows".into(),
         Some(Value::Array(rows)) => rows
@@ -96,18 +102,22 @@ fn show(v: Option<&Value>, columns: Option<&BTreeMap<String, String>>) -> String
                 Value::Object(cells) => cells
                     .iter()
                     .map(|(k, v)| {
-                        let label = columns.and_then(|c| c.get(k)).map_or(k.as_str(), |s| s);
-                        format!("{label}: {}", show(Some(v), None))
+                        let column = columns.and_then(|c| c.get(k));
+                        let label = column.map_or(k.as_str(), |f| f.name.as_str());
+                        format!("{label}: {}", show(Some(v), column, None))
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
-                other => show(Some(other), None),
+                other => show(Some(other), None, None),
             })
             .collect::<Vec<_>>()
             .join("\n"),
         None | Some(Value::Null) => "—".into(),
         Some(Value::String(s)) if s.is_empty() => "—".into(),
-        Some(v) => super::values::text_of(v),
+        Some(v) => match field {
+            Some(f) => values::field_text(f, v),
+            None => values::text_of(v),
+        },
     }
 }
 

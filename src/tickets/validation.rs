@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::forms::{FieldType, FormField};
-use super::normalize_name;
+use super::{normalize_name, values};
 use crate::error::FieldErrors;
 
 /// Converts one input value to what is stored; `Null` means "no value".
@@ -30,17 +30,19 @@ pub fn coerce(field: &FormField, v: &Value) -> Result<Value, String> {
             Ok(Value::String(raw))
         }
         FieldType::Number => {
-            if let Value::Number(n) = v {
-                return Ok(Value::Number(n.clone()));
-            }
-            if let Ok(i) = text.parse::<i64>() {
-                return Ok(Value::from(i));
-            }
-            text.parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map(Value::Number)
-                .ok_or_else(|| format!("“{text}” is not a number"))
+            let n = match v {
+                Value::Number(n) => n.clone(),
+                _ => match text.parse::<i64>() {
+                    Ok(i) => i.into(),
+                    Err(_) => text
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                        .ok_or_else(|| format!("“{text}” is not a number"))?,
+                },
+            };
+            check_decimals(field, &n)?;
+            Ok(Value::Number(n))
         }
         FieldType::Date => {
             let norm = text.replace('/', "-");
@@ -68,6 +70,23 @@ pub fn coerce(field: &FormField, v: &Value) -> Result<Value, String> {
             ))
         }
     }
+}
+
+/// Refuses a number with more decimals than its field allows. Trailing zeros are not
+/// decimals: `45.500` is `45.5`, stored and shown as `45.50` with two places.
+fn check_decimals(field: &FormField, n: &serde_json::Number) -> Result<(), String> {
+    let Some(places) = field.decimals() else {
+        return Ok(());
+    };
+    if values::decimals_of(n) <= places {
+        return Ok(());
+    }
+    let name = &field.name;
+    Err(match places {
+        0 => format!("{name} allows no decimal places"),
+        1 => format!("{name} allows at most 1 decimal place"),
+        p => format!("{name} allows at most {p} decimal places"),
+    })
 }
 
 fn empty_value(field: &FormField) -> Value {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use super::forms::{FieldType, Form, FormField};
 use super::validation;
@@ -97,6 +97,8 @@ pub fn row_json(fields: &[FormField], data: &Map<String, Value>, ids: bool) -> V
     Value::Object(m)
 }
 
+/// A value as people read it: nothing as empty, booleans as Yes / No, the rest as JSON
+/// writes it. A form field's value is shown with `field_text`, which knows its field.
 pub fn text_of(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
@@ -105,6 +107,54 @@ pub fn text_of(v: &Value) -> String {
         Value::Bool(false) => "No".into(),
         other => other.to_string(),
     }
+}
+
+/// A form field's value as people read it, wherever it is shown as text (the ticket
+/// page, the history, text templates): `text_of`, except that a Number field with
+/// decimal places shows exactly that many (`45.5` with 2 → `45.50`). A value stored with
+/// more (the decimal places were lowered since) shows as stored, never rounded.
+pub fn field_text(field: &FormField, v: &Value) -> String {
+    if let (Some(places), Value::Number(n)) = (field.decimals(), v)
+        && let Some(s) = fixed(n, places)
+    {
+        return s;
+    }
+    text_of(v)
+}
+
+/// How many decimals a number has when written out in full: `45.5` → 1, `7` → 0.
+pub fn decimals_of(n: &Number) -> usize {
+    decimals_in(&written_out(n))
+}
+
+fn decimals_in(s: &str) -> usize {
+    s.split_once('.').map_or(0, |(_, d)| d.len())
+}
+
+/// A number in full without an exponent (`1e-7` → `0.0000001`): integers exactly, a
+/// float as the shortest text that reads back as the same float.
+fn written_out(n: &Number) -> String {
+    if let Some(i) = n.as_i64() {
+        i.to_string()
+    } else if let Some(u) = n.as_u64() {
+        u.to_string()
+    } else {
+        n.as_f64().map_or_else(|| n.to_string(), |x| x.to_string())
+    }
+}
+
+/// `n` with exactly `places` decimals, padded with zeros; `None` when it has more.
+fn fixed(n: &Number, places: usize) -> Option<String> {
+    let mut s = written_out(n);
+    let have = decimals_in(&s);
+    if have > places {
+        return None;
+    }
+    if places > 0 && have == 0 {
+        s.push('.');
+    }
+    s.extend(std::iter::repeat_n('0', places - have));
+    Some(s)
 }
 
 /// The forms that apply to the ticket's type, with their rows.
@@ -121,11 +171,11 @@ pub fn ticket_forms(conn: &mut DbConn, ticket_id: i64, t: TicketType) -> Result<
                 let key = f.id.to_string();
                 raw.insert(
                     f.normalized_name.clone(),
-                    text_of(&typed(f, data.get(&key), true)),
+                    field_text(f, &typed(f, data.get(&key), true)),
                 );
                 shown.insert(
                     f.normalized_name.clone(),
-                    text_of(&typed(f, data.get(&key), false)),
+                    field_text(f, &typed(f, data.get(&key), false)),
                 );
             }
             frows.push(FormRow {
@@ -268,4 +318,60 @@ pub fn delete_rows(conn: &mut DbConn, ticket_id: i64, form_id: i64) -> Result<()
     )
     .execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn number_field(places: Option<i32>) -> FormField {
+        FormField {
+            id: 1,
+            form_id: 1,
+            name: "Amount".into(),
+            normalized_name: "amount".into(),
+            field_type: "number".into(),
+            required: false,
+            position: 1,
+            options: "[]".into(),
+            decimal_places: places,
+        }
+    }
+
+    #[test]
+    fn a_number_field_with_decimal_places_shows_exactly_that_many() {
+        let two = number_field(Some(2));
+        assert_eq!(field_text(&two, &json!(45.5)), "45.50");
+        assert_eq!(field_text(&two, &json!(7)), "7.00");
+        assert_eq!(field_text(&two, &json!(-0.1)), "-0.10");
+        assert_eq!(field_text(&two, &json!(12.34)), "12.34");
+        assert_eq!(field_text(&two, &Value::Null), "");
+        // Stored before the places were lowered: as stored, not rounded.
+        assert_eq!(field_text(&two, &json!(1.234)), "1.234");
+        let none = number_field(Some(0));
+        assert_eq!(field_text(&none, &json!(45)), "45");
+        assert_eq!(field_text(&none, &json!(u64::MAX)), u64::MAX.to_string());
+    }
+
+    #[test]
+    fn without_decimal_places_or_on_another_type_a_value_shows_as_stored() {
+        assert_eq!(field_text(&number_field(None), &json!(45.5)), "45.5");
+        let mut text = number_field(Some(2));
+        text.field_type = "text".into();
+        assert_eq!(field_text(&text, &json!("45.5")), "45.5");
+    }
+
+    #[test]
+    fn decimals_are_counted_in_the_number_written_out() {
+        let n = |v: Value| match v {
+            Value::Number(n) => decimals_of(&n),
+            _ => unreachable!(),
+        };
+        assert_eq!(n(json!(45.5)), 1);
+        assert_eq!(n(json!(7)), 0);
+        assert_eq!(n(json!(1.234)), 3);
+        assert_eq!(n(json!(1e-7)), 7);
+        assert_eq!(n(json!(1e21)), 0);
+    }
 }

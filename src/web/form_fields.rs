@@ -20,6 +20,7 @@ fn input(d: &FieldData) -> FieldInput {
         field_type: d.field_type.clone(),
         required: checked(&d.required),
         options: d.options.clone(),
+        decimal_places: d.decimal_places.clone(),
     }
 }
 

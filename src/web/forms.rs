@@ -99,6 +99,9 @@ pub struct FieldData {
     pub required: Option<String>,
     #[serde(default)]
     pub options: String,
+    /// Number fields only; empty for none.
+    #[serde(default)]
+    pub decimal_places: String,
 }
 
 /// One page for a new form (`form` None) and for editing one with its fields.

@@ -48,6 +48,7 @@ pub fn make_forms(app: &TestApp) {
                     field_type: kind.into(),
                     required: req,
                     options: opts.into(),
+                    decimal_places: String::new(),
                 },
             )
             .unwrap();
@@ -72,6 +73,7 @@ pub fn make_forms(app: &TestApp) {
                     field_type: kind.into(),
                     required: req,
                     options: String::new(),
+                    decimal_places: String::new(),
                 },
             )
             .unwrap();

@@ -41,6 +41,7 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
                     field_type: kind.into(),
                     required: false,
                     options: options.into(),
+                    decimal_places: String::new(),
                 },
             )
             .unwrap();
@@ -65,6 +66,7 @@ pub fn ticket_with_forms(app: &TestApp) -> Ticket {
                     field_type: if name == "Asset" { "text" } else { "date" }.into(),
                     required: false,
                     options: String::new(),
+                    decimal_places: String::new(),
                 },
             )
             .unwrap();

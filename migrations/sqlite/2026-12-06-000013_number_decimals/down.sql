@@ -1,0 +1,1 @@
+ALTER TABLE form_fields DROP COLUMN decimal_places;
