@@ -29,6 +29,7 @@ use crate::delivery::queue::DeliveryId;
 use crate::error::{Error, FieldErrors, Result};
 use crate::ids::{TicketId, WebhookId};
 use crate::secrets::SecretBox;
+use crate::templating::TicketValues;
 use crate::tickets::{ChangeActor, Ticket, template_values};
 use crate::webhooks::model::Status;
 use crate::webhooks::request::{TicketRef, TriggerCtx, base_context, parameter_values};
@@ -194,7 +195,7 @@ pub fn fire(
 struct Loaded {
     webhook: Webhook,
     ticket: Ticket,
-    values: BTreeMap<String, Value>,
+    values: TicketValues,
 }
 
 fn load(conn: &mut DbConn, ticket: TicketId, webhook: WebhookId) -> Result<Loaded> {
@@ -264,7 +265,7 @@ fn same_text(given: &str, default: Option<&String>) -> bool {
 /// The parameters' defaults rendered for this ticket, as [`fire`] would take them.
 fn defaults(
     w: &Webhook,
-    values: &BTreeMap<String, Value>,
+    values: &TicketValues,
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, String>> {
@@ -278,7 +279,7 @@ fn defaults(
 
 fn offer_of(
     w: &Webhook,
-    values: &BTreeMap<String, Value>,
+    values: &TicketValues,
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Offer> {

@@ -5,14 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::{Cause, Firing};
 use crate::db::{self, DbConn};
 use crate::delivery::NewDelivery;
 use crate::delivery::direct::{DirectSender, Sent, TestReport, send_now};
 use crate::error::Result;
 use crate::secrets::SecretBox;
+use crate::templating::TicketValues;
 use crate::webhooks::Webhook;
 use crate::webhooks::request::{self, TicketRef};
 use crate::webhooks::response;
@@ -22,7 +21,7 @@ use crate::webhooks::response;
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub delivery: NewDelivery,
-    pub ticket_values: BTreeMap<String, Value>,
+    pub ticket_values: TicketValues,
 }
 
 /// Builds the request exactly as the preview shows it. `saved_id` links the delivery to
@@ -63,7 +62,7 @@ pub fn prepare(
 
 /// What the webhook's response fields and actions would do with the answer; empty when
 /// it has none or the answer was not 2xx.
-pub fn dry_run(w: &Webhook, values: BTreeMap<String, Value>, sent: &Sent) -> Vec<String> {
+pub fn dry_run(w: &Webhook, values: TicketValues, sent: &Sent) -> Vec<String> {
     if !sent.attempt.succeeded() {
         return Vec::new();
     }

@@ -108,7 +108,11 @@ pub fn run(
                     None => "(not changed by this event)".into(),
                 }
             } else {
-                shown(values.get(&field).unwrap_or(&Value::Null))
+                // As the ticket shows it (a Number field with decimal places: `45.50`).
+                values.text(&field).map_or_else(
+                    || shown(values.get(&field).unwrap_or(&Value::Null)),
+                    str::to_string,
+                )
             };
             ConditionOutcome {
                 condition: format!("{} {} {}", c.field, c.operator.label(), c.value)

@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::firing::{self, Cause, Firing};
 use crate::ids::WebhookId;
 use crate::secrets::SecretBox;
-use crate::templating::{Kind, RenderContext, Template};
+use crate::templating::{Kind, RenderContext, Template, TicketValues};
 use crate::tickets::events::{self, Event, Sink};
 use crate::tickets::{ChangeActor, Ticket, TicketPatch, history};
 use crate::webhooks::request::TicketRef;
@@ -149,7 +149,7 @@ impl Engine {
         let changes = changes_of(&changes_json);
         let deleted = ev.event_type == events::TICKET_DELETED;
         let collector = Collector::default();
-        let mut values: Option<BTreeMap<String, Value>> = None;
+        let mut values: Option<TicketValues> = None;
         let mut fired: HashSet<i64> = HashSet::new();
         let mut stopped: Vec<&str> = Vec::new();
         let mut matched = 0u64;
@@ -257,7 +257,7 @@ impl Engine {
         c: &mut DbConn,
         run: &Run<'_>,
         action: &Action,
-        values: &BTreeMap<String, Value>,
+        values: &TicketValues,
         fired: &mut HashSet<i64>,
         collector: &Collector,
     ) -> Result<()> {

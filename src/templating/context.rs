@@ -4,8 +4,10 @@
 //! Ticket names and values come from the tickets module (`ticket.id`, `ticket.subject`,
 //! `ticket.<form>.<field>`, `ticket.<form>.<field>.id`, `ticket.<multi-line form>` …);
 //! this module adds the others: `param.<name>`, `event.type`, `event.changes`,
-//! `actor.name`, `webhook.name` and `now`.
+//! `actor.name`, `webhook.name` and `now`. A ticket value may carry a text of its own
+//! (`TicketValues`), which every template but a JSON one's whole-string placeholder writes.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -100,10 +102,56 @@ impl KnownNames {
     }
 }
 
+/// A ticket's placeholder values (the tickets module's `template_values`): typed JSON by
+/// name, which a JSON body's whole-string placeholder and conditions read; and, for the
+/// few values whose text is not how JSON writes them (a Number field with decimal
+/// places: `45.5` reads `45.50`), that text, which every other placeholder writes.
+/// Reads as the map of typed values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketValues {
+    values: BTreeMap<String, Value>,
+    texts: BTreeMap<String, String>,
+}
+
+impl TicketValues {
+    /// Keys are lower-cased here in case a caller builds them by hand.
+    pub fn new(values: BTreeMap<String, Value>, texts: BTreeMap<String, String>) -> Self {
+        let lower = |k: String| k.to_ascii_lowercase();
+        Self {
+            values: values.into_iter().map(|(k, v)| (lower(k), v)).collect(),
+            texts: texts.into_iter().map(|(k, v)| (lower(k), v)).collect(),
+        }
+    }
+
+    /// The text of a value that has one of its own.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.texts.get(name).map(String::as_str)
+    }
+
+    /// The typed values, giving up the texts.
+    pub fn into_values(self) -> BTreeMap<String, Value> {
+        self.values
+    }
+}
+
+impl std::ops::Deref for TicketValues {
+    type Target = BTreeMap<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        &self.values
+    }
+}
+
+/// Typed values only: every value's text is how JSON writes it.
+impl From<BTreeMap<String, Value>> for TicketValues {
+    fn from(values: BTreeMap<String, Value>) -> Self {
+        TicketValues::new(values, BTreeMap::new())
+    }
+}
+
 /// Everything a render can read. Time is passed in, never read from the clock here.
 #[derive(Debug, Clone)]
 pub struct RenderContext {
-    ticket: BTreeMap<String, Value>,
+    ticket: TicketValues,
     params: BTreeMap<String, String>,
     event_type: Option<String>,
     event_changes: Option<Value>,
@@ -116,14 +164,11 @@ pub struct RenderContext {
 }
 
 impl RenderContext {
-    /// `ticket` is the tickets module's `template_values` map (keys are lower-cased here
-    /// in case a caller builds one by hand).
-    pub fn new(ticket: BTreeMap<String, Value>, now: DateTime<Utc>) -> Self {
+    /// `ticket` is the tickets module's `template_values`, or a map of typed values built
+    /// by hand.
+    pub fn new(ticket: impl Into<TicketValues>, now: DateTime<Utc>) -> Self {
         Self {
-            ticket: ticket
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect(),
+            ticket: ticket.into(),
             params: BTreeMap::new(),
             event_type: None,
             event_changes: None,
@@ -181,13 +226,12 @@ impl RenderContext {
             return self.response.get(name).filter(|v| !v.is_null()).cloned();
         }
         if name.starts_with("ticket.") {
-            if self.prefer_ids && !name.ends_with(".id") {
-                let id = self.ticket.get(&format!("{name}.id"));
-                if let Some(id) = id.filter(|v| !v.is_null()) {
-                    return Some(id.clone());
-                }
-            }
-            return self.ticket.get(name).filter(|v| !v.is_null()).cloned();
+            let key = self.ticket_key(name);
+            return self
+                .ticket
+                .get(key.as_ref())
+                .filter(|v| !v.is_null())
+                .cloned();
         }
         let text = |v: &Option<String>| v.as_ref().map(|s| Value::String(s.clone()));
         match name {
@@ -200,10 +244,28 @@ impl RenderContext {
         }
     }
 
-    /// The value as text, for everything but a whole-string JSON placeholder: strings as
-    /// they are, numbers and booleans as JSON writes them, nothing as an empty string, and
-    /// arrays and objects (a multi-line form, `event.changes`) as compact JSON.
+    /// The ticket value a (lower-cased) `ticket.` name reads: with "send IDs", its `.id`
+    /// when it has one.
+    fn ticket_key<'a>(&self, name: &'a str) -> Cow<'a, str> {
+        if self.prefer_ids && !name.ends_with(".id") {
+            let id = format!("{name}.id");
+            if self.ticket.get(&id).is_some_and(|v| !v.is_null()) {
+                return Cow::Owned(id);
+            }
+        }
+        Cow::Borrowed(name)
+    }
+
+    /// The value as text, for everything but a whole-string JSON placeholder: a ticket
+    /// value's own text when it has one (`45.50`), else strings as they are, numbers and
+    /// booleans as JSON writes them, nothing as an empty string, and arrays and objects
+    /// (a multi-line form, `event.changes`) as compact JSON.
     pub fn text(&self, name: &str) -> String {
+        if name.starts_with("ticket.")
+            && let Some(t) = self.ticket.text(&self.ticket_key(name))
+        {
+            return t.to_string();
+        }
         match self.lookup(name) {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s,
@@ -263,6 +325,25 @@ mod tests {
             c.text("event.changes"),
             r#"{"status":{"from":"New","to":"Open"}}"#
         );
+    }
+
+    #[test]
+    fn a_value_with_a_text_of_its_own_is_written_as_that_text_but_stays_typed() {
+        let values = BTreeMap::from([
+            ("ticket.cost.amount".to_string(), json!(45.5)),
+            ("ticket.cost.site".to_string(), json!("Lyon")),
+            ("ticket.cost.site.id".to_string(), json!("LYS")),
+        ]);
+        let texts = BTreeMap::from([
+            ("Ticket.Cost.Amount".to_string(), "45.50".to_string()),
+            ("ticket.cost.site".to_string(), "Lyon (France)".to_string()),
+        ]);
+        let c = RenderContext::new(TicketValues::new(values, texts), Utc::now());
+        assert_eq!(c.lookup("ticket.cost.amount"), Some(json!(45.5)));
+        assert_eq!(c.text("ticket.cost.amount"), "45.50");
+        assert_eq!(c.text("ticket.cost.site"), "Lyon (France)");
+        // "Send IDs" reads the id, which has no text of its own.
+        assert_eq!(c.clone().prefer_ids(true).text("ticket.cost.site"), "LYS");
     }
 
     #[test]

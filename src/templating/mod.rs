@@ -17,7 +17,7 @@ mod json;
 mod segments;
 mod xml;
 
-pub use context::{BUILTIN_NAMES, KnownNames, RenderContext};
+pub use context::{BUILTIN_NAMES, KnownNames, RenderContext, TicketValues};
 pub use error::{RenderError, TemplateError};
 
 use segments::Segment;

@@ -30,7 +30,9 @@
 //!
 //! `template_values` — the flat map of placeholder names (`ticket.subject`,
 //! `ticket.<form>.<field>`, `ticket.<form>.<field>.id`, `ticket.<multilineform>`) the
-//! template engine substitutes.
+//! template engine substitutes, typed as above; a single form's Number field with
+//! decimal places also carries its text (`45.50`, `values::field_text`) for templates
+//! that write text. JSON keeps the number.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +46,7 @@ use super::{TicketType, history};
 use crate::auth::User;
 use crate::db::DbConn;
 use crate::error::Result;
+use crate::templating::TicketValues;
 
 /// Lower-case, ASCII letters and digits only: "Linked assets" → `linkedassets`.
 pub fn normalize_name(s: &str) -> String {
@@ -180,8 +183,9 @@ const BASE_NAMES: &[&str] = &[
     "url",
 ];
 
-/// Flat placeholder map of one ticket (names lower-case, dotted; unset values `null`).
-pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<BTreeMap<String, Value>> {
+/// Flat placeholder map of one ticket (names lower-case, dotted; unset values `null`),
+/// with the text of the values that read otherwise than JSON writes them.
+pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<TicketValues> {
     let t = Ticket::get(conn, ticket_id)?;
     let rows = values::rows_of(conn, ticket_id)?;
     let forms = Form::with_fields(conn, Some(t.kind()))?;
@@ -195,12 +199,12 @@ pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<BTreeMap<Str
         updated_by.as_ref(),
         false,
     );
-    let mut values = flatten(base, &t.priority, &forms, &rows);
+    let (mut values, texts) = flatten(base, &t.priority, &forms, &rows);
     values.insert("ticket.url".into(), Value::String(ticket_url(conn, t.id)?));
     if let Some(c) = t.alert_connection_id {
         values.insert(ALERT_CONNECTION.into(), Value::from(c));
     }
-    Ok(values)
+    Ok(TicketValues::new(values, texts))
 }
 
 /// The `settings` row holding the console's public address (`Config::public_base`),
@@ -223,13 +227,15 @@ pub fn ticket_url(conn: &mut DbConn, id: i64) -> Result<String> {
 /// it so the ticket never sends there.
 pub const ALERT_CONNECTION: &str = "ticket.alert.connection_id";
 
+/// The typed values by name, and the texts of those that read otherwise.
 fn flatten(
     base: Map<String, Value>,
     priority_id: &str,
     forms: &[(Form, Vec<FormField>)],
     rows: &[StoredRow],
-) -> BTreeMap<String, Value> {
+) -> (BTreeMap<String, Value>, BTreeMap<String, String>) {
     let mut out = BTreeMap::new();
+    let mut texts = BTreeMap::new();
     for (k, v) in base {
         out.insert(format!("ticket.{k}"), v);
     }
@@ -256,13 +262,17 @@ fn flatten(
         for f in fields {
             let stored = data.get(&f.id.to_string());
             let fk = format!("{key}.{}", f.normalized_name);
-            out.insert(fk.clone(), values::typed(f, stored, false));
+            let v = values::typed(f, stored, false);
+            if f.decimals().is_some() && v.is_number() {
+                texts.insert(fk.clone(), values::field_text(f, &v));
+            }
+            out.insert(fk.clone(), v);
             if f.kind() == FieldType::Select {
                 out.insert(format!("{fk}.id"), values::typed(f, stored, true));
             }
         }
     }
-    out
+    (out, texts)
 }
 
 /// Every valid ticket placeholder for tickets of type `t` (all forms when None).

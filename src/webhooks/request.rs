@@ -18,7 +18,7 @@ use crate::delivery::RequestSnapshot;
 use crate::delivery::redact::{REDACTED, is_secret_header, shown_value};
 use crate::error::{Error, Result};
 use crate::secrets::{Secret, SecretBox};
-use crate::templating::{Kind, RenderContext, Template};
+use crate::templating::{Kind, RenderContext, Template, TicketValues};
 use crate::tickets::payload::sample_template_values;
 use crate::tickets::{template_values, ticket_json};
 
@@ -137,14 +137,14 @@ pub fn resolve_ticket(conn: &mut DbConn, text: &str) -> Result<TicketRef> {
 }
 
 /// The ticket's template values.
-pub fn ticket_values(conn: &mut DbConn, ticket: TicketRef) -> Result<BTreeMap<String, Value>> {
+pub fn ticket_values(conn: &mut DbConn, ticket: TicketRef) -> Result<TicketValues> {
     match ticket {
         TicketRef::Id(id) => template_values(conn, id),
         TicketRef::Sample => {
             let mut v = sample_template_values();
             let url = crate::tickets::payload::ticket_url(conn, 164)?;
             v.insert("ticket.url".into(), Value::String(url));
-            Ok(v)
+            Ok(v.into())
         }
     }
 }
@@ -175,7 +175,7 @@ pub fn parameter_values(
 /// the webhook's name and who or what fired it. Parameter defaults render against it.
 pub fn base_context(
     w: &Webhook,
-    ticket_values: BTreeMap<String, Value>,
+    ticket_values: TicketValues,
     trigger: &TriggerCtx,
     now: DateTime<Utc>,
 ) -> RenderContext {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::model::{ActionKind, ResponseType, Webhook};
 use crate::db::DbConn;
 use crate::error::{Error, Result};
-use crate::templating::{Kind, RenderContext, Template};
+use crate::templating::{Kind, RenderContext, Template, TicketValues};
 use crate::tickets::events::{NoRules, Sink};
 use crate::tickets::targets::kind_of;
 use crate::tickets::{ChangeActor, Changes, Ticket, TicketPatch};
@@ -228,7 +228,7 @@ impl Plan {
 /// to the same field wins. Action templates may use `{{response.<path>}}`.
 pub fn plan(
     w: &Webhook,
-    ticket_values: BTreeMap<String, Value>,
+    ticket_values: TicketValues,
     body: &[u8],
     truncated: bool,
     now: DateTime<Utc>,

@@ -316,7 +316,9 @@ async fn may_fire_follows_roles_status_types_and_conditions(app: TestApp) {
     let (mut w, values, tess, rita) = app.with_conn(|c| {
         (
             hookdesk::webhooks::store::get(c, id).unwrap(),
-            hookdesk::tickets::template_values(c, ticket.id).unwrap(),
+            hookdesk::tickets::template_values(c, ticket.id)
+                .unwrap()
+                .into_values(),
             User::principal(c, tess.id).unwrap(),
             User::principal(c, rita.id).unwrap(),
         )
