@@ -96,6 +96,9 @@
       sel.dataset.prev = sel.value;
       showPresetFields(sel);
     });
+    scope.querySelectorAll("[data-type-select]").forEach(function (sel) {
+      showTypeFields(sel, true);
+    });
   }
   // Only the selected tab is in the Tab order (roving tabindex), so the arrow keys, Home
   // and End move between tabs, as in every tab list.
@@ -157,10 +160,26 @@
       }
     });
   }
+  // A form field's inputs that belong to one type (a single select's options, a
+  // number's decimal places) are shown and sent only for that type; on loading, one
+  // marked wrong by the last save stays in sight. Without this script all are shown.
+  function showTypeFields(select, loading) {
+    var form = select.closest("form");
+    if (!form) { return; }
+    form.querySelectorAll("[data-for-type]").forEach(function (el) {
+      var on = el.dataset.forType === select.value ||
+        (loading && el.querySelector(".field-error") !== null);
+      el.hidden = !on;
+      el.querySelectorAll("input, textarea, select").forEach(function (i) { i.disabled = !on; });
+    });
+  }
   document.addEventListener("change", function (e) {
     if (e.target.matches && e.target.matches("[data-preset-select]")) {
       carryPresetFields(e.target);
       showPresetFields(e.target);
+    }
+    if (e.target.matches && e.target.matches("[data-type-select]")) {
+      showTypeFields(e.target, false);
     }
   });
   // A field marked wrong by the last save is unmarked as soon as it is edited; its tab
