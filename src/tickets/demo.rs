@@ -116,7 +116,10 @@ fn forms(conn: &mut DbConn, actor: &Actor) -> Result<usize> {
                     false,
                     "LON = London office\nPAR = Paris office\nNYC = New York office",
                 ),
-                field("Cost", "number", false, ""),
+                FieldInput {
+                    decimal_places: "2".into(),
+                    ..field("Cost", "number", false, "")
+                },
             ],
         ),
         (
@@ -228,7 +231,8 @@ fn fill_in(conn: &mut DbConn, actor: &Actor) -> Result<DemoSummary> {
                         "serialnumber": format!("SN-{}", 4400 + i * 13),
                         "warranty": i % 3 != 0,
                         "location": (["LON", "PAR", "NYC"][i % 3]),
-                        "cost": 120 + i * 35,
+                        // Money: the field shows two decimal places.
+                        "cost": (11_999 + i * 3_550) as f64 / 100.0,
                     }),
                 );
             } else {
