@@ -34,6 +34,7 @@ mod execution_log;
 mod execution_log_browser;
 mod first_run;
 mod first_run_browser;
+mod form_decimals;
 mod hammer;
 mod hammer_checks;
 mod integration_health_browser;
