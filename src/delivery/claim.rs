@@ -3,10 +3,11 @@
 //! Invariants (read these before changing anything here):
 //! 1. A delivery is sent only by the worker holding its claim: `status = 'in_flight'`,
 //!    a `claim_token` unique to one claim, and `lease_expires_at` in the future.
-//! 2. Claiming is one short write transaction — SQLite: `BEGIN IMMEDIATE` and
-//!    `UPDATE … RETURNING`, so two claimers are serialised by the write lock;
-//!    PostgreSQL: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`, so concurrent
-//!    claimers skip each other's rows instead of waiting or taking them twice.
+//! 2. Claiming is one short write transaction that reads the due candidates and updates
+//!    those it takes — SQLite: under `BEGIN IMMEDIATE`, so two claimers are serialised
+//!    by the write lock; PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent
+//!    claimers skip each other's rows instead of waiting or taking them twice. A claim
+//!    takes no more of a connection's rows than the worker has slots for ([`Room`]).
 //! 3. Nothing is sent inside a transaction. The outcome is written by [`finish`] in a
 //!    second short transaction whose update only matches while the claim token is still
 //!    the row's: a worker whose lease expired (and whose row another worker re-claimed)
@@ -24,6 +25,8 @@
 //! 6. Held deliveries (their connection is paused by the breaker or an administrator)
 //!    are skipped by the claim, not claimed and put back: they keep their attempts and
 //!    leave when the connection resumes.
+
+use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -85,58 +88,129 @@ pub fn claim(
     exclude: &[i64],
     now: NaiveDateTime,
 ) -> Result<(String, Vec<Claimed>)> {
+    let room = Room {
+        exclude: exclude.to_vec(),
+        ..Room::default()
+    };
+    claim_within(conn, worker, limit, lease_until, &room, now)
+}
+
+/// How many rows a claim may take per connection: none of `exclude`'s, at most `left`'s
+/// count of a connection with requests in flight, at most `per_connection` of any other.
+/// Rows without a connection are not limited.
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub exclude: Vec<i64>,
+    pub left: HashMap<i64, usize>,
+    pub per_connection: usize,
+}
+
+impl Default for Room {
+    fn default() -> Self {
+        Self {
+            exclude: Vec::new(),
+            left: HashMap::new(),
+            per_connection: usize::MAX,
+        }
+    }
+}
+
+impl Room {
+    /// The due candidates (in claim order) this room takes: a connection's rows beyond its
+    /// room stay pending, untouched, for a later claim — rather than being claimed and
+    /// released again, two writes of every row for nothing.
+    fn choose(&self, candidates: &[Candidate]) -> Vec<i64> {
+        let mut taken: HashMap<i64, usize> = HashMap::new();
+        candidates
+            .iter()
+            .filter(|c| {
+                let Some(conn) = c.connection_id else {
+                    return true;
+                };
+                let cap = self.left.get(&conn).copied().unwrap_or(self.per_connection);
+                let n = taken.entry(conn).or_default();
+                if *n < cap {
+                    *n += 1;
+                    true
+                } else {
+                    false
+                }
+            })
+            .map(|c| c.id)
+            .collect()
+    }
+}
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    connection_id: Option<i64>,
+}
+
+/// [`claim`] within `room`. One write transaction (invariant 2): the due candidates are
+/// read under the write lock (SQLite) or locked with `SKIP LOCKED` (PostgreSQL), those
+/// that fit the room are updated and returned; the rest are left as they were.
+pub fn claim_within(
+    conn: &mut DbConn,
+    worker: &str,
+    limit: i64,
+    lease_until: NaiveDateTime,
+    room: &Room,
+    now: NaiveDateTime,
+) -> Result<(String, Vec<Claimed>)> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     // Ids are integers we hold, never user text, so listing them inline is safe.
-    let excl = if exclude.is_empty() {
+    let excl = if room.exclude.is_empty() {
         String::new()
     } else {
-        let ids: Vec<String> = exclude.iter().map(i64::to_string).collect();
+        let ids: Vec<String> = room.exclude.iter().map(i64::to_string).collect();
         format!(
             " AND (connection_id IS NULL OR connection_id NOT IN ({}))",
             ids.join(",")
         )
     };
-    let rows = match conn {
-        DbConn::Sqlite(_) => {
-            let sql = format!(
-                "UPDATE deliveries SET status = 'in_flight', claim_token = ?1, claimed_by = ?2, \
-                 lease_expires_at = ?3, updated_at = ?4 \
-                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl}{turn} \
-                 ORDER BY next_attempt_at, id LIMIT ?5) RETURNING {RETURNING}",
-                due = DUE.replace("{now}", "?4"),
-                turn = IN_TURN.replace("{false}", "0"),
-            );
-            // IMMEDIATE takes the write lock first, so the select inside the update sees
-            // no row that another claimer is taking (invariant 2).
-            crate::db::write(conn, |c| {
-                diesel::sql_query(sql)
-                    .bind::<Text, _>(&token)
-                    .bind::<Text, _>(worker)
-                    .bind::<Timestamp, _>(lease_until)
-                    .bind::<Timestamp, _>(now)
-                    .bind::<BigInt, _>(limit)
-                    .load::<Claimed>(c)
-            })?
-        }
-        DbConn::Postgres(c) => {
-            let sql = format!(
-                "UPDATE deliveries SET status = 'in_flight', claim_token = $1, claimed_by = $2, \
-                 lease_expires_at = $3, updated_at = $4 \
-                 WHERE id IN (SELECT id FROM deliveries WHERE {due}{excl}{turn} \
-                 ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-                 RETURNING {RETURNING}",
-                due = DUE.replace("{now}", "$4"),
-                turn = IN_TURN.replace("{false}", "FALSE"),
-            );
-            diesel::sql_query(sql)
-                .bind::<Text, _>(&token)
-                .bind::<Text, _>(worker)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load::<Claimed>(c)?
-        }
+    let pg = matches!(conn, DbConn::Postgres(_));
+    let (p, falsy, lock) = if pg {
+        ("$", "FALSE", " FOR UPDATE SKIP LOCKED")
+    } else {
+        ("?", "0", "")
     };
+    let select = format!(
+        "SELECT id, connection_id FROM deliveries WHERE {due}{excl}{turn} \
+         ORDER BY next_attempt_at, id LIMIT {p}2{lock}",
+        due = DUE.replace("{now}", &format!("{p}1")),
+        turn = IN_TURN.replace("{false}", falsy),
+    );
+    // SQLite: IMMEDIATE takes the write lock first, so the select sees no row that another
+    // claimer is taking. PostgreSQL: the candidates stay locked until the commit.
+    let rows = crate::db::write(conn, |c| -> Result<Vec<Claimed>> {
+        let candidates: Vec<Candidate> = diesel::sql_query(&select)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c)?;
+        let chosen = room.choose(&candidates);
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = chosen.iter().map(i64::to_string).collect();
+        let update = format!(
+            "UPDATE deliveries SET status = 'in_flight', claim_token = {p}1, claimed_by = {p}2, \
+             lease_expires_at = {p}3, updated_at = {p}4 WHERE id IN ({}) RETURNING {RETURNING}",
+            ids.join(",")
+        );
+        let mut rows: Vec<Claimed> = diesel::sql_query(update)
+            .bind::<Text, _>(&token)
+            .bind::<Text, _>(worker)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .load(c)?;
+        // RETURNING's order is not the claim order; sending keeps the claim order.
+        let pos: HashMap<i64, usize> = chosen.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        rows.sort_by_key(|r| pos.get(&r.id).copied().unwrap_or(usize::MAX));
+        Ok(rows)
+    })?;
     Ok((token, rows))
 }
 

@@ -181,16 +181,22 @@ impl WorkerCtx {
         }
     }
 
-    /// Free slots overall, and the connections that have none left.
-    fn capacity(&self) -> (usize, Vec<i64>) {
+    /// Free slots overall, and the room per connection: none for those with no slot
+    /// left, the free slots of those with requests in flight, `per_connection` for others.
+    fn capacity(&self) -> (usize, claim::Room) {
         let s = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let full = s
-            .per
-            .iter()
-            .filter(|(_, (n, limit))| n >= limit)
-            .map(|(c, _)| *c)
-            .collect();
-        (self.cfg.concurrency.saturating_sub(s.total), full)
+        let mut room = claim::Room {
+            per_connection: self.cfg.per_connection,
+            ..claim::Room::default()
+        };
+        for (c, (n, limit)) in &s.per {
+            if n >= limit {
+                room.exclude.push(*c);
+            } else {
+                room.left.insert(*c, limit - n);
+            }
+        }
+        (self.cfg.concurrency.saturating_sub(s.total), room)
     }
 
     /// The claims of every delivery still in flight (released on shutdown).
@@ -206,7 +212,7 @@ impl WorkerCtx {
 /// Claims what is due at `now` (as much as free slots allow) and reserves a slot for each
 /// row; rows that do not fit are released in the same call. Sends nothing.
 pub async fn dispatch(ctx: &Arc<WorkerCtx>, now: NaiveDateTime) -> Result<Vec<Job>> {
-    let (free, full) = ctx.capacity();
+    let (free, mut room) = ctx.capacity();
     if free == 0 {
         return Ok(Vec::new());
     }
@@ -215,9 +221,8 @@ pub async fn dispatch(ctx: &Arc<WorkerCtx>, now: NaiveDateTime) -> Result<Vec<Jo
     let lease = chrono::Duration::from_std(ctx.cfg.lease).unwrap_or(chrono::Duration::MAX);
     let sb = ctx.secrets.clone();
     let (token, rows, targets) = db::run(&ctx.pool, move |c| {
-        let mut exclude = health::paused(c, now)?;
-        exclude.extend(full);
-        let (token, rows) = claim::claim(c, &worker, limit, now + lease, &exclude, now)?;
+        room.exclude.extend(health::paused(c, now)?);
+        let (token, rows) = claim::claim_within(c, &worker, limit, now + lease, &room, now)?;
         let ids: HashSet<i64> = rows.iter().filter_map(|r| r.connection_id).collect();
         let targets = target::load(c, &sb, &ids, now)?;
         Ok((token, rows, targets))

@@ -170,6 +170,57 @@ async fn excluded_connections_are_not_claimed(app: TestApp) {
     });
 }
 
+/// A claim takes no more of a connection's rows than the worker has slots for; the rest
+/// stay pending and untouched (never claimed and released), and come with the next claim.
+/// Rows without a connection and other connections' rows are not held back.
+async fn a_claim_takes_only_what_each_connection_has_room_for(app: TestApp) {
+    app.with_conn(|c| {
+        let mut ids = std::collections::HashMap::<Option<i64>, Vec<i64>>::new();
+        for i in 0..10 {
+            for conn in [Some(1), Some(2), None] {
+                let mut d = new(&format!("{{\"n\":{i}}}"));
+                d.connection_id = conn;
+                ids.entry(conn).or_default().push(enqueue(c, &d, t0()));
+            }
+        }
+        let room = claim::Room {
+            exclude: vec![],
+            left: [(1, 3)].into_iter().collect(),
+            per_connection: 4,
+        };
+        let lease = t0() + Duration::seconds(60);
+        let (_, rows) = claim::claim_within(c, "w", 100, lease, &room, t0()).unwrap();
+        let of = |conn: Option<i64>| -> Vec<i64> {
+            rows.iter()
+                .filter(|r| r.connection_id == conn)
+                .map(|r| r.id)
+                .collect()
+        };
+        // Connection 1 had 3 slots left, connection 2 the default 4, no connection: all.
+        assert_eq!(of(Some(1)), ids[&Some(1)][..3]);
+        assert_eq!(of(Some(2)), ids[&Some(2)][..4]);
+        assert_eq!(of(None), ids[&None]);
+        // Claim order is kept: oldest first.
+        let mut sorted: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        sorted.sort_unstable();
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), sorted);
+        // The rows left out were not touched: pending, no claim, no worker.
+        for id in &ids[&Some(1)][3..] {
+            let d = Delivery::get(c, *id).unwrap();
+            assert_eq!(d.status, Status::Pending.as_str());
+            assert_eq!(d.claimed_by, None);
+        }
+        // The next claim takes them, again within the room.
+        let (_, next) = claim::claim_within(c, "w", 100, lease, &room, t0()).unwrap();
+        let next_1: Vec<i64> = next
+            .iter()
+            .filter(|r| r.connection_id == Some(1))
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(next_1, ids[&Some(1)][3..6]);
+    });
+}
+
 /// Two claimers racing on separate connections over 600 rows never take one row twice.
 async fn concurrent_claimers_never_share_a_row(app: TestApp) {
     app.with_conn(|c| {
@@ -471,6 +522,7 @@ queue_tests!(
     claims_hold_leases_and_expired_leases_return,
     release_returns_rows_untouched,
     excluded_connections_are_not_claimed,
+    a_claim_takes_only_what_each_connection_has_room_for,
     concurrent_claimers_never_share_a_row,
     cancel_stops_only_pending,
     replay_links_a_new_delivery_with_the_same_request,
