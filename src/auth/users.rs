@@ -120,6 +120,17 @@ impl User {
             .ok_or_else(|| Error::NotFound("user".into()))
     }
 
+    /// The users with these ids that exist, in no particular order (one statement).
+    pub fn get_many(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(users::table
+            .filter(users::id.eq_any(ids))
+            .select(User::as_select())
+            .load(conn)?)
+    }
+
     pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User>> {
         Ok(users::table
             .filter(users::username.eq(normalize_username(username)))

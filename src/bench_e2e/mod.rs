@@ -64,6 +64,9 @@ pub struct BenchE2eArgs {
     /// Environment for the Hookdesk processes, repeatable (`HOOKDESK_WORKER_PER_CONNECTION=32`).
     #[arg(long = "server-env", value_name = "KEY=VALUE")]
     pub server_env: Vec<String>,
+    /// Keep the working directory (the database, the processes' logs) and print its path.
+    #[arg(long)]
+    pub keep: bool,
     /// Where the JSON report is written.
     #[arg(long, default_value = "bench-e2e.json")]
     pub json: PathBuf,
@@ -95,7 +98,11 @@ pub async fn run(server: Option<String>, args: &BenchE2eArgs) -> anyhow::Result<
         r = bench_in(&dir, server.as_deref(), args) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
-    let _ = std::fs::remove_dir_all(&dir);
+    if args.keep {
+        eprintln!("bench-e2e: kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let report = result?;
     report::print(&report);
     std::fs::write(&args.json, serde_json::to_vec_pretty(&report)?)?;

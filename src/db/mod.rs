@@ -12,7 +12,10 @@
 //! was a quarter of the rule path's CPU in `hookdesk bench-e2e`.
 
 pub mod schema;
+mod trace;
 mod write;
+
+pub use trace::install_from_env as install_sql_trace;
 
 pub use write::{busy_total, is_busy, note_busy, write};
 
@@ -175,6 +178,7 @@ pub fn connect_with(
     max_size: u32,
     busy_timeout_ms: u32,
 ) -> Result<DbPool, DbSetupError> {
+    install_sql_trace();
     let backend = Backend::from_url(url)?;
     let conn_str = backend.connection_string().to_string();
     match &backend {
@@ -186,9 +190,14 @@ pub fn connect_with(
             PgConnection::establish(&conn_str)?;
         }
     }
+    // A SQLite connection is a file handle that cannot go stale, so checking it out is
+    // not worth a `SELECT 1` each time (one statement per request); a PostgreSQL one can
+    // be cut by a server restart, so it is pinged on checkout.
+    let test_on_check_out = !backend.is_sqlite();
     let manager = Manager { backend };
     let pool = Pool::builder()
         .max_size(max_size)
+        .test_on_check_out(test_on_check_out)
         .connection_timeout(Duration::from_secs(10))
         .connection_customizer(Box::new(SqlitePragmas { busy_timeout_ms }))
         .build(manager)?;

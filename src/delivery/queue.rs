@@ -410,7 +410,7 @@ pub fn enqueue(
         .as_ref()
         .map(|s| serde_json::to_string(s).unwrap_or_default());
     let r = &new.request;
-    diesel::insert_into(deliveries::table)
+    let id = diesel::insert_into(deliveries::table)
         .values((
             deliveries::uid.eq(&uid),
             deliveries::webhook_id.eq(new.webhook_id),
@@ -438,11 +438,8 @@ pub fn enqueue(
             deliveries::created_at.eq(now),
             deliveries::updated_at.eq(now),
         ))
-        .execute(conn)?;
-    let id = deliveries::table
-        .filter(deliveries::uid.eq(&uid))
-        .select(deliveries::id)
-        .first(conn)?;
+        .returning(deliveries::id)
+        .get_result(conn)?;
     Ok(DeliveryId(id))
 }
 

@@ -314,6 +314,7 @@ fn firing<'a>(l: &'a Loaded, r: &FireRequest<'a>, by: &'a ChangeActor) -> Firing
         webhook: &l.webhook,
         webhook_id: Some(WebhookId(l.webhook.id)),
         ticket: TicketRef::Id(l.ticket.id),
+        values: Some(&l.values),
         params: r.params,
         actor_name: Some(r.principal.user.display_name.clone()),
         actor_id: Some(r.principal.user.id),

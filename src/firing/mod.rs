@@ -27,6 +27,7 @@ use crate::delivery::queue::{self, Delivery, DeliveryId, NewDelivery, Trigger};
 use crate::error::{Error, Result};
 use crate::ids::WebhookId;
 use crate::secrets::SecretBox;
+use crate::templating::TicketValues;
 use crate::tickets::ChangeActor;
 use crate::tickets::events::Sink;
 use crate::webhooks::Webhook;
@@ -67,6 +68,9 @@ pub struct Firing<'a> {
     /// The saved webhook the delivery links to; None for an unsaved form (test-send).
     pub webhook_id: Option<WebhookId>,
     pub ticket: TicketRef,
+    /// The ticket's template values when the caller has just read them in this
+    /// transaction (the rule engine, the fire endpoint): rendering then reads no ticket.
+    pub values: Option<&'a TicketValues>,
     /// Values typed at the prompt or set by the rule; defaults fill the rest.
     pub params: &'a BTreeMap<String, String>,
     /// `{{actor.name}}`: who pressed the button, or whose change set the rule off.
@@ -117,11 +121,16 @@ pub fn render(
             ..TriggerCtx::default()
         },
     };
-    let built = request::build(
+    let values = match f.values {
+        Some(v) => v.clone(),
+        None => request::ticket_values(conn, f.ticket)?,
+    };
+    let built = request::build_with(
         conn,
         sb,
         f.webhook,
         f.ticket,
+        values,
         f.params,
         &trigger,
         now,

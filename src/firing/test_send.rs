@@ -44,6 +44,7 @@ pub fn prepare(
         webhook: w,
         webhook_id: saved_id.map(crate::ids::WebhookId),
         ticket,
+        values: None,
         params,
         actor_name: Some(actor_name.to_string()),
         actor_id: None,

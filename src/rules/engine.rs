@@ -297,6 +297,7 @@ impl Engine {
                     webhook: &w,
                     webhook_id: Some(WebhookId(w.id)),
                     ticket: TicketRef::Id(run.ticket_id),
+                    values: Some(values),
                     params: &rendered,
                     actor_name: Some(run.origin_name.to_string()),
                     actor_id: None,

@@ -259,15 +259,31 @@ impl Form {
         conn: &mut DbConn,
         t: Option<TicketType>,
     ) -> Result<Vec<(Form, Vec<FormField>)>> {
-        let mut out = Vec::new();
-        for f in Form::list(conn)? {
-            if t.is_some_and(|t| !f.applies_to(t)) {
-                continue;
-            }
-            let fields = Form::fields(conn, f.id)?;
-            out.push((f, fields));
+        // Two statements whatever the number of forms: every ticket change and every
+        // rendered webhook reads them, so one query per form was a cost per delivery.
+        let forms: Vec<Form> = Form::list(conn)?
+            .into_iter()
+            .filter(|f| t.is_none_or(|t| f.applies_to(t)))
+            .collect();
+        if forms.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let mut by_form: std::collections::HashMap<i64, Vec<FormField>> =
+            std::collections::HashMap::new();
+        for field in form_fields::table
+            .order((form_fields::position.asc(), form_fields::id.asc()))
+            .select(FormField::as_select())
+            .load::<FormField>(conn)?
+        {
+            by_form.entry(field.form_id).or_default().push(field);
+        }
+        Ok(forms
+            .into_iter()
+            .map(|f| {
+                let fields = by_form.remove(&f.id).unwrap_or_default();
+                (f, fields)
+            })
+            .collect())
     }
 
     /// How many tickets hold values of this form (shown before deleting it).

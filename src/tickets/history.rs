@@ -64,7 +64,7 @@ pub fn record(
     internal: bool,
     changes: &Value,
 ) -> Result<i64> {
-    diesel::insert_into(ticket_history::table)
+    Ok(diesel::insert_into(ticket_history::table)
         .values((
             ticket_history::ticket_id.eq(ticket_id),
             ticket_history::kind.eq(kind),
@@ -75,12 +75,8 @@ pub fn record(
             ticket_history::changes.eq(changes.to_string()),
             ticket_history::created_at.eq(crate::db::now()),
         ))
-        .execute(conn)?;
-    Ok(ticket_history::table
-        .filter(ticket_history::ticket_id.eq(ticket_id))
-        .order(ticket_history::id.desc())
-        .select(ticket_history::id)
-        .first(conn)?)
+        .returning(ticket_history::id)
+        .get_result(conn)?)
 }
 
 /// Oldest first.

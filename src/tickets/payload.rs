@@ -61,8 +61,47 @@ pub fn time(t: NaiveDateTime) -> String {
     t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn user_name(conn: &mut DbConn, id: Option<i64>) -> Option<User> {
-    id.and_then(|id| User::get(conn, id).ok())
+/// What both views of a ticket are made of, read in five statements: the ticket, its form
+/// rows, the forms (two) and the users it names (one, whichever of them are set).
+struct Loaded {
+    t: Ticket,
+    rows: Vec<StoredRow>,
+    forms: Vec<(Form, Vec<FormField>)>,
+    assignee: Option<User>,
+    created_by: Option<User>,
+    updated_by: Option<User>,
+}
+
+impl Loaded {
+    fn read(conn: &mut DbConn, ticket_id: i64) -> Result<Self> {
+        let t = Ticket::get(conn, ticket_id)?;
+        let rows = values::rows_of(conn, ticket_id)?;
+        let forms = Form::with_fields(conn, Some(t.kind()))?;
+        let ids: Vec<i64> = [t.assignee_id, t.created_by, t.updated_by]
+            .into_iter()
+            .flatten()
+            .collect();
+        let users = User::get_many(conn, &ids)?;
+        let find = |id: Option<i64>| id.and_then(|id| users.iter().find(|u| u.id == id).cloned());
+        Ok(Self {
+            assignee: find(t.assignee_id),
+            created_by: find(t.created_by),
+            updated_by: find(t.updated_by),
+            t,
+            rows,
+            forms,
+        })
+    }
+
+    fn base(&self, ids: bool) -> Map<String, Value> {
+        base_json(
+            &self.t,
+            self.assignee.as_ref(),
+            self.created_by.as_ref(),
+            self.updated_by.as_ref(),
+            ids,
+        )
+    }
 }
 
 /// The whole ticket; see the module documentation for the shape.
@@ -72,22 +111,11 @@ pub fn ticket_json(
     with_linked: bool,
     ids_instead_of_display: bool,
 ) -> Result<Value> {
-    let t = Ticket::get(conn, ticket_id)?;
-    let rows = values::rows_of(conn, ticket_id)?;
-    let forms = Form::with_fields(conn, Some(t.kind()))?;
-    let assignee = user_name(conn, t.assignee_id);
-    let created_by = user_name(conn, t.created_by);
-    let updated_by = user_name(conn, t.updated_by);
-    let mut v = base_json(
-        &t,
-        assignee.as_ref(),
-        created_by.as_ref(),
-        updated_by.as_ref(),
-        ids_instead_of_display,
-    );
+    let l = Loaded::read(conn, ticket_id)?;
+    let mut v = l.base(ids_instead_of_display);
     v.insert(
         "forms".into(),
-        Value::Object(forms_json(&forms, &rows, ids_instead_of_display)),
+        Value::Object(forms_json(&l.forms, &l.rows, ids_instead_of_display)),
     );
     if with_linked {
         let h: Vec<Value> = history::list(conn, ticket_id)?
@@ -186,20 +214,9 @@ const BASE_NAMES: &[&str] = &[
 /// Flat placeholder map of one ticket (names lower-case, dotted; unset values `null`),
 /// with the text of the values that read otherwise than JSON writes them.
 pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<TicketValues> {
-    let t = Ticket::get(conn, ticket_id)?;
-    let rows = values::rows_of(conn, ticket_id)?;
-    let forms = Form::with_fields(conn, Some(t.kind()))?;
-    let assignee = user_name(conn, t.assignee_id);
-    let created_by = user_name(conn, t.created_by);
-    let updated_by = user_name(conn, t.updated_by);
-    let base = base_json(
-        &t,
-        assignee.as_ref(),
-        created_by.as_ref(),
-        updated_by.as_ref(),
-        false,
-    );
-    let (mut values, texts) = flatten(base, &t.priority, &forms, &rows);
+    let l = Loaded::read(conn, ticket_id)?;
+    let t = &l.t;
+    let (mut values, texts) = flatten(l.base(false), &t.priority, &l.forms, &l.rows);
     values.insert("ticket.url".into(), Value::String(ticket_url(conn, t.id)?));
     if let Some(c) = t.alert_connection_id {
         values.insert(ALERT_CONNECTION.into(), Value::from(c));

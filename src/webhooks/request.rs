@@ -211,6 +211,32 @@ pub fn build(
     use_test_connection: bool,
 ) -> Result<BuiltRequest> {
     let values = ticket_values(conn, ticket)?;
+    build_with(
+        conn,
+        sb,
+        w,
+        ticket,
+        values,
+        params,
+        trigger,
+        now,
+        use_test_connection,
+    )
+}
+
+/// [`build`] with the ticket's values already read (`ticket`'s, in this transaction).
+#[expect(clippy::too_many_arguments, reason = "build's own arguments")]
+pub fn build_with(
+    conn: &mut DbConn,
+    sb: &SecretBox,
+    w: &Webhook,
+    ticket: TicketRef,
+    values: TicketValues,
+    params: &BTreeMap<String, String>,
+    trigger: &TriggerCtx,
+    now: DateTime<Utc>,
+    use_test_connection: bool,
+) -> Result<BuiltRequest> {
     let mut ctx = base_context(w, values.clone(), trigger, now);
     for (k, v) in parameter_values(w, &ctx, params)? {
         ctx = ctx.with_param(&k, v);
