@@ -17,7 +17,7 @@ mod write;
 
 pub use trace::install_from_env as install_sql_trace;
 
-pub use write::{busy_total, is_busy, note_busy, write};
+pub use write::{busy_total, is_busy, note_busy, write, write_first};
 
 use std::time::Duration;
 
@@ -159,10 +159,12 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
 /// How long a writer waits for the write lock unless configured (`db_busy_timeout_ms`).
 pub const DEFAULT_BUSY_TIMEOUT_MS: u32 = 10_000;
 
+/// `wal_autocheckpoint = 0`: checkpoints are `db::write`'s (its rule 6), off the writers' queue.
 fn sqlite_pragmas(busy_timeout_ms: u32) -> String {
     format!(
         "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0;"
     )
 }
 

@@ -185,7 +185,7 @@ pub fn claim_within(
     );
     // SQLite: IMMEDIATE takes the write lock first, so the select sees no row that another
     // claimer is taking. PostgreSQL: the candidates stay locked until the commit.
-    let rows = crate::db::write(conn, |c| -> Result<Vec<Claimed>> {
+    let rows = crate::db::write_first(conn, |c| -> Result<Vec<Claimed>> {
         let candidates: Vec<Candidate> = diesel::sql_query(&select)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)

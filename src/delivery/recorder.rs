@@ -75,7 +75,7 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, hooks: Hooks) 
         let events: Vec<_> = items.iter().map(|i| (i.health, i.breaker, i.now)).collect();
         let hooks = hooks.clone();
         let res = db::run(&pool, move |c| {
-            crate::db::write(c, |c| {
+            crate::db::write_first(c, |c| {
                 let now = events.last().map_or_else(db::now, |e| e.2);
                 let ok = claim::finish_with(c, &finishes, now, &mut |c, f| {
                     let job = f.response.as_ref()?;
