@@ -183,6 +183,20 @@ pub fn claim_within(
         due = DUE.replace("{now}", &format!("{p}1")),
         turn = IN_TURN.replace("{false}", falsy),
     );
+    // A look without the lock first: the worker is woken by every enqueue and often finds
+    // that an earlier wake-up took the row already; such a claim need not queue for the
+    // write lock behind the API's writers. (A row that becomes due just after this look
+    // is found by the next wake-up or poll, as if it had come a moment later.)
+    if !pg {
+        // `LIMIT 1` in the text: SQLite re-prepares a statement whose bound LIMIT changes.
+        let look = select.replace(&format!("LIMIT {p}2"), "LIMIT 1");
+        let due: Vec<Candidate> = diesel::sql_query(look)
+            .bind::<Timestamp, _>(now)
+            .load(conn)?;
+        if due.is_empty() {
+            return Ok((token, Vec::new()));
+        }
+    }
     // SQLite: IMMEDIATE takes the write lock first, so the select sees no row that another
     // claimer is taking. PostgreSQL: the candidates stay locked until the commit.
     let rows = crate::db::write_first(conn, |c| -> Result<Vec<Claimed>> {
