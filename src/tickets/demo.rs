@@ -5,7 +5,8 @@
 use super::events::NoRules;
 use serde_json::json;
 
-use super::forms::{FieldInput, FormInput};
+use super::form_fields::FieldInput;
+use super::forms::FormInput;
 use super::{Form, FormField, Ticket, TicketInput, TicketPatch, TicketType, query};
 use crate::audit::{self, Actor};
 use crate::auth::users::NewUserInput;

@@ -12,7 +12,7 @@ use crate::db;
 use crate::error::Error;
 use crate::http::extract::{AdminUser, client_ip, state};
 use crate::tickets::FormField;
-use crate::tickets::forms::FieldInput;
+use crate::tickets::form_fields::FieldInput;
 
 fn input(d: &FieldData) -> FieldInput {
     FieldInput {

@@ -3,7 +3,8 @@
 
 use hookdesk::auth::tokens::ApiToken;
 use hookdesk::tickets::events;
-use hookdesk::tickets::forms::{FieldInput, FormInput};
+use hookdesk::tickets::form_fields::FieldInput;
+use hookdesk::tickets::forms::FormInput;
 use hookdesk::tickets::{Form, FormField};
 use serde_json::{Value, json};
 

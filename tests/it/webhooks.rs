@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use hookdesk::tickets::forms::{FieldInput, FormInput};
+use hookdesk::tickets::form_fields::FieldInput;
+use hookdesk::tickets::forms::FormInput;
 use hookdesk::tickets::{ChangeActor, Form, FormField, Ticket, TicketInput};
 use serde_json::{Value, json};
 
