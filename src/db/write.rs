@@ -89,7 +89,10 @@ where
             };
             AnsiTransactionManager::begin_transaction_sql(s, "BEGIN IMMEDIATE")?;
             let out = match f(conn) {
-                Ok(v) => commit(conn).map(|()| Ok(v))?,
+                Ok(v) => {
+                    commit(conn)?;
+                    Ok(v)
+                }
                 Err(e) => {
                     rollback(conn)?;
                     Err(e)

@@ -5,7 +5,7 @@
 use crate::db_tests;
 use crate::helpers::{ADMIN_PASSWORD, TestApp};
 use crate::receiver::{Receiver, Reply};
-use crate::webhooks::{post, slack_connection, webhook_form};
+use crate::webhooks::{post, preview, slack_connection, webhook_form};
 
 db_tests!(
     the_menu_is_grouped_and_403_and_404_pages_keep_it,
@@ -234,11 +234,7 @@ async fn a_preset_links_to_the_ticket_at_the_public_url(app: TestApp) {
 
     // The sample ticket's link starts at the same address.
     form.retain(|(k, _)| k != "preview_ticket");
-    let html = post(&app, "/admin/webhooks/preview", &form)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = preview(&app, &form).await;
     assert!(
         html.contains("https://desk.example.com/tickets/164"),
         "{html}"

@@ -10,7 +10,7 @@ use crate::browser::{assert_console_clean, browser_login, click, fill, start_bro
 use crate::db_tests;
 use crate::helpers::{ADMIN_PASSWORD, Backend, TestApp, spawn_app};
 use crate::tickets_api::{api, token_for};
-use crate::webhooks::{post, slack_connection, text_of, webhook_form};
+use crate::webhooks::{preview, slack_connection, text_of, webhook_form};
 
 db_tests!(
     a_number_field_with_decimal_places_shows_exactly_that_many,
@@ -215,11 +215,7 @@ async fn a_number_field_with_decimal_places_shows_exactly_that_many(app: TestApp
         ],
     );
     form.push(("preview_ticket".into(), "IN1".into()));
-    let html = post(&app, "/admin/webhooks/preview", &form)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = preview(&app, &form).await;
     assert_eq!(
         text_of(&html, "#preview-body").as_deref(),
         Some(r#"{"amount":12.3,"text":"Amount 12.30, quantity 2.5"}"#),
@@ -237,11 +233,7 @@ async fn a_number_field_with_decimal_places_shows_exactly_that_many(app: TestApp
         ],
     );
     form.push(("preview_ticket".into(), "IN1".into()));
-    let html = post(&app, "/admin/webhooks/preview", &form)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = preview(&app, &form).await;
     assert_eq!(
         text_of(&html, "#preview-body").as_deref(),
         Some("Amount: 12.30"),

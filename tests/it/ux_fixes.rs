@@ -2,7 +2,7 @@
 
 use crate::db_tests;
 use crate::helpers::TestApp;
-use crate::webhooks::{post, slack_connection, text_of, ticket_with_forms, webhook_form};
+use crate::webhooks::{post, preview, slack_connection, text_of, ticket_with_forms, webhook_form};
 
 db_tests!(
     the_preview_shows_the_body_bytes_in_template_key_order,
@@ -21,11 +21,7 @@ async fn the_preview_shows_the_body_bytes_in_template_key_order(app: TestApp) {
   "mid": {"b": true, "a": null}
 }"#;
     let form = webhook_form(conn, &[("body_template", body)]);
-    let html = post(&app, "/admin/webhooks/preview", &form)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = preview(&app, &form).await;
     let sent = r#"{"zeta":"Laptop will not start","alpha":1,"mid":{"b":true,"a":null}}"#;
     assert_eq!(
         text_of(&html, "#preview-body").as_deref(),

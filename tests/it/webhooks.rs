@@ -171,6 +171,15 @@ pub async fn post(app: &TestApp, path: &str, form: &[(String, String)]) -> reqwe
     app.post_form(path, &fields).await
 }
 
+/// The webhook editor's preview of `form`, as the page's htmx request gets it.
+pub async fn preview(app: &TestApp, form: &[(String, String)]) -> String {
+    post(app, "/admin/webhooks/preview", form)
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
 pub fn text_of(html: &str, css: &str) -> Option<String> {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(css).unwrap();
