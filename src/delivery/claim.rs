@@ -25,6 +25,10 @@
 //! 6. Held deliveries (their connection is paused by the breaker or an administrator)
 //!    are skipped by the claim, not claimed and put back: they keep their attempts and
 //!    leave when the connection resumes.
+//! 7. A claim reads each connection's due rows by its own index seek (`deliveries_due`
+//!    is `status, connection_id, next_attempt_at, id`) and merges them in due order, so
+//!    the backlog of a paused, saturated or hung connection is never scanned by claims
+//!    for the others: a claim's cost follows what it takes, not what waits elsewhere.
 
 use std::collections::HashMap;
 
@@ -127,6 +131,9 @@ impl Room {
                 let Some(conn) = c.connection_id else {
                     return true;
                 };
+                if self.exclude.contains(&conn) {
+                    return false;
+                }
                 let cap = self.left.get(&conn).copied().unwrap_or(self.per_connection);
                 let n = taken.entry(conn).or_default();
                 if *n < cap {
@@ -147,11 +154,95 @@ struct Candidate {
     id: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     connection_id: Option<i64>,
+    #[diesel(sql_type = Timestamp)]
+    next_attempt_at: NaiveDateTime,
 }
 
-/// [`claim`] within `room`. One write transaction (invariant 2): the due candidates are
-/// read under the write lock (SQLite) or locked with `SKIP LOCKED` (PostgreSQL), those
-/// that fit the room are updated and returned; the rest are left as they were.
+#[derive(QueryableByName)]
+struct PendingConnection {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// The connections with pending rows, by a loose index scan over `deliveries_due`: one
+/// seek per connection rather than a read of every pending row.
+const PENDING_CONNECTIONS: &str = "WITH RECURSIVE c(id) AS (\
+     SELECT (SELECT connection_id FROM deliveries WHERE status = 'pending' \
+     AND connection_id IS NOT NULL ORDER BY connection_id LIMIT 1) \
+     UNION ALL \
+     SELECT (SELECT connection_id FROM deliveries WHERE status = 'pending' \
+     AND connection_id > c.id ORDER BY connection_id LIMIT 1) FROM c WHERE c.id IS NOT NULL) \
+     SELECT id FROM c WHERE id IS NOT NULL";
+
+/// Most sub-selects in one candidates statement (SQLite allows 500 in a compound).
+const PARTS_PER_STATEMENT: usize = 100;
+
+/// The due candidates `room` allows, in claim order (due time, then id), at most `limit`:
+/// expired leases, rows without a connection, and each connection's own due rows, read
+/// with one index seek each (invariant 7). `lock` adds PostgreSQL's `FOR UPDATE SKIP
+/// LOCKED` to every seek.
+fn candidates(
+    c: &mut DbConn,
+    room: &Room,
+    limit: i64,
+    now: NaiveDateTime,
+    pg: bool,
+) -> Result<Vec<i64>> {
+    let (p, falsy) = if pg { ("$", "FALSE") } else { ("?", "0") };
+    let turn = IN_TURN.replace("{false}", falsy);
+    let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+    // Ids and limits are integers we hold, never user text, so inlining them is safe.
+    let seek = |filter: &str, n: i64| {
+        let one = format!(
+            "SELECT id, connection_id, next_attempt_at FROM deliveries WHERE {filter}{turn} \
+             ORDER BY next_attempt_at, id LIMIT {n}{lock}"
+        );
+        // A compound's members take no ORDER BY or LIMIT of their own (SQLite), nor a
+        // locking clause (PostgreSQL); a sub-select in FROM takes both.
+        format!("SELECT * FROM ({one}) AS s")
+    };
+    let mut parts = vec![
+        seek(
+            &format!("status = 'in_flight' AND lease_expires_at < {p}1"),
+            limit,
+        ),
+        seek(
+            &format!("status = 'pending' AND connection_id IS NULL AND next_attempt_at <= {p}1"),
+            limit,
+        ),
+    ];
+    let pending: Vec<PendingConnection> = diesel::sql_query(PENDING_CONNECTIONS).load(c)?;
+    for PendingConnection { id } in pending {
+        if room.exclude.contains(&id) {
+            continue;
+        }
+        let cap = room.left.get(&id).copied().unwrap_or(room.per_connection);
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX).min(limit);
+        if cap > 0 {
+            parts.push(seek(
+                &format!("status = 'pending' AND connection_id = {id} AND next_attempt_at <= {p}1"),
+                cap,
+            ));
+        }
+    }
+    let mut found: Vec<Candidate> = Vec::new();
+    for chunk in parts.chunks(PARTS_PER_STATEMENT) {
+        found.extend(
+            diesel::sql_query(chunk.join(" UNION ALL "))
+                .bind::<Timestamp, _>(now)
+                .load::<Candidate>(c)?,
+        );
+    }
+    found.sort_by_key(|c| (c.next_attempt_at, c.id));
+    let mut chosen = room.choose(&found);
+    chosen.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(chosen)
+}
+
+/// [`claim`] within `room` (invariants 2 and 7). SQLite: the candidates are read without
+/// the lock, and the update under it takes only those still due and in turn, so the write
+/// lock is held for one statement. PostgreSQL: the candidates are locked with `SKIP
+/// LOCKED` in the claim's transaction. Rows beyond the room are left as they were.
 pub fn claim_within(
     conn: &mut DbConn,
     worker: &str,
@@ -161,58 +252,21 @@ pub fn claim_within(
     now: NaiveDateTime,
 ) -> Result<(String, Vec<Claimed>)> {
     let token = uuid::Uuid::new_v4().simple().to_string();
-    // Ids are integers we hold, never user text, so listing them inline is safe.
-    let excl = if room.exclude.is_empty() {
-        String::new()
-    } else {
-        let ids: Vec<String> = room.exclude.iter().map(i64::to_string).collect();
-        format!(
-            " AND (connection_id IS NULL OR connection_id NOT IN ({}))",
-            ids.join(",")
-        )
-    };
     let pg = matches!(conn, DbConn::Postgres(_));
-    let (p, falsy, lock) = if pg {
-        ("$", "FALSE", " FOR UPDATE SKIP LOCKED")
-    } else {
-        ("?", "0", "")
-    };
-    let select = format!(
-        "SELECT id, connection_id FROM deliveries WHERE {due}{excl}{turn} \
-         ORDER BY next_attempt_at, id LIMIT {p}2{lock}",
-        due = DUE.replace("{now}", &format!("{p}1")),
-        turn = IN_TURN.replace("{false}", falsy),
-    );
-    // A look without the lock first: the worker is woken by every enqueue and often finds
-    // that an earlier wake-up took the row already; such a claim need not queue for the
-    // write lock behind the API's writers. (A row that becomes due just after this look
-    // is found by the next wake-up or poll, as if it had come a moment later.)
-    if !pg {
-        // `LIMIT 1` in the text: SQLite re-prepares a statement whose bound LIMIT changes.
-        let look = select.replace(&format!("LIMIT {p}2"), "LIMIT 1");
-        let due: Vec<Candidate> = diesel::sql_query(look)
-            .bind::<Timestamp, _>(now)
-            .load(conn)?;
-        if due.is_empty() {
-            return Ok((token, Vec::new()));
-        }
-    }
-    // SQLite: IMMEDIATE takes the write lock first, so the select sees no row that another
-    // claimer is taking. PostgreSQL: the candidates stay locked until the commit.
-    let rows = crate::db::write_first(conn, |c| -> Result<Vec<Claimed>> {
-        let candidates: Vec<Candidate> = diesel::sql_query(&select)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c)?;
-        let chosen = room.choose(&candidates);
+    let take = |c: &mut DbConn, chosen: &[i64]| -> Result<Vec<Claimed>> {
         if chosen.is_empty() {
             return Ok(Vec::new());
         }
+        let (p, falsy) = if pg { ("$", "FALSE") } else { ("?", "0") };
         let ids: Vec<String> = chosen.iter().map(i64::to_string).collect();
+        // Re-checked under the lock: another claimer may have taken a row since the look.
         let update = format!(
             "UPDATE deliveries SET status = 'in_flight', claim_token = {p}1, claimed_by = {p}2, \
-             lease_expires_at = {p}3, updated_at = {p}4 WHERE id IN ({}) RETURNING {RETURNING}",
-            ids.join(",")
+             lease_expires_at = {p}3, updated_at = {p}4 WHERE id IN ({ids}) AND {due}{turn} \
+             RETURNING {RETURNING}",
+            ids = ids.join(","),
+            due = DUE.replace("{now}", &format!("{p}4")),
+            turn = IN_TURN.replace("{false}", falsy),
         );
         let mut rows: Vec<Claimed> = diesel::sql_query(update)
             .bind::<Text, _>(&token)
@@ -224,7 +278,23 @@ pub fn claim_within(
         let pos: HashMap<i64, usize> = chosen.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         rows.sort_by_key(|r| pos.get(&r.id).copied().unwrap_or(usize::MAX));
         Ok(rows)
-    })?;
+    };
+    let rows = if pg {
+        crate::db::write_first(conn, |c| {
+            let chosen = candidates(c, room, limit, now, true)?;
+            take(c, &chosen)
+        })?
+    } else {
+        // The look runs outside the write lock: the worker is woken by every enqueue and
+        // often finds that an earlier wake-up took the rows already, and such a claim need
+        // not queue behind the API's writers. (A row that becomes due just after the look
+        // is found by the next wake-up or poll, as if it had come a moment later.)
+        let chosen = candidates(conn, room, limit, now, false)?;
+        if chosen.is_empty() {
+            return Ok((token, Vec::new()));
+        }
+        crate::db::write_first(conn, |c| take(c, &chosen))?
+    };
     Ok((token, rows))
 }
 

@@ -4,9 +4,10 @@
 //! [`dispatch`] (on enqueue, on a timer, when a slot frees up).
 //!
 //! Concurrency is bounded overall and per connection. A claim never takes rows for a
-//! connection whose slots are full (they are excluded in the claim query), and rows beyond
-//! a connection's free slots are released at once, so a slow or dead endpoint holds at
-//! most its own slots and never the rows or slots of other endpoints.
+//! connection whose slots are full, nor more of a connection's rows than it has free slots
+//! ([`claim::Room`]), and reads each connection's rows by its own index seek, so a slow or
+//! dead endpoint holds at most its own slots and never the rows, slots or claim time of
+//! other endpoints.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
