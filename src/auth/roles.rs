@@ -98,7 +98,7 @@ impl Role {
         Ok(roles::table
             .filter(roles::name.eq(name))
             .select(Role::as_select())
-            .first(conn)?)
+            .get_result(conn)?)
     }
 
     /// Renames and re-describes. Built-in roles keep their names.
@@ -133,6 +133,8 @@ impl Role {
                 roles::description.eq(input.description.trim()),
             ))
             .execute(conn)?;
+        // A webhook carries the names of the roles it grants.
+        crate::webhooks::cache::bump(conn)?;
         Role::get(conn, id)
     }
 
@@ -171,6 +173,7 @@ impl Role {
             )));
         }
         diesel::delete(roles::table.find(id)).execute(conn)?;
+        crate::webhooks::cache::bump(conn)?;
         Ok(role)
     }
 }

@@ -60,7 +60,7 @@ impl ApiToken {
             let tok = api_tokens::table
                 .filter(api_tokens::token_hash.eq(&hash))
                 .select(ApiToken::as_select())
-                .first(c)?;
+                .get_result(c)?;
             let target = audit_target(&tok, &owner, actor);
             audit::record(c, actor, "token.create", &target, audit::SUCCESS, "")?;
             Ok((tok, secret))
@@ -97,7 +97,7 @@ impl ApiToken {
             let tok: ApiToken = api_tokens::table
                 .find(token_id)
                 .select(ApiToken::as_select())
-                .first(c)?;
+                .get_result(c)?;
             let target = audit_target(&tok, &User::get(c, user_id)?, actor);
             audit::record(c, actor, "token.revoke", &target, audit::SUCCESS, "")?;
             Ok(tok)

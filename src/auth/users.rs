@@ -428,7 +428,7 @@ fn resolve_roles(conn: &mut DbConn, names: &[String], errs: &mut FieldErrors) ->
         let id: Option<i64> = roles::table
             .filter(roles::name.eq(name))
             .select(roles::id)
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         match id {
             Some(id) if !ids.contains(&id) => ids.push(id),

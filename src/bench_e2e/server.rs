@@ -218,8 +218,16 @@ impl Hookdesk {
                 "HOOKDESK_ADMIN_PASSWORD".into(),
                 "bench-e2e-admin-pw-1".into(),
             ),
-            ("RUST_LOG".into(), "warn".into()),
+            // `HOOKDESK_BENCH_LOG` sets the server's log filter, e.g. with
+            // `HOOKDESK_SQL_TRACE=1` to `hookdesk::sql=debug` for the statement trace.
+            (
+                "RUST_LOG".into(),
+                std::env::var("HOOKDESK_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
         ];
+        if let Ok(v) = std::env::var("HOOKDESK_SQL_TRACE") {
+            env.push(("HOOKDESK_SQL_TRACE".into(), v));
+        }
         env.extend(extra_env.iter().cloned());
         let serve = command(exe, &env, dir, &["serve"])
             .stdout(Stdio::null())

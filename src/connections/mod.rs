@@ -260,7 +260,7 @@ impl Connection {
         connections::table
             .find(id)
             .select(Connection::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound(format!("connection #{id}")))
     }
@@ -284,7 +284,7 @@ impl Connection {
         Ok(connections::table
             .filter(connections::name.eq(name))
             .select(Connection::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?)
     }
 

@@ -326,7 +326,7 @@ pub fn claim_written(
         .find(id)
         .filter(deliveries::claim_token.eq(&token))
         .select(Claimed::as_select())
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 /// What became of one claimed delivery after an attempt.

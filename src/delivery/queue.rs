@@ -316,7 +316,7 @@ impl Delivery {
         deliveries::table
             .find(id)
             .select(Delivery::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound(format!("delivery {id}")))
     }
@@ -325,7 +325,7 @@ impl Delivery {
         Ok(deliveries::table
             .filter(deliveries::uid.eq(uid))
             .select(Delivery::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?)
     }
 

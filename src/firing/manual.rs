@@ -193,7 +193,7 @@ pub fn fire(
 }
 
 struct Loaded {
-    webhook: Webhook,
+    webhook: std::sync::Arc<Webhook>,
     ticket: Ticket,
     values: TicketValues,
 }
@@ -202,7 +202,7 @@ fn load(conn: &mut DbConn, ticket: TicketId, webhook: WebhookId) -> Result<Loade
     let ticket = Ticket::get(conn, ticket.0)?;
     Ok(Loaded {
         values: template_values(conn, ticket.id)?,
-        webhook: store::get(conn, webhook.0)?,
+        webhook: crate::webhooks::cache::get(conn, webhook.0)?,
         ticket,
     })
 }

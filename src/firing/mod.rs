@@ -252,7 +252,7 @@ pub fn replay_unaudited(
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
     let d = Delivery::get(c, id.0)?;
-    let schedule = match d.webhook_id.map(|w| crate::webhooks::store::get(c, w)) {
+    let schedule = match d.webhook_id.map(|w| crate::webhooks::cache::get(c, w)) {
         Some(Ok(w)) => w.delivery_schedule(global),
         Some(Err(Error::NotFound(_))) | None => d.own_retry_schedule(),
         Some(Err(e)) => return Err(e),

@@ -269,7 +269,7 @@ impl Engine {
         let mut patch = TicketPatch::default();
         match action {
             Action::ExecuteWebhook { webhook_id, params } => {
-                let w = match crate::webhooks::store::get(c, *webhook_id) {
+                let w = match crate::webhooks::cache::get(c, *webhook_id) {
                     Ok(w) => w,
                     Err(Error::NotFound(_)) => {
                         return Err(Error::NotFound(format!(

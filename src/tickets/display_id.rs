@@ -19,7 +19,7 @@ pub fn next(conn: &mut DbConn, t: TicketType) -> Result<String> {
     let n: i64 = ticket_counters::table
         .find(t.code())
         .select(ticket_counters::last_number)
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(format!("{}{n}", t.code()))
 }
 

@@ -93,7 +93,7 @@ fn validate_field(
             .filter(form_fields::form_id.eq(form_id))
             .filter(form_fields::normalized_name.eq(&norm))
             .select(form_fields::id)
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         if clash.is_some_and(|c| Some(c) != id) {
             errs.add(
@@ -138,7 +138,7 @@ impl FormField {
         form_fields::table
             .find(id)
             .select(FormField::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound("field".into()))
     }

@@ -187,7 +187,7 @@ impl Form {
         forms::table
             .find(id)
             .select(Form::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound("form".into()))
     }
@@ -237,7 +237,7 @@ impl Form {
         Ok(ticket_form_rows::table
             .filter(ticket_form_rows::form_id.eq(id))
             .select(diesel::dsl::count(ticket_form_rows::ticket_id).aggregate_distinct())
-            .first(conn)?)
+            .get_result(conn)?)
     }
 
     fn validate(conn: &mut DbConn, id: Option<i64>, input: &FormInput) -> Result<(String, String)> {

@@ -70,7 +70,7 @@ impl Ticket {
         tickets::table
             .find(id)
             .select(Ticket::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound("ticket".into()))
     }
@@ -83,7 +83,7 @@ impl Ticket {
         tickets::table
             .filter(tickets::display_id.eq(key.trim().to_ascii_uppercase()))
             .select(Ticket::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or_else(|| Error::NotFound("ticket".into()))
     }
@@ -213,7 +213,7 @@ impl Ticket {
             let ticket: Ticket = tickets::table
                 .filter(tickets::display_id.eq(&display))
                 .select(Ticket::as_select())
-                .first(c)?;
+                .get_result(c)?;
             for w in &writes {
                 write_form(c, ticket.id, w)?;
             }

@@ -60,7 +60,7 @@ pub fn list(conn: &mut DbConn, f: &TicketFilter) -> Result<(Vec<Ticket>, Option<
         let id: Option<i64> = users::table
             .filter(users::username.eq(a.to_lowercase()))
             .select(users::id)
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         q = q.filter(tickets::assignee_id.eq(id.unwrap_or(-1)));
     }

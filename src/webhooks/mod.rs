@@ -3,6 +3,7 @@
 //! (`request::build`, shared by the preview and the delivery engine); and who may fire
 //! it (`may_fire`).
 
+pub mod cache;
 pub mod checks;
 pub mod input;
 pub mod model;

@@ -423,7 +423,7 @@ pub fn process_delivery(
             }
         })
     };
-    let w = match super::store::get(conn, webhook_id) {
+    let w = match super::cache::get(conn, webhook_id) {
         Ok(w) => w,
         Err(e) => return not_processed("webhook", e),
     };

@@ -37,7 +37,7 @@ pub fn role_id(conn: &mut DbConn, name: &str) -> Result<Option<i64>> {
     Ok(roles::table
         .filter(roles::name.eq(name))
         .select(roles::id)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -294,8 +294,11 @@ macro_rules! row_values {
 }
 
 /// Deleted explicitly, not only by ON DELETE CASCADE: the cascade needs SQLite's
-/// foreign_keys pragma, which a connection opened by hand may lack.
+/// foreign_keys pragma, which a connection opened by hand may lack. Every write of a
+/// definition passes here (create and update rewrite the children), so here is where
+/// the cached definitions are marked stale (`cache`, invariant 1).
 fn delete_children(conn: &mut DbConn, id: i64) -> Result<()> {
+    super::cache::bump(conn)?;
     diesel::delete(webhook_parameters::table.filter(webhook_parameters::webhook_id.eq(id)))
         .execute(conn)?;
     diesel::delete(
@@ -543,5 +546,6 @@ pub fn reseal_all(conn: &mut DbConn, reseal: &dyn Fn(&str) -> Result<String>) ->
             .set(webhooks::sealed_headers.eq(text))
             .execute(conn)?;
     }
+    super::cache::bump(conn)?;
     Ok(count)
 }

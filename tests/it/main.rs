@@ -70,6 +70,7 @@ mod tickets_domain;
 mod tls_receiver;
 mod ux_fixes;
 mod ux_fixes_browser;
+mod webhook_cache;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_browser;
