@@ -13,6 +13,7 @@
 
 pub mod schema;
 mod trace;
+pub mod versioned;
 mod write;
 
 pub use trace::install_from_env as install_sql_trace;

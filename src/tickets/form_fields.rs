@@ -173,6 +173,7 @@ impl FormField {
         input: &FieldInput,
     ) -> Result<FormField> {
         crate::db::write(conn, |c| {
+            Form::bump(c)?;
             Form::get(c, form_id)?;
             let v = validate_field(c, form_id, None, input)?;
             let last: Option<i32> = form_fields::table
@@ -220,6 +221,7 @@ impl FormField {
         input: &FieldInput,
     ) -> Result<FormField> {
         crate::db::write(conn, |c| {
+            Form::bump(c)?;
             let f = FormField::get_in_form(c, form_id, id)?;
             let v = validate_field(c, f.form_id, Some(id), input)?;
             diesel::update(form_fields::table.find(id))
@@ -249,6 +251,7 @@ impl FormField {
     /// Deletes field `id` of form `form_id`, with its audit row.
     pub fn delete(conn: &mut DbConn, actor: &Actor, form_id: i64, id: i64) -> Result<FormField> {
         crate::db::write(conn, |c| {
+            Form::bump(c)?;
             let f = FormField::get_in_form(c, form_id, id)?;
             diesel::delete(form_fields::table.find(id)).execute(c)?;
             let target = f.audit_target();
@@ -267,6 +270,7 @@ impl FormField {
         up: bool,
     ) -> Result<FormField> {
         crate::db::write(conn, |c| {
+            Form::bump(c)?;
             let f = FormField::get_in_form(c, form_id, id)?;
             let mut all = Form::fields(c, f.form_id)?;
             if let Some(i) = all.iter().position(|x| x.id == id) {

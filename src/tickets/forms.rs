@@ -175,6 +175,10 @@ pub struct FormInput {
     pub ticket_types: Vec<String>,
 }
 
+/// Every form with its fields (see [`Form::with_fields`]).
+static FORMS: crate::db::versioned::Versioned<(), Vec<(Form, Vec<FormField>)>> =
+    crate::db::versioned::Versioned::new("forms.version");
+
 impl Form {
     pub fn list(conn: &mut DbConn) -> Result<Vec<Form>> {
         Ok(forms::table
@@ -200,17 +204,30 @@ impl Form {
             .load(conn)?)
     }
 
-    /// Every form with its fields, optionally only those applying to `t`.
+    /// Every form with its fields, optionally only those applying to `t`. Every ticket
+    /// change and every rendered webhook reads them, so they come from a per-process
+    /// cache checked against the forms version (`db::versioned`): one statement.
     pub fn with_fields(
         conn: &mut DbConn,
         t: Option<TicketType>,
     ) -> Result<Vec<(Form, Vec<FormField>)>> {
-        // Two statements whatever the number of forms: every ticket change and every
-        // rendered webhook reads them, so one query per form was a cost per delivery.
-        let forms: Vec<Form> = Form::list(conn)?
-            .into_iter()
-            .filter(|f| t.is_none_or(|t| f.applies_to(t)))
-            .collect();
+        let all = FORMS.get(conn, (), Form::load_with_fields)?;
+        Ok(all
+            .iter()
+            .filter(|(f, _)| t.is_none_or(|t| f.applies_to(t)))
+            .cloned()
+            .collect())
+    }
+
+    /// Marks the cached forms stale: every write of a form or a field calls it in its
+    /// transaction (`db::versioned`, invariant 1). Migration `000015_definition_versions` seeds the version.
+    pub(super) fn bump(c: &mut DbConn) -> Result<()> {
+        FORMS.bump(c)
+    }
+
+    /// Every form with its fields, in two statements whatever the number of forms.
+    fn load_with_fields(conn: &mut DbConn) -> Result<Vec<(Form, Vec<FormField>)>> {
+        let forms = Form::list(conn)?;
         if forms.is_empty() {
             return Ok(Vec::new());
         }
@@ -283,6 +300,7 @@ impl Form {
     /// Validates and stores a new form, with its audit row.
     pub fn create(conn: &mut DbConn, actor: &Actor, input: &FormInput) -> Result<Form> {
         crate::db::write(conn, |c| {
+            Form::bump(c)?;
             let (norm, types) = Form::validate(c, None, input)?;
             let now = crate::db::now();
             diesel::insert_into(forms::table)
@@ -315,6 +333,7 @@ impl Form {
     /// multi-line is refused while tickets hold values.
     pub fn update(conn: &mut DbConn, actor: &Actor, id: i64, input: &FormInput) -> Result<Form> {
         crate::db::write(conn, |c| {
+            Form::bump(c)?;
             let old = Form::get(c, id)?;
             let (norm, types) = Form::validate(c, Some(id), input)?;
             if old.multi_line != input.multi_line && Form::tickets_with_values(c, id)? > 0 {
@@ -349,6 +368,7 @@ impl Form {
     /// row. Returns the form and how many tickets lost values.
     pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(Form, i64)> {
         crate::db::write(conn, |c| {
+            Form::bump(c)?;
             let f = Form::get(c, id)?;
             let n = Form::tickets_with_values(c, id)?;
             diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::form_id.eq(id)))

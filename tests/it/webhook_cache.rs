@@ -105,7 +105,10 @@ async fn two_databases_in_one_process_keep_their_own_definitions() {
     let b = buttons_app(Backend::Sqlite).await.unwrap();
     let sa = setup(&a, Reply::Status(200)).await;
     let sb = setup(&b, Reply::Status(200)).await;
-    assert_eq!(sa.webhook, sb.webhook, "both databases number their webhook alike");
+    assert_eq!(
+        sa.webhook, sb.webhook,
+        "both databases number their webhook alike"
+    );
     // B's webhook says something else.
     let conn_b = b.with_conn(|c| {
         hookdesk::webhooks::store::get(c, sb.webhook)
@@ -119,7 +122,10 @@ async fn two_databases_in_one_process_keep_their_own_definitions() {
             ("name", "Send to vendor"),
             ("roles", ROLE),
             ("show_as_button", "on"),
-            ("body_template", r#"{"database": "B", "ref": "{{param.customer_ref}}"}"#),
+            (
+                "body_template",
+                r#"{"database": "B", "ref": "{{param.customer_ref}}"}"#,
+            ),
         ],
     );
     let resp = crate::webhooks::post(&b, &format!("/admin/webhooks/{}", sb.webhook), &form).await;
@@ -130,14 +136,23 @@ async fn two_databases_in_one_process_keep_their_own_definitions() {
     let (ta, tb) = (token(&a, "tess"), token(&b, "tess"));
     for round in 1..=2 {
         let r = format!("R-{round}");
-        assert_eq!(fire(&a, &ta, &sa.ticket.display_id, sa.webhook, &r).await, 202);
-        assert_eq!(fire(&b, &tb, &sb.ticket.display_id, sb.webhook, &r).await, 202);
+        assert_eq!(
+            fire(&a, &ta, &sa.ticket.display_id, sa.webhook, &r).await,
+            202
+        );
+        assert_eq!(
+            fire(&b, &tb, &sb.ticket.display_id, sb.webhook, &r).await,
+            202
+        );
         let got_a = sa.rx.wait_for(round).await;
         let got_b = sb.rx.wait_for(round).await;
         let body_a: Value = serde_json::from_slice(&got_a[round - 1].body).unwrap();
         let body_b: Value = serde_json::from_slice(&got_b[round - 1].body).unwrap();
         assert_eq!(body_a["ref"], r.as_str());
-        assert!(body_a.get("database").is_none(), "A sent B's body: {body_a}");
+        assert!(
+            body_a.get("database").is_none(),
+            "A sent B's body: {body_a}"
+        );
         assert_eq!(body_b, json!({"database": "B", "ref": r}));
     }
 }
