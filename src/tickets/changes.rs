@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Changes, change, rows_json, touch};
+use super::model::{Changes, change, rows_json};
 use super::values::{self, FormWrite};
 use super::{ChangeActor, ResponseOrigin, events, history};
 use crate::db::DbConn;
@@ -54,6 +54,8 @@ pub(super) fn form_changes(w: &FormWrite, existing: &[values::StoredRow], change
 /// "response processed" entry and `webhook.response_processed`, even when no field
 /// changed; the ticket events follow only when the webhook lets rules run after its
 /// response, so by default no rule reacts to what a response wrote (loop breaking).
+/// The caller has set the ticket's `updated_at` and `updated_by` (with its own update of
+/// the row, or `model::touch`).
 pub(super) fn finish_update(
     c: &mut DbConn,
     actor: &ChangeActor,
@@ -61,7 +63,6 @@ pub(super) fn finish_update(
     changes: &Changes,
     webhook: Option<&ResponseOrigin>,
 ) -> Result<Vec<events::Event>> {
-    touch(c, id, actor)?;
     let mut out = Vec::new();
     let ch = Value::Object(changes.clone().into_iter().collect());
     if let Some(o) = webhook {

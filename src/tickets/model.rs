@@ -450,6 +450,7 @@ fn update_with(
         if changes.is_empty() {
             // A response that changed nothing is still on record as processed.
             if webhook.is_some() {
+                touch(c, id, actor)?;
                 let evs = finish_update(c, actor, id, &changes, webhook)?;
                 sink.on_events(c, actor, evs)?;
             }
@@ -466,6 +467,8 @@ fn update_with(
                 tickets::assignee_id.eq(new.assignee.as_ref().map(|u| u.id)),
                 tickets::requester_name.eq(&new.requester_name),
                 tickets::requester_email.eq(&new.requester_email),
+                tickets::updated_at.eq(crate::db::now()),
+                tickets::updated_by.eq(actor.id),
             ))
             .execute(c)?;
         for w in &writes {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::ChangeActor;
-use super::model::{Changes, Ticket, change, finish_update, rows_json};
+use super::model::{Changes, Ticket, change, finish_update, rows_json, touch};
 use super::values;
 use crate::auth::Principal;
 use crate::db::DbConn;
@@ -99,6 +99,7 @@ fn record_rows_change(
     let (old, new) = (rows_json(fields, &before), rows_json(fields, &after));
     if old != new {
         changes.insert(form.normalized_name.clone(), change(old, new));
+        touch(c, t.id, actor)?;
         finish_update(c, actor, t.id, &changes, None)?;
     }
     Ok(changes)
