@@ -211,12 +211,24 @@ pub fn connect_with(
 pub fn run_migrations(conn: &mut DbConn) -> Result<usize, DbSetupError> {
     let applied = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-        DbConn::Postgres(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.len()),
+        DbConn::Postgres(c) => {
+            // Nodes started together take turns (a session lock, released below or when
+            // the connection closes): the later ones find nothing pending, instead of
+            // racing to create the same tables.
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            applied
+        }
     };
     applied.map_err(|e| DbSetupError::Migrate(e.to_string()))
 }
+
+/// The PostgreSQL advisory lock key that serialises migrations across processes.
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_6465_736b; // "hookdesk"
 
 /// Reverts every migration (used by the up → down → up test and by nothing else).
 pub fn revert_all_migrations(conn: &mut DbConn) -> Result<(), DbSetupError> {

@@ -82,6 +82,37 @@ fn up_down_up(backend: Backend) {
     assert_eq!(db::describe_schema(&mut c).unwrap(), first);
 }
 
+/// Several nodes started at once on one fresh PostgreSQL database all come up: their
+/// migrations take turns instead of racing to create the same tables.
+#[test]
+fn nodes_migrating_at_once_all_succeed_on_postgres() {
+    let Some((url, _g)) = fresh_database(Backend::Postgres) else {
+        eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let nodes: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let pool = db::connect(&url, 1).unwrap();
+                let mut c = pool.get().unwrap();
+                barrier.wait();
+                db::run_migrations(&mut c)
+            })
+        })
+        .collect();
+    let applied: Vec<usize> = nodes
+        .into_iter()
+        .map(|n| n.join().unwrap().expect("every node's migrations succeed"))
+        .collect();
+    assert_eq!(
+        applied.iter().filter(|n| **n > 0).count(),
+        1,
+        "one node applied them, the others found nothing to do: {applied:?}"
+    );
+}
+
 #[test]
 fn migrations_up_down_up_sqlite() {
     up_down_up(Backend::Sqlite);

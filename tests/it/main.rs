@@ -48,6 +48,7 @@ mod notify;
 mod oauth;
 mod oauth_server;
 mod pages;
+mod pg_recovery;
 mod queue;
 mod receiver;
 mod redaction;
