@@ -104,7 +104,7 @@ fn request(
 /// Runs the plan; the calls in the order they were numbered.
 pub async fn drive(
     client: &reqwest::Client,
-    api: &str,
+    apis: &[String],
     token: &str,
     target: &Target,
     plan: &Plan<'_>,
@@ -113,10 +113,11 @@ pub async fn drive(
     // A short head start so every caller is waiting when the schedule begins.
     let start = Instant::now() + Duration::from_millis(20);
     let mut tasks = Vec::with_capacity(plan.clients);
-    for _ in 0..plan.clients.max(1) {
+    for i in 0..plan.clients.max(1) {
+        // Each client keeps to one web node; the clients go round the nodes.
         let (client, api, token, target) = (
             client.clone(),
-            api.to_owned(),
+            apis[i % apis.len().max(1)].clone(),
             token.to_owned(),
             target.clone(),
         );

@@ -52,6 +52,10 @@ pub struct BenchE2eArgs {
     /// Extra `hookdesk worker` processes beside `serve` (PostgreSQL only).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
+    /// Extra web nodes (`hookdesk serve --no-worker`) beside `serve`, which the API
+    /// clients go round (PostgreSQL only).
+    #[arg(long, default_value_t = 0)]
+    pub nodes: usize,
     /// Skip the noisy-neighbour runs.
     #[arg(long)]
     pub no_noisy: bool,
@@ -84,8 +88,8 @@ pub fn now_us() -> i64 {
 /// server to make a database on; otherwise a SQLite file in a temporary directory.
 pub async fn run(server: Option<String>, args: &BenchE2eArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.workers == 0 || server.is_some(),
-        "--workers needs PostgreSQL (--database-url postgres://…)"
+        (args.workers == 0 && args.nodes == 0) || server.is_some(),
+        "--workers and --nodes need PostgreSQL (--database-url postgres://…)"
     );
     anyhow::ensure!(args.requests > 0 && args.clients > 0 && args.tickets > 0);
     let dir = std::env::temp_dir().join(format!(
@@ -142,6 +146,9 @@ async fn bench_in(dir: &Path, server: Option<&str>, args: &BenchE2eArgs) -> anyh
         anyhow::bail!("{e}\n{}", hd.log_tail());
     }
     hd.start_workers(args.workers)?;
+    if let Err(e) = hd.start_nodes(args.nodes, &client).await {
+        anyhow::bail!("{e}\n{}", hd.log_tail());
+    }
     // Forms, the technician and the tokens: the command line, as the JSON API has none.
     hd.cli(&["demo"])?;
     let admin = hd.token("admin")?;
@@ -183,6 +190,7 @@ impl Bench<'_> {
             machine: report::machine(),
             backend: backend.into(),
             extra_workers: args.workers,
+            extra_nodes: args.nodes,
             settings: serde_json::json!({
                 "requests": args.requests, "clients": args.clients, "rate": args.rate,
                 "rate_seconds": args.rate_seconds, "tickets": args.tickets,
@@ -338,7 +346,7 @@ impl Bench<'_> {
         } else {
             String::new()
         };
-        let shots = load::drive(&self.api.client, &self.api.base, &token, target, &plan).await;
+        let shots = load::drive(&self.api.client, &self.hd.bases, &token, target, &plan).await;
         let accepted = shots
             .iter()
             .filter(|s| (200..300).contains(&s.status))

@@ -270,6 +270,8 @@ pub struct Report {
     pub machine: Machine,
     pub backend: String,
     pub extra_workers: usize,
+    /// Extra web nodes (`serve --no-worker`) the API clients went round.
+    pub extra_nodes: usize,
     pub settings: serde_json::Value,
     pub raw_ceiling_per_s: f64,
     pub runs: Vec<Run>,
@@ -302,8 +304,13 @@ fn opt(l: Option<Latency>, f: impl Fn(&Latency) -> f64) -> String {
 /// The human table.
 pub fn print(rep: &Report) {
     println!(
-        "\nhookdesk bench-e2e {} · {} · {} ({} cores) · {} extra worker(s)",
-        rep.date, rep.backend, rep.machine.cpu, rep.machine.cores, rep.extra_workers
+        "\nhookdesk bench-e2e {} · {} · {} ({} cores) · {} extra worker(s) · {} extra web node(s)",
+        rep.date,
+        rep.backend,
+        rep.machine.cpu,
+        rep.machine.cores,
+        rep.extra_workers,
+        rep.extra_nodes
     );
     println!(
         "raw ceiling (bare client → same receiver): {:.0} requests/s\n",
@@ -370,7 +377,7 @@ pub fn print(rep: &Report) {
             .join(", ")
     };
     println!(
-        "memory MiB (now/peak, serve first): idle {}; after the runs {}",
+        "memory MiB (now/peak: serve, workers, web nodes): idle {}; after the runs {}",
         mem(&rep.idle_memory),
         mem(&rep.final_memory)
     );

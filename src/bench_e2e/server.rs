@@ -172,7 +172,11 @@ pub struct Hookdesk {
     dir: PathBuf,
     serve: Child,
     workers: Vec<Child>,
+    /// Extra `hookdesk serve --no-worker` nodes.
+    nodes: Vec<Child>,
     pub base: String,
+    /// Every web node's address, `serve`'s first: the API clients go round them.
+    pub bases: Vec<String>,
 }
 
 fn command(exe: &Path, env: &[(String, String)], dir: &Path, args: &[&str]) -> Command {
@@ -239,8 +243,39 @@ impl Hookdesk {
             dir: dir.to_owned(),
             serve,
             workers: Vec::new(),
+            nodes: Vec::new(),
             base: format!("http://127.0.0.1:{port}"),
+            bases: vec![format!("http://127.0.0.1:{port}")],
         })
+    }
+
+    /// Starts `n` extra web nodes (`hookdesk serve --no-worker`, each on its own port)
+    /// on the same database, after `serve` is ready, and waits until each answers.
+    pub async fn start_nodes(&mut self, n: usize, client: &reqwest::Client) -> anyhow::Result<()> {
+        for i in 0..n {
+            let port = free_port()?;
+            let mut env = self.env.clone();
+            env.retain(|(k, _)| k != "HOOKDESK_LISTEN");
+            env.push(("HOOKDESK_LISTEN".into(), format!("127.0.0.1:{port}")));
+            let node = command(&self.exe, &env, &self.dir, &["serve", "--no-worker"])
+                .stdout(Stdio::null())
+                .stderr(log_file(&self.dir, &format!("node-{i}.log"))?)
+                .spawn()?;
+            self.nodes.push(node);
+            let base = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                anyhow::ensure!(Instant::now() < deadline, "web node {i} did not start");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            self.bases.push(base);
+        }
+        Ok(())
     }
 
     /// Starts `n` extra `hookdesk worker` processes; after `serve` is ready, so that the
@@ -305,7 +340,8 @@ impl Hookdesk {
     /// The end of each process's log, to explain a failure.
     pub fn log_tail(&self) -> String {
         let names = std::iter::once("serve.log".to_owned())
-            .chain((0..self.workers.len()).map(|i| format!("worker-{i}.log")));
+            .chain((0..self.workers.len()).map(|i| format!("worker-{i}.log")))
+            .chain((0..self.nodes.len()).map(|i| format!("node-{i}.log")));
         let mut out = String::new();
         for name in names {
             let log = std::fs::read_to_string(self.dir.join(&name)).unwrap_or_default();
@@ -320,6 +356,7 @@ impl Hookdesk {
     pub fn pids(&self) -> Vec<u32> {
         std::iter::once(self.serve.id())
             .chain(self.workers.iter().map(Child::id))
+            .chain(self.nodes.iter().map(Child::id))
             .collect()
     }
 
@@ -328,7 +365,7 @@ impl Hookdesk {
         self.pids().into_iter().filter_map(cpu_seconds).sum::<f64>()
     }
 
-    /// Memory of `serve`, then of each worker.
+    /// Memory of `serve`, then of each worker, then of each extra web node.
     pub fn memory(&self) -> Vec<Memory> {
         self.pids()
             .into_iter()
@@ -346,6 +383,11 @@ impl Hookdesk {
                 anyhow::bail!("a hookdesk worker exited during the bench: {s}");
             }
         }
+        for n in &mut self.nodes {
+            if let Some(s) = n.try_wait()? {
+                anyhow::bail!("a hookdesk web node exited during the bench: {s}");
+            }
+        }
         Ok(())
     }
 }
@@ -353,7 +395,10 @@ impl Hookdesk {
 impl Drop for Hookdesk {
     fn drop(&mut self) {
         // The database is thrown away, so no graceful stop is owed to anyone.
-        for c in std::iter::once(&mut self.serve).chain(self.workers.iter_mut()) {
+        for c in std::iter::once(&mut self.serve)
+            .chain(self.workers.iter_mut())
+            .chain(self.nodes.iter_mut())
+        {
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -89,14 +89,18 @@ fn a_small_run_on_sqlite_delivers_everything_exactly_once() {
 }
 
 #[test]
-fn a_small_run_on_postgres_with_an_extra_worker() {
+/// The scale-out layout: two web nodes (`serve` with its worker, and `serve
+/// --no-worker`) and a second worker process, on one PostgreSQL database; the API
+/// clients go round both nodes and every delivery still arrives exactly once.
+fn a_small_run_on_postgres_with_two_web_nodes_and_two_workers() {
     let Ok(url) = std::env::var("HOOKDESK_TEST_DATABASE_URL") else {
         eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set");
         return;
     };
-    let rep = bench(&["--database-url", &url, "--workers", "1"]);
+    let rep = bench(&["--database-url", &url, "--workers", "1", "--nodes", "1"]);
     assert_eq!(rep["backend"], "postgres");
     assert_eq!(rep["extra_workers"], 1);
-    assert_eq!(rep["idle_memory"].as_array().unwrap().len(), 2);
+    assert_eq!(rep["extra_nodes"], 1);
+    assert_eq!(rep["idle_memory"].as_array().unwrap().len(), 3);
     assert_clean(&rep);
 }

@@ -1,7 +1,7 @@
-//! Crash safety with real processes: `hookdesk worker` is killed with SIGKILL while it
-//! sends 2,000 deliveries, started again, and every delivery still arrives; a delivery
-//! arrives twice only if it was in flight at the kill, and then with the same
-//! `webhook-id` and body.
+//! Crash safety with real processes, on SQLite and PostgreSQL: `hookdesk worker` is
+//! killed with SIGKILL while it sends 2,000 deliveries, started again, and every delivery
+//! still arrives; a delivery arrives twice only if it was in flight at the kill, and then
+//! with the same `webhook-id` and body.
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -47,6 +47,24 @@ async fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
 async fn deliveries_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    survive_kill_9(&db_url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_survive_kill_9_on_postgres() {
+    let Some((db_url, _guard)) = crate::helpers::fresh_database(crate::helpers::Backend::Postgres)
+    else {
+        eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    survive_kill_9(&db_url, dir.path()).await;
+}
+
+/// 2,000 deliveries queued; the worker process is killed with SIGKILL mid-burst and
+/// started again; every delivery arrives, twice only if it was in flight at the kill.
+async fn survive_kill_9(db_url: &str, dir: &std::path::Path) {
+    let db_url = db_url.to_owned();
     let config = test_config(&db_url);
     let (pool, _) = hookdesk::startup::prepare_database(&config).unwrap();
     let rx = Receiver::start(Reply::Delay(Duration::from_millis(5), 200)).await;
@@ -67,7 +85,7 @@ async fn deliveries_survive_kill_9() {
         .unwrap();
     }
 
-    let mut child = start_worker(&db_url, dir.path());
+    let mut child = start_worker(&db_url, dir);
     wait_until("some deliveries arrived", Duration::from_secs(60), || {
         rx.received().len() >= 300
     })
@@ -90,7 +108,7 @@ async fn deliveries_survive_kill_9() {
             .collect()
     };
 
-    let mut child = start_worker(&db_url, dir.path());
+    let mut child = start_worker(&db_url, dir);
     let all: HashSet<String> = {
         let mut c = pool.get().unwrap();
         deliveries::table
