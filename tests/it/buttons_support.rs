@@ -177,3 +177,18 @@ pub async fn disable(app: &TestApp, webhook: i64) {
     let resp = crate::webhooks::post(app, &format!("/admin/webhooks/{webhook}"), &form).await;
     assert_eq!(resp.status(), 303);
 }
+
+/// Fires webhook `w` on ticket `t` through the API as the token's user, with
+/// `customer_ref` for the prompt; the answer's status.
+pub async fn fire_as(app: &TestApp, token: &str, t: &str, w: i64, customer_ref: &str) -> u16 {
+    let params = std::collections::BTreeMap::from([("customer_ref", customer_ref)]);
+    reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/tickets/{t}/webhooks/{w}/fire")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "params": params }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

@@ -2,27 +2,11 @@
 //! `pg_terminate_backend`): the server keeps running, the next API calls succeed on new
 //! connections, and the worker goes on delivering — nothing queued is lost.
 
-use std::collections::BTreeMap;
-
 use diesel::RunQueryDsl;
-use serde_json::json;
 
-use crate::buttons_support::{ROLE, buttons_app, setup, token};
+use crate::buttons_support::{ROLE, buttons_app, fire_as, setup, token};
 use crate::helpers::{Backend, TestApp};
 use crate::receiver::Reply;
-
-async fn fire(app: &TestApp, token: &str, t: &str, w: i64, customer_ref: &str) -> u16 {
-    let params = BTreeMap::from([("customer_ref", customer_ref)]);
-    reqwest::Client::new()
-        .post(app.url(&format!("/api/v1/tickets/{t}/webhooks/{w}/fire")))
-        .bearer_auth(token)
-        .json(&json!({ "params": params }))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
 
 /// Ends every other session on the app's database, as a restart would.
 fn cut_every_connection(app: &TestApp) -> usize {
@@ -46,7 +30,7 @@ async fn the_server_recovers_when_postgres_cuts_its_connections() {
     let (t, w) = (s.ticket.display_id.clone(), s.webhook);
     app.create_user("tess", &["Technician", ROLE]);
     let tess = token(&app, "tess");
-    assert_eq!(fire(&app, &tess, &t, w, "before").await, 202);
+    assert_eq!(fire_as(&app, &tess, &t, w, "before").await, 202);
     s.rx.wait_for(1).await;
 
     let cut = cut_every_connection(&app);
@@ -57,7 +41,10 @@ async fn the_server_recovers_when_postgres_cuts_its_connections() {
 
     // Every call after the cut is answered as before, on new connections.
     for i in 0..10 {
-        assert_eq!(fire(&app, &tess, &t, w, &format!("after-{i}")).await, 202);
+        assert_eq!(
+            fire_as(&app, &tess, &t, w, &format!("after-{i}")).await,
+            202
+        );
     }
     let got = s.rx.wait_for(11).await;
     let mut refs: Vec<String> = got

@@ -3,13 +3,11 @@
 //! role that locks its holders out, a deleted webhook that still fires, or — in a process
 //! serving two databases — one database's webhook sent with the other's definition.
 
-use std::collections::BTreeMap;
-
 use hookdesk::audit::Actor;
 use hookdesk::auth::roles::{Role, RoleInput};
 use serde_json::{Value, json};
 
-use crate::buttons_support::{ROLE, buttons_app, setup, token};
+use crate::buttons_support::{ROLE, buttons_app, fire_as, setup, token};
 use crate::db_tests;
 use crate::helpers::{Backend, TestApp};
 use crate::receiver::Reply;
@@ -19,27 +17,13 @@ db_tests!(spawn = crate::buttons_support::buttons_app;
     edits_renames_and_deletes_reach_the_next_firing,
 );
 
-/// Fires webhook `w` on ticket `t` through the API as the token's user; the status.
-async fn fire(app: &TestApp, token: &str, t: &str, w: i64, customer_ref: &str) -> u16 {
-    let params = BTreeMap::from([("customer_ref", customer_ref)]);
-    reqwest::Client::new()
-        .post(app.url(&format!("/api/v1/tickets/{t}/webhooks/{w}/fire")))
-        .bearer_auth(token)
-        .json(&json!({ "params": params }))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn edits_renames_and_deletes_reach_the_next_firing(app: TestApp) {
     let s = setup(&app, Reply::Status(200)).await;
     let (t, w) = (s.ticket.display_id.clone(), s.webhook);
     app.create_user("tess", &["Technician", ROLE]);
     let tess = token(&app, "tess");
 
-    assert_eq!(fire(&app, &tess, &t, w, "A-1").await, 202);
+    assert_eq!(fire_as(&app, &tess, &t, w, "A-1").await, 202);
     let got = s.rx.wait_for(1).await;
     let body: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(body["ref"], "A-1");
@@ -63,7 +47,7 @@ async fn edits_renames_and_deletes_reach_the_next_firing(app: TestApp) {
     );
     let resp = crate::webhooks::post(&app, &format!("/admin/webhooks/{w}"), &form).await;
     assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
-    assert_eq!(fire(&app, &tess, &t, w, "A-2").await, 202);
+    assert_eq!(fire_as(&app, &tess, &t, w, "A-2").await, 202);
     let got = s.rx.wait_for(2).await;
     let body: Value = serde_json::from_slice(&got[1].body).unwrap();
     assert_eq!(body["ref"], "A-2");
@@ -87,13 +71,13 @@ async fn edits_renames_and_deletes_reach_the_next_firing(app: TestApp) {
         )
         .unwrap();
     });
-    assert_eq!(fire(&app, &tess, &t, w, "A-3").await, 202);
+    assert_eq!(fire_as(&app, &tess, &t, w, "A-3").await, 202);
     s.rx.wait_for(3).await;
 
     // Deleted: no longer fires.
     let resp = crate::webhooks::post(&app, &format!("/admin/webhooks/{w}/delete"), &[]).await;
     assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
-    assert_eq!(fire(&app, &tess, &t, w, "A-4").await, 404);
+    assert_eq!(fire_as(&app, &tess, &t, w, "A-4").await, 404);
     assert_eq!(s.rx.received().len(), 3);
 }
 
@@ -137,11 +121,11 @@ async fn two_databases_in_one_process_keep_their_own_definitions() {
     for round in 1..=2 {
         let r = format!("R-{round}");
         assert_eq!(
-            fire(&a, &ta, &sa.ticket.display_id, sa.webhook, &r).await,
+            fire_as(&a, &ta, &sa.ticket.display_id, sa.webhook, &r).await,
             202
         );
         assert_eq!(
-            fire(&b, &tb, &sb.ticket.display_id, sb.webhook, &r).await,
+            fire_as(&b, &tb, &sb.ticket.display_id, sb.webhook, &r).await,
             202
         );
         let got_a = sa.rx.wait_for(round).await;
