@@ -11,6 +11,7 @@
 //! prepares it again from the SQL text — a whole parse and plan per execution, which
 //! was a quarter of the rule path's CPU in `hookdesk bench-e2e`.
 
+pub mod prepared;
 pub mod schema;
 mod trace;
 pub mod versioned;
@@ -280,7 +281,8 @@ pub fn describe_schema(
     Ok(out)
 }
 
-/// Runs diesel work on the blocking thread pool, never on the async executor.
+/// Runs diesel work on the blocking thread pool, never on the async executor. Settings
+/// read during the call are read from the database once ([`settings::get`]).
 pub async fn run<T, F>(pool: &DbPool, f: F) -> crate::error::Result<T>
 where
     T: Send + 'static,
@@ -289,6 +291,7 @@ where
     let pool = pool.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn = pool.get()?;
+        let _scope = settings::Scope::enter();
         f(&mut conn)
     })
     .await
@@ -314,14 +317,72 @@ pub fn escape_like(s: &str) -> String {
 
 /// Small named values the application keeps in the database (e.g. the cookie key),
 /// so every web node sharing the database agrees on them.
+///
+/// Within one [`run`](super::run) call the whole (small) table is read once, at the first
+/// [`get`], and later reads answer from that copy: a request used to read a definition
+/// version row half a dozen times (webhooks, forms, rules, the public base URL), one
+/// round trip each. The copy is as of that first read, as if the whole call had read
+/// then; any [`put`] in the call drops it, so the next read sees the call's own write
+/// (or, after a rollback, the stored value again).
 pub mod settings {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
     use diesel::prelude::*;
 
     use super::DbConn;
     use super::schema::settings;
     use crate::error::Result;
 
+    /// Per thread, because a `run` call runs on one blocking thread from start to end.
+    /// `None`: not inside `run` (every read goes to the database); `Some(None)`: inside,
+    /// nothing read yet; `Some(Some(copy))`: the table as first read.
+    type Copy = Option<Option<HashMap<String, String>>>;
+
+    thread_local! {
+        static SCOPE: RefCell<Copy> = const { RefCell::new(None) };
+    }
+
+    /// Marks the current thread as inside a `run` call until dropped.
+    pub(super) struct Scope(());
+
+    impl Scope {
+        pub(super) fn enter() -> Self {
+            SCOPE.with(|s| *s.borrow_mut() = Some(None));
+            Scope(())
+        }
+    }
+
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            SCOPE.with(|s| *s.borrow_mut() = None);
+        }
+    }
+
     pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<String>> {
+        let in_scope = SCOPE.with(|s| {
+            s.borrow()
+                .as_ref()
+                .map(|copy| copy.as_ref().map(|m| m.get(name).cloned()))
+        });
+        match in_scope {
+            None => get_stored(conn, name),
+            Some(Some(known)) => Ok(known),
+            Some(None) => {
+                let all: HashMap<String, String> = settings::table
+                    .select((settings::name, settings::value))
+                    .load::<(String, String)>(conn)?
+                    .into_iter()
+                    .collect();
+                let v = all.get(name).cloned();
+                SCOPE.with(|s| *s.borrow_mut() = Some(Some(all)));
+                Ok(v)
+            }
+        }
+    }
+
+    /// The stored value, never the call's copy.
+    fn get_stored(conn: &mut DbConn, name: &str) -> Result<Option<String>> {
         Ok(settings::table
             .find(name)
             .select(settings::value)
@@ -329,10 +390,20 @@ pub mod settings {
             .optional()?)
     }
 
+    /// Drops the call's copy: the next [`get`] reads the table again.
+    fn forget() {
+        SCOPE.with(|s| {
+            if let Some(copy) = &mut *s.borrow_mut() {
+                *copy = None;
+            }
+        });
+    }
+
     /// Stores `value` under `name`, replacing what was there. Call inside a write.
     /// (diesel's upsert is not available across backends; a migration that seeds the
     /// row keeps two first writers from racing to insert it.)
     pub fn put(conn: &mut DbConn, name: &str, value: &str) -> Result<()> {
+        forget();
         let n = diesel::update(settings::table.find(name))
             .set(settings::value.eq(value))
             .execute(conn)?;
@@ -354,6 +425,7 @@ pub mod settings {
         if let Some(v) = get(conn, name)? {
             return Ok(v);
         }
+        forget();
         let v = init();
         let inserted = diesel::insert_into(settings::table)
             .values((settings::name.eq(name), settings::value.eq(&v)))
@@ -363,7 +435,7 @@ pub mod settings {
             Err(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
                 _,
-            )) => get(conn, name)?
+            )) => get_stored(conn, name)?
                 .ok_or_else(|| crate::error::Error::Internal(format!("setting {name} vanished"))),
             Err(e) => Err(e.into()),
         }

@@ -65,11 +65,13 @@ pub struct Claimed {
     pub claim_token: Option<String>,
     /// Set on a batch: many occurrences (tickets) in one body.
     pub batch_key: Option<String>,
+    /// When it was due: the claim order is due time, then id.
+    pub next_attempt_at: NaiveDateTime,
 }
 
 const RETURNING: &str = "id, uid, webhook_id, connection_id, ticket_id, trigger, method, url, \
      headers, sealed_headers, body, content_type, attempts, max_attempts, retry_schedule, \
-     claim_token, batch_key";
+     claim_token, batch_key, next_attempt_at";
 
 /// The rows a claimer may take: due pending ones, and in-flight ones whose lease has
 /// expired (their worker died or lost its way; invariant 4).
@@ -159,7 +161,7 @@ struct Candidate {
 }
 
 #[derive(QueryableByName)]
-struct PendingConnection {
+struct IdRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
 }
@@ -177,42 +179,29 @@ const PENDING_CONNECTIONS: &str = "WITH RECURSIVE c(id) AS (\
 /// Most sub-selects in one candidates statement (SQLite allows 500 in a compound).
 const PARTS_PER_STATEMENT: usize = 100;
 
-/// The due candidates `room` allows, in claim order (due time, then id), at most `limit`:
-/// expired leases, rows without a connection, and each connection's own due rows, read
-/// with one index seek each (invariant 7). `lock` adds PostgreSQL's `FOR UPDATE SKIP
-/// LOCKED` to every seek.
-fn candidates(
-    c: &mut DbConn,
-    room: &Room,
-    limit: i64,
-    now: NaiveDateTime,
-    pg: bool,
-) -> Result<Vec<i64>> {
-    let (p, falsy) = if pg { ("$", "FALSE") } else { ("?", "0") };
-    let turn = IN_TURN.replace("{false}", falsy);
-    let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+/// SQLite: the due candidates `room` allows, in claim order (due time, then id), at most
+/// `limit`: expired leases, rows without a connection, and each connection's own due rows,
+/// read with one index seek each (invariant 7).
+fn candidates(c: &mut DbConn, room: &Room, limit: i64, now: NaiveDateTime) -> Result<Vec<i64>> {
+    let turn = IN_TURN.replace("{false}", "0");
     // Ids and limits are integers we hold, never user text, so inlining them is safe.
     let seek = |filter: &str, n: i64| {
-        let one = format!(
-            "SELECT id, connection_id, next_attempt_at FROM deliveries WHERE {filter}{turn} \
-             ORDER BY next_attempt_at, id LIMIT {n}{lock}"
-        );
-        // A compound's members take no ORDER BY or LIMIT of their own (SQLite), nor a
-        // locking clause (PostgreSQL); a sub-select in FROM takes both.
-        format!("SELECT * FROM ({one}) AS s")
+        // A compound's members take no ORDER BY or LIMIT of their own; a sub-select in
+        // FROM does.
+        format!(
+            "SELECT * FROM (SELECT id, connection_id, next_attempt_at FROM deliveries \
+             WHERE {filter}{turn} ORDER BY next_attempt_at, id LIMIT {n}) AS s"
+        )
     };
     let mut parts = vec![
+        seek("status = 'in_flight' AND lease_expires_at < ?1", limit),
         seek(
-            &format!("status = 'in_flight' AND lease_expires_at < {p}1"),
-            limit,
-        ),
-        seek(
-            &format!("status = 'pending' AND connection_id IS NULL AND next_attempt_at <= {p}1"),
+            "status = 'pending' AND connection_id IS NULL AND next_attempt_at <= ?1",
             limit,
         ),
     ];
-    let pending: Vec<PendingConnection> = diesel::sql_query(PENDING_CONNECTIONS).load(c)?;
-    for PendingConnection { id } in pending {
+    let pending: Vec<IdRow> = diesel::sql_query(PENDING_CONNECTIONS).load(c)?;
+    for IdRow { id } in pending {
         if room.exclude.contains(&id) {
             continue;
         }
@@ -220,7 +209,7 @@ fn candidates(
         let cap = i64::try_from(cap).unwrap_or(i64::MAX).min(limit);
         if cap > 0 {
             parts.push(seek(
-                &format!("status = 'pending' AND connection_id = {id} AND next_attempt_at <= {p}1"),
+                &format!("status = 'pending' AND connection_id = {id} AND next_attempt_at <= ?1"),
                 cap,
             ));
         }
@@ -239,10 +228,14 @@ fn candidates(
     Ok(chosen)
 }
 
-/// [`claim`] within `room` (invariants 2 and 7). SQLite: the candidates are read without
-/// the lock, and the update under it takes only those still due and in turn, so the write
-/// lock is held for one statement. PostgreSQL: the candidates are locked with `SKIP
-/// LOCKED` in the claim's transaction. Rows beyond the room are left as they were.
+/// [`claim`] within `room` (invariants 2, 6 and 7); connections paused by the breaker or
+/// an administrator are skipped as if they were in `room.exclude`. Rows beyond the room
+/// are left as they were.
+///
+/// SQLite: the candidates are read without the lock, and the update under it takes only
+/// those still due and in turn, so the write lock is held for one statement.
+/// PostgreSQL: one prepared statement ([`ClaimPg`]) that seeks, locks with `SKIP LOCKED`
+/// and updates: one round trip, planned once per connection.
 pub fn claim_within(
     conn: &mut DbConn,
     worker: &str,
@@ -252,50 +245,141 @@ pub fn claim_within(
     now: NaiveDateTime,
 ) -> Result<(String, Vec<Claimed>)> {
     let token = uuid::Uuid::new_v4().simple().to_string();
-    let pg = matches!(conn, DbConn::Postgres(_));
-    let take = |c: &mut DbConn, chosen: &[i64]| -> Result<Vec<Claimed>> {
-        if chosen.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (p, falsy) = if pg { ("$", "FALSE") } else { ("?", "0") };
-        let ids: Vec<String> = chosen.iter().map(i64::to_string).collect();
-        // Re-checked under the lock: another claimer may have taken a row since the look.
-        let update = format!(
-            "UPDATE deliveries SET status = 'in_flight', claim_token = {p}1, claimed_by = {p}2, \
-             lease_expires_at = {p}3, updated_at = {p}4 WHERE id IN ({ids}) AND {due}{turn} \
-             RETURNING {RETURNING}",
-            ids = ids.join(","),
-            due = DUE.replace("{now}", &format!("{p}4")),
-            turn = IN_TURN.replace("{false}", falsy),
-        );
-        let mut rows: Vec<Claimed> = diesel::sql_query(update)
-            .bind::<Text, _>(&token)
-            .bind::<Text, _>(worker)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .load(c)?;
-        // RETURNING's order is not the claim order; sending keeps the claim order.
-        let pos: HashMap<i64, usize> = chosen.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        rows.sort_by_key(|r| pos.get(&r.id).copied().unwrap_or(usize::MAX));
-        Ok(rows)
-    };
-    let rows = if pg {
-        crate::db::write_first(conn, |c| {
-            let chosen = candidates(c, room, limit, now, true)?;
-            take(c, &chosen)
-        })?
+    let mut rows = if let DbConn::Postgres(pg) = conn {
+        claim_pg(pg, &token, worker, limit, lease_until, room, now)?
     } else {
         // The look runs outside the write lock: the worker is woken by every enqueue and
         // often finds that an earlier wake-up took the rows already, and such a claim need
         // not queue behind the API's writers. (A row that becomes due just after the look
         // is found by the next wake-up or poll, as if it had come a moment later.)
-        let chosen = candidates(conn, room, limit, now, false)?;
+        let mut room = room.clone();
+        room.exclude.extend(super::health::paused(conn, now)?);
+        let chosen = candidates(conn, &room, limit, now)?;
         if chosen.is_empty() {
             return Ok((token, Vec::new()));
         }
-        crate::db::write_first(conn, |c| take(c, &chosen))?
+        let ids: Vec<String> = chosen.iter().map(i64::to_string).collect();
+        // Re-checked under the lock: another claimer may have taken a row since the look.
+        let update = format!(
+            "UPDATE deliveries SET status = 'in_flight', claim_token = ?1, claimed_by = ?2, \
+             lease_expires_at = ?3, updated_at = ?4 WHERE id IN ({ids}) AND {due}{turn} \
+             RETURNING {RETURNING}",
+            ids = ids.join(","),
+            due = DUE.replace("{now}", "?4"),
+            turn = IN_TURN.replace("{false}", "0"),
+        );
+        crate::db::write_first(conn, |c| {
+            diesel::sql_query(update)
+                .bind::<Text, _>(&token)
+                .bind::<Text, _>(worker)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .load::<Claimed>(c)
+        })?
     };
+    // RETURNING's order is not the claim order; sending keeps the claim order.
+    rows.sort_by_key(|r| (r.next_attempt_at, r.id));
     Ok((token, rows))
+}
+
+/// The PostgreSQL claim as one statement (invariants 2, 5, 6 and 7), in steps:
+/// `pc`, the connections with pending rows by a loose index scan; `open`, those neither
+/// excluded (`?6`), paused nor held, each with its room (`?7`/`?8` the connections with
+/// requests in flight and their free slots, `?9` the room of any other); `cand`, each
+/// open connection's due rows by its own index seek (`LATERAL`), rows without a
+/// connection and expired leases, all locked `SKIP LOCKED` so concurrent claimers pass
+/// each other; `chosen`, the first `?5` in due order within each connection's room. Rows
+/// locked but not chosen are released when the statement ends.
+struct ClaimPg;
+
+impl crate::db::prepared::Sql for ClaimPg {
+    const TEXT: &'static str = "WITH RECURSIVE pc(id) AS (\
+      SELECT (SELECT connection_id FROM deliveries WHERE status = 'pending' \
+        AND connection_id IS NOT NULL ORDER BY connection_id LIMIT 1) \
+      UNION ALL \
+      SELECT (SELECT connection_id FROM deliveries WHERE status = 'pending' \
+        AND connection_id > pc.id ORDER BY connection_id LIMIT 1) FROM pc WHERE pc.id IS NOT NULL), \
+    room AS (SELECT l.id, l.cap FROM unnest(?::bigint[], ?::bigint[]) AS l(id, cap)), \
+    open AS (\
+      SELECT pc.id, LEAST(COALESCE(room.cap, ?), ?) AS cap \
+      FROM pc LEFT JOIN room ON room.id = pc.id \
+      WHERE pc.id IS NOT NULL AND pc.id <> ALL(?::bigint[]) \
+        AND NOT EXISTS (SELECT 1 FROM connections k WHERE k.id = pc.id \
+          AND (k.paused_until > ? OR k.hold_since IS NOT NULL))), \
+    cand AS (\
+      SELECT d.* FROM open CROSS JOIN LATERAL (\
+        SELECT id, connection_id, next_attempt_at FROM deliveries \
+        WHERE status = 'pending' AND connection_id = open.id AND next_attempt_at <= ? \
+          AND (ordered = FALSE OR NOT EXISTS (SELECT 1 FROM deliveries e \
+            WHERE e.webhook_id = deliveries.webhook_id AND e.ticket_id = deliveries.ticket_id \
+            AND e.id < deliveries.id AND e.status IN ('pending', 'in_flight'))) \
+        ORDER BY next_attempt_at, id LIMIT open.cap FOR UPDATE SKIP LOCKED) d \
+      UNION ALL \
+      SELECT * FROM (SELECT id, connection_id, next_attempt_at FROM deliveries \
+        WHERE status = 'pending' AND connection_id IS NULL AND next_attempt_at <= ? \
+          AND (ordered = FALSE OR NOT EXISTS (SELECT 1 FROM deliveries e \
+            WHERE e.webhook_id = deliveries.webhook_id AND e.ticket_id = deliveries.ticket_id \
+            AND e.id < deliveries.id AND e.status IN ('pending', 'in_flight'))) \
+        ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED) n \
+      UNION ALL \
+      SELECT * FROM (SELECT id, connection_id, next_attempt_at FROM deliveries \
+        WHERE status = 'in_flight' AND lease_expires_at < ? \
+          AND (connection_id IS NULL OR (connection_id <> ALL(?::bigint[]) \
+            AND NOT EXISTS (SELECT 1 FROM connections k WHERE k.id = deliveries.connection_id \
+              AND (k.paused_until > ? OR k.hold_since IS NOT NULL)))) \
+          AND (ordered = FALSE OR NOT EXISTS (SELECT 1 FROM deliveries e \
+            WHERE e.webhook_id = deliveries.webhook_id AND e.ticket_id = deliveries.ticket_id \
+            AND e.id < deliveries.id AND e.status IN ('pending', 'in_flight'))) \
+        ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED) x), \
+    chosen AS (\
+      SELECT r.id FROM (SELECT cand.*, row_number() OVER (PARTITION BY cand.connection_id \
+          ORDER BY cand.next_attempt_at, cand.id) AS n FROM cand) r \
+        LEFT JOIN room ON room.id = r.connection_id \
+      WHERE r.connection_id IS NULL OR r.n <= COALESCE(room.cap, ?) \
+      ORDER BY r.next_attempt_at, r.id LIMIT ?) \
+    UPDATE deliveries SET status = 'in_flight', claim_token = ?, claimed_by = ?, \
+      lease_expires_at = ?, updated_at = ? \
+    WHERE id IN (SELECT id FROM chosen) \
+    RETURNING id, uid, webhook_id, connection_id, ticket_id, trigger, method, url, \
+      headers, sealed_headers, body, content_type, attempts, max_attempts, retry_schedule, \
+      claim_token, batch_key, next_attempt_at";
+}
+
+fn claim_pg(
+    pg: &mut diesel::PgConnection,
+    token: &str,
+    worker: &str,
+    limit: i64,
+    lease_until: NaiveDateTime,
+    room: &Room,
+    now: NaiveDateTime,
+) -> Result<Vec<Claimed>> {
+    use diesel::sql_types::Array;
+    let big = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let (left_ids, left_caps): (Vec<i64>, Vec<i64>) =
+        room.left.iter().map(|(id, n)| (*id, big(*n))).unzip();
+    let per_connection = big(room.per_connection);
+    Ok(crate::db::prepared::Stmt::<ClaimPg>::new()
+        .bind::<Array<BigInt>, _>(&left_ids)
+        .bind::<Array<BigInt>, _>(&left_caps)
+        .bind::<BigInt, _>(per_connection)
+        .bind::<BigInt, _>(limit)
+        .bind::<Array<BigInt>, _>(&room.exclude)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .bind::<Timestamp, _>(now)
+        .bind::<Array<BigInt>, _>(&room.exclude)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(per_connection)
+        .bind::<BigInt, _>(limit)
+        .bind::<Text, _>(token)
+        .bind::<Text, _>(worker)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(now)
+        .load(pg)?)
 }
 
 /// Claims one delivery by id, for a sender that wrote it itself in this same transaction
@@ -386,6 +470,9 @@ pub fn finish_with(
     now: NaiveDateTime,
     after: &mut dyn FnMut(&mut DbConn, &Finish) -> Option<String>,
 ) -> Result<Vec<bool>> {
+    if matches!(conn, DbConn::Postgres(_)) {
+        return crate::db::write(conn, |conn| finish_pg(conn, items, now, after));
+    }
     crate::db::write(conn, |conn| {
         let mut out = Vec::with_capacity(items.len());
         for f in items {
@@ -431,6 +518,89 @@ pub fn finish_with(
         }
         Ok(out)
     })
+}
+
+/// PostgreSQL's [`finish_with`]: the whole group's outcomes in one prepared `UPDATE`
+/// over arrays and its attempts in one `INSERT`, two round trips however many outcomes
+/// (each statement is a round trip to the server; SQLite's are calls in this process).
+fn finish_pg(
+    conn: &mut DbConn,
+    items: &[Finish],
+    now: NaiveDateTime,
+    after: &mut dyn FnMut(&mut DbConn, &Finish) -> Option<String>,
+) -> Result<Vec<bool>> {
+    use diesel::sql_types::{Array, Integer, Nullable};
+    let DbConn::Postgres(pg) = conn else {
+        return Err(crate::error::Error::Internal(
+            "finish_pg needs PostgreSQL".into(),
+        ));
+    };
+    let ids: Vec<i64> = items.iter().map(|f| f.id).collect();
+    let tokens: Vec<&str> = items.iter().map(|f| f.token.as_str()).collect();
+    let statuses: Vec<&str> = items.iter().map(|f| f.status.as_str()).collect();
+    let next: Vec<NaiveDateTime> = items
+        .iter()
+        .map(|f| f.next_attempt_at.unwrap_or(now))
+        .collect();
+    let completed: Vec<Option<NaiveDateTime>> = items
+        .iter()
+        .map(|f| matches!(f.status, Status::Succeeded | Status::Failed).then_some(now))
+        .collect();
+    let last_status: Vec<Option<i32>> = items.iter().map(|f| f.last_status).collect();
+    let last_error: Vec<Option<&str>> = items.iter().map(|f| f.last_error.as_deref()).collect();
+    let recorded: std::collections::HashSet<i64> = crate::db::prepared::Stmt::<FinishPg>::new()
+        .bind::<Timestamp, _>(now)
+        .bind::<Array<BigInt>, _>(&ids)
+        .bind::<Array<Text>, _>(&tokens)
+        .bind::<Array<Text>, _>(&statuses)
+        .bind::<Array<Timestamp>, _>(&next)
+        .bind::<Array<Nullable<Timestamp>>, _>(&completed)
+        .bind::<Array<Nullable<Integer>>, _>(&last_status)
+        .bind::<Array<Nullable<Text>>, _>(&last_error)
+        .load::<IdRow>(pg)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    let mut attempts = Vec::new();
+    for f in items {
+        let ok = recorded.contains(&f.id);
+        if ok {
+            let mut a = f.attempt.clone();
+            if let Some(extra) = after(conn, f) {
+                a.note = Some(match a.note.take() {
+                    Some(n) => format!("{n}; {extra}"),
+                    None => extra,
+                });
+            }
+            attempts.push((f.id, a));
+        } else {
+            tracing::warn!(
+                delivery = f.id,
+                "claim lost before the outcome was recorded (lease expired); not recorded"
+            );
+        }
+        out.push(ok);
+    }
+    if let DbConn::Postgres(pg) = conn {
+        NewAttempt::insert_many(pg, &attempts)?;
+    }
+    Ok(out)
+}
+
+/// Invariant 3 for a group: each row is updated only while its claim token holds.
+struct FinishPg;
+
+impl crate::db::prepared::Sql for FinishPg {
+    const TEXT: &'static str = "UPDATE deliveries AS d SET status = u.status, \
+      attempts = d.attempts + 1, next_attempt_at = u.next_at, lease_expires_at = NULL, \
+      claim_token = NULL, claimed_by = NULL, last_status = u.last_status, \
+      last_error = u.last_error, updated_at = ?, completed_at = u.completed_at \
+    FROM unnest(?::bigint[], ?::text[], ?::text[], ?::timestamp[], ?::timestamp[], \
+      ?::integer[], ?::text[]) AS u(id, token, status, next_at, completed_at, last_status, \
+      last_error) \
+    WHERE d.id = u.id AND d.claim_token = u.token AND d.status = 'in_flight' \
+    RETURNING d.id AS id";
 }
 
 /// Returns claimed rows to the queue untouched (no attempt counted): on shutdown, or

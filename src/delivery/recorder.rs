@@ -88,6 +88,10 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, hooks: Hooks) 
                     )
                 })?;
                 let mut news = Vec::new();
+                // A success after a success of the same connection in this group changes
+                // nothing (the first closed the breaker); one `UPDATE` per connection
+                // and group instead of one per delivery.
+                let mut healthy = std::collections::HashSet::new();
                 for ((recorded, (ev, breaker, now)), f) in ok.iter().zip(&events).zip(&finishes) {
                     if !recorded {
                         continue;
@@ -102,10 +106,16 @@ async fn run(pool: DbPool, mut rx: mpsc::UnboundedReceiver<Item>, hooks: Hooks) 
                         error: f.last_error.clone(),
                         at: *now,
                     };
-                    if let Some((_, ev)) = ev
-                        && let Some(change) = health::apply(c, conn_id, *ev, *breaker, *now)?
-                    {
-                        news.push(tell(NewsKind::Health(change)));
+                    if let Some((_, ev)) = ev {
+                        let repeat = *ev == HealthEvent::Success && !healthy.insert(conn_id);
+                        if *ev != HealthEvent::Success {
+                            healthy.remove(&conn_id);
+                        }
+                        if !repeat
+                            && let Some(change) = health::apply(c, conn_id, *ev, *breaker, *now)?
+                        {
+                            news.push(tell(NewsKind::Health(change)));
+                        }
                     }
                     if f.status == Status::Failed {
                         news.push(tell(NewsKind::DeliveryFailed));

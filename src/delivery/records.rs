@@ -35,29 +35,70 @@ pub struct NewAttempt {
     pub note: Option<String>,
 }
 
+/// The insert values of one attempt: one home for the column list, used for a single
+/// row (a statement diesel keeps prepared) and for many (one statement per group).
+macro_rules! attempt_values {
+    ($delivery_id:expr, $a:expr, $req_h:expr, $resp_h:expr) => {
+        (
+            delivery_attempts::delivery_id.eq($delivery_id),
+            delivery_attempts::number.eq($a.number),
+            delivery_attempts::trigger.eq(&$a.trigger),
+            delivery_attempts::started_at.eq($a.started_at),
+            delivery_attempts::duration_ms.eq($a.duration_ms),
+            delivery_attempts::request_method.eq(&$a.request_method),
+            delivery_attempts::request_url.eq(&$a.request_url),
+            delivery_attempts::request_headers.eq($req_h),
+            delivery_attempts::request_body.eq(&$a.request_body),
+            delivery_attempts::response_status.eq($a.response_status),
+            delivery_attempts::response_headers.eq($resp_h),
+            delivery_attempts::response_body.eq(&$a.response_body),
+            delivery_attempts::response_truncated.eq($a.response_truncated),
+            delivery_attempts::error_class.eq(&$a.error_class),
+            delivery_attempts::error_message.eq(&$a.error_message),
+            delivery_attempts::worker.eq(&$a.worker),
+            delivery_attempts::note.eq(&$a.note),
+        )
+    };
+}
+
 impl NewAttempt {
     pub(super) fn insert(&self, conn: &mut DbConn, delivery_id: i64) -> Result<()> {
+        let req_h = encode_headers(&self.request_headers);
+        let resp_h = encode_headers(&self.response_headers);
         diesel::insert_into(delivery_attempts::table)
-            .values((
-                delivery_attempts::delivery_id.eq(delivery_id),
-                delivery_attempts::number.eq(self.number),
-                delivery_attempts::trigger.eq(&self.trigger),
-                delivery_attempts::started_at.eq(self.started_at),
-                delivery_attempts::duration_ms.eq(self.duration_ms),
-                delivery_attempts::request_method.eq(&self.request_method),
-                delivery_attempts::request_url.eq(&self.request_url),
-                delivery_attempts::request_headers.eq(encode_headers(&self.request_headers)),
-                delivery_attempts::request_body.eq(&self.request_body),
-                delivery_attempts::response_status.eq(self.response_status),
-                delivery_attempts::response_headers.eq(encode_headers(&self.response_headers)),
-                delivery_attempts::response_body.eq(&self.response_body),
-                delivery_attempts::response_truncated.eq(self.response_truncated),
-                delivery_attempts::error_class.eq(&self.error_class),
-                delivery_attempts::error_message.eq(&self.error_message),
-                delivery_attempts::worker.eq(&self.worker),
-                delivery_attempts::note.eq(&self.note),
-            ))
+            .values(attempt_values!(delivery_id, self, &req_h, &resp_h))
             .execute(conn)?;
+        Ok(())
+    }
+
+    /// Inserts the attempts of many deliveries in one statement (the recorder's groups on
+    /// PostgreSQL, where each statement is a round trip).
+    pub(super) fn insert_many(
+        pg: &mut diesel::PgConnection,
+        rows: &[(i64, NewAttempt)],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let headers: Vec<(String, String)> = rows
+            .iter()
+            .map(|(_, a)| {
+                (
+                    encode_headers(&a.request_headers),
+                    encode_headers(&a.response_headers),
+                )
+            })
+            .collect();
+        let values: Vec<_> = rows
+            .iter()
+            .zip(&headers)
+            .map(|((delivery_id, a), (req_h, resp_h))| {
+                attempt_values!(*delivery_id, a, req_h, resp_h)
+            })
+            .collect();
+        diesel::insert_into(delivery_attempts::table)
+            .values(values)
+            .execute(pg)?;
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use chrono::NaiveDateTime;
 
 use super::attempt::{Attempt, AttemptError, ErrorClass};
 use super::claim::{self, Claimed, Finish, ResponseJob};
-use super::health::{self, HealthEvent};
+use super::health::HealthEvent;
 use super::queue::{Status, decode_headers};
 use super::recorder::Recorder;
 use super::records::NewAttempt;
@@ -213,7 +213,7 @@ impl WorkerCtx {
 /// Claims what is due at `now` (as much as free slots allow) and reserves a slot for each
 /// row; rows that do not fit are released in the same call. Sends nothing.
 pub async fn dispatch(ctx: &Arc<WorkerCtx>, now: NaiveDateTime) -> Result<Vec<Job>> {
-    let (free, mut room) = ctx.capacity();
+    let (free, room) = ctx.capacity();
     if free == 0 {
         return Ok(Vec::new());
     }
@@ -222,7 +222,6 @@ pub async fn dispatch(ctx: &Arc<WorkerCtx>, now: NaiveDateTime) -> Result<Vec<Jo
     let lease = chrono::Duration::from_std(ctx.cfg.lease).unwrap_or(chrono::Duration::MAX);
     let sb = ctx.secrets.clone();
     let (token, rows, targets) = db::run(&ctx.pool, move |c| {
-        room.exclude.extend(health::paused(c, now)?);
         let (token, rows) = claim::claim_within(c, &worker, limit, now + lease, &room, now)?;
         let ids: HashSet<i64> = rows.iter().filter_map(|r| r.connection_id).collect();
         let targets = target::load(c, &sb, &ids, now)?;
