@@ -201,7 +201,7 @@ struct Loaded {
 fn load(conn: &mut DbConn, ticket: TicketId, webhook: WebhookId) -> Result<Loaded> {
     let ticket = Ticket::get(conn, ticket.0)?;
     Ok(Loaded {
-        values: template_values(conn, ticket.id)?,
+        values: crate::tickets::template_values_of(conn, ticket.clone())?,
         webhook: crate::webhooks::cache::get(conn, webhook.0)?,
         ticket,
     })

@@ -22,7 +22,9 @@ pub mod values;
 
 pub use forms::{FieldType, Form, FormField, SelectOption};
 pub use model::{Changes, Ticket, TicketInput, TicketPatch};
-pub use payload::{normalize_name, template_names, template_values, ticket_json};
+pub use payload::{
+    normalize_name, template_names, template_values, template_values_of, ticket_json,
+};
 
 use crate::auth::Principal;
 

@@ -75,7 +75,12 @@ struct Loaded {
 impl Loaded {
     fn read(conn: &mut DbConn, ticket_id: i64) -> Result<Self> {
         let t = Ticket::get(conn, ticket_id)?;
-        let rows = values::rows_of(conn, ticket_id)?;
+        Self::read_with(conn, t)
+    }
+
+    /// [`Loaded::read`] for a ticket the caller has just read.
+    fn read_with(conn: &mut DbConn, t: Ticket) -> Result<Self> {
+        let rows = values::rows_of(conn, t.id)?;
         let forms = Form::with_fields(conn, Some(t.kind()))?;
         let ids: Vec<i64> = [t.assignee_id, t.created_by, t.updated_by]
             .into_iter()
@@ -214,7 +219,14 @@ const BASE_NAMES: &[&str] = &[
 /// Flat placeholder map of one ticket (names lower-case, dotted; unset values `null`),
 /// with the text of the values that read otherwise than JSON writes them.
 pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<TicketValues> {
-    let l = Loaded::read(conn, ticket_id)?;
+    let t = Ticket::get(conn, ticket_id)?;
+    template_values_of(conn, t)
+}
+
+/// [`template_values`] of a ticket the caller has just read in the same transaction (one
+/// read of the ticket fewer).
+pub fn template_values_of(conn: &mut DbConn, ticket: Ticket) -> Result<TicketValues> {
+    let l = Loaded::read_with(conn, ticket)?;
     let t = &l.t;
     let (mut values, texts) = flatten(l.base(false), &t.priority, &l.forms, &l.rows);
     values.insert("ticket.url".into(), Value::String(ticket_url(conn, t.id)?));

@@ -60,6 +60,7 @@ mod rule_test_panel;
 mod rules_engine;
 mod rules_world;
 mod sender;
+mod settings_scope;
 mod ssrf;
 mod strict_input;
 mod templating;

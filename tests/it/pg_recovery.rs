@@ -8,11 +8,13 @@ use crate::buttons_support::{ROLE, buttons_app, fire_as, setup, token};
 use crate::helpers::{Backend, TestApp};
 use crate::receiver::Reply;
 
-/// Ends every other session on the app's database, as a restart would.
+/// Ends every other session on the app's database, as a restart would: each backend
+/// has exited (its socket closed) when this returns, as before a restarted server takes
+/// connections again.
 fn cut_every_connection(app: &TestApp) -> usize {
     app.with_conn(|c| {
         diesel::sql_query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid()",
         )
         .execute(c)

@@ -79,13 +79,10 @@ async fn editing_the_body_template_updates_the_live_preview_in_chromium() {
         "{shown}"
     );
     crate::browser::screenshot(&b, "webhook-editor-preview").await;
+    // Read through `text_when`: the live preview may be swapped in again by a late
+    // refresh between finding the element and reading it (a stale element).
     assert_eq!(
-        b.find(Locator::Css("#preview-url"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        text_when(&b, "#preview-url", "https://receiver.example/hook").await,
         "https://receiver.example/hook"
     );
 
