@@ -22,6 +22,19 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Folds the rows of a user left-joined to their roles (one row per role, or one
+    /// row without a role) into the principal; `None` for no rows. Role names sorted.
+    pub fn from_rows(rows: impl IntoIterator<Item = (User, Option<String>)>) -> Option<Self> {
+        let mut user = None;
+        let mut roles = Vec::new();
+        for (u, role) in rows {
+            user.get_or_insert(u);
+            roles.extend(role);
+        }
+        roles.sort();
+        roles.dedup();
+        Some(Principal { user: user?, roles })
+    }
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::{Principal, User, random_token, sha256_hex};
 use crate::audit::{self, Actor};
 use crate::db::DbConn;
-use crate::db::schema::api_tokens;
+use crate::db::schema::{api_tokens, roles, user_roles, users};
 use crate::error::{Error, Result};
 
 /// Visible start of every token, so leaked tokens are easy to spot in code and logs.
@@ -111,14 +111,24 @@ impl ApiToken {
             return Err(Error::Unauthenticated);
         }
         let hash = sha256_hex(secret);
-        let tok: Option<ApiToken> = api_tokens::table
+        // The token, its user and the user's roles in one statement: every API call
+        // starts here.
+        let rows: Vec<(ApiToken, User, Option<String>)> = api_tokens::table
+            .inner_join(users::table.left_join(user_roles::table.inner_join(roles::table)))
             .filter(api_tokens::token_hash.eq(&hash))
             .filter(api_tokens::revoked_at.is_null())
-            .select(ApiToken::as_select())
-            .get_result(conn)
-            .optional()?;
-        let tok = tok.ok_or(Error::Unauthenticated)?;
-        let principal = User::principal(conn, tok.user_id)?;
+            .select((
+                ApiToken::as_select(),
+                User::as_select(),
+                roles::name.nullable(),
+            ))
+            .load(conn)?;
+        let tok = rows.first().map(|(t, _, _)| t.clone());
+        let (tok, principal) = tok
+            .zip(Principal::from_rows(
+                rows.into_iter().map(|(_, u, r)| (u, r)),
+            ))
+            .ok_or(Error::Unauthenticated)?;
         if !principal.user.active {
             return Err(Error::Unauthenticated);
         }

@@ -171,10 +171,14 @@ impl User {
             .load(conn)?)
     }
 
+    /// The user with their role names, in one statement (every API call and page asks).
     pub fn principal(conn: &mut DbConn, id: i64) -> Result<Principal> {
-        let user = User::get(conn, id)?;
-        let roles = User::role_names(conn, id)?;
-        Ok(Principal { user, roles })
+        let rows: Vec<(User, Option<String>)> = users::table
+            .left_join(user_roles::table.inner_join(roles::table))
+            .filter(users::id.eq(id))
+            .select((User::as_select(), roles::name.nullable()))
+            .load(conn)?;
+        Principal::from_rows(rows).ok_or_else(|| Error::NotFound("user".into()))
     }
 
     pub fn count(conn: &mut DbConn) -> Result<i64> {
