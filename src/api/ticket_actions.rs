@@ -9,12 +9,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::audit::Actor;
 use crate::db;
-use crate::delivery::queue::Delivery;
 use crate::error::Error;
 use crate::firing::manual::{self, FireRequest, Offer};
 use crate::http::extract::{ApiUser, client_ip, state};
 use crate::ids::{TicketId, WebhookId};
-use crate::tickets::Ticket;
+use crate::tickets::{Ticket, TicketKey};
 
 /// Body of fire. Unknown fields are refused; an empty body fires with the defaults.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -77,25 +76,24 @@ pub async fn ticket_webhooks_fire(
     let sb = st.secrets.clone();
     let schedule = st.config.retry_schedule.clone();
     let d = db::run(&st.pool, move |c| {
-        let t = Ticket::find(c, &key)?;
         let r = FireRequest {
             principal: &p,
             audit: &actor,
-            ticket: TicketId(t.id),
+            ticket: TicketKey::Typed(&key),
             webhook: WebhookId(webhook),
             params: &body.params,
         };
-        let id = manual::fire(c, &sb, &schedule, &r, chrono::Utc::now())?;
-        Delivery::get(c, id.0)
+        // The answer is made from what was written: no read of the new row.
+        manual::fire(c, &sb, &schedule, &r, chrono::Utc::now())
     })
     .await?;
     st.delivery_waker.wake();
-    let status_url = format!("/api/v1/deliveries/{}", d.id);
+    let status_url = format!("/api/v1/deliveries/{}", d.id.0);
     Ok(HttpResponse::Accepted()
         .insert_header((actix_web::http::header::LOCATION, status_url.clone()))
         .json(FireAccepted {
             status_url,
-            delivery_id: d.id,
+            delivery_id: d.id.0,
             uid: d.uid,
         }))
 }

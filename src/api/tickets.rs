@@ -11,7 +11,7 @@ use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::http::extract::{ApiAdmin, ApiUser, client_ip, state};
 use crate::tickets::query::{self, TicketFilter};
-use crate::tickets::{Ticket, TicketInput, TicketPatch, history, payload};
+use crate::tickets::{Ticket, TicketInput, TicketKey, TicketPatch, history, payload};
 
 /// A page of tickets.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -290,11 +290,14 @@ pub async fn tickets_patch(
     let key = path.into_inner();
     let rules = st.rules.clone();
     let out = db::run(&st.pool, move |c| {
-        let t = Ticket::find(c, &key)?;
-        let changes = Ticket::update(c, &p, t.id, &patch, &rules)?;
+        let u = Ticket::update_returning(c, &p, TicketKey::Typed(&key), &patch, &rules)?;
         Ok(PatchResult {
-            ticket: payload::ticket_json(c, t.id, false, false)?,
-            changes: changes.into_iter().collect(),
+            // As the update left it, unless a rule changed it since: then read again.
+            ticket: match u.now {
+                Some(state) => state.json(false),
+                None => payload::ticket_json(c, u.ticket_id, false, false)?,
+            },
+            changes: u.changes.into_iter().collect(),
         })
     })
     .await;

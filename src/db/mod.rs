@@ -19,7 +19,7 @@ mod write;
 
 pub use trace::install_from_env as install_sql_trace;
 
-pub use write::{busy_total, is_busy, note_busy, write, write_first};
+pub use write::{busy_total, is_busy, note_busy, write, write_first, write_joined};
 
 use std::time::Duration;
 

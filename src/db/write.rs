@@ -10,7 +10,8 @@
 //! writers with row locks and needs a plain transaction.
 //!
 //! Rules (`docs/ARCHITECTURE.md` repeats them):
-//! 1. A transaction that writes is opened by [`write`] and nothing else; clippy's
+//! 1. A transaction that writes is opened by [`write`] (or its variants here, which
+//!    share its code) and nothing else; clippy's
 //!    `disallowed-methods` refuses `Connection::transaction` outside this module.
 //! 2. Reads never take the write lock; a request that reads and then writes does the read
 //!    inside the write transaction (or re-checks it there).
@@ -62,6 +63,28 @@ where
     E: From<DieselError>,
 {
     write_as(conn, true, f)
+}
+
+/// [`write`] for a step whose failure fails its caller anyway: inside a transaction it
+/// runs in it as it is, without the savepoint [`write`] would make there. A savepoint
+/// is two more statements (`SAVEPOINT`, `RELEASE`) and, on PostgreSQL, two round
+/// trips; it only earns them where an error is caught and the transaction goes on.
+pub fn write_joined<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
+    let nested = match conn {
+        DbConn::Sqlite(s) => in_transaction(s),
+        DbConn::Postgres(p) => in_transaction(p),
+    }?;
+    if nested {
+        f(conn)
+    } else {
+        write_as(conn, false, f)
+    }
 }
 
 fn write_as<T, E>(

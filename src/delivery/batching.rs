@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::queue::{DeliveryId, RequestSnapshot, Status};
+use super::queue::{DeliveryId, Queued, RequestSnapshot, Status};
 use crate::db::DbConn;
 use crate::db::schema::deliveries;
 use crate::error::{FieldErrors, Result};
@@ -137,9 +137,9 @@ pub(super) fn try_append(
     spec: &BatchSpec,
     body: &str,
     now: NaiveDateTime,
-) -> Result<Option<DeliveryId>> {
+) -> Result<Option<Queued>> {
     for _ in 0..3 {
-        let open: Option<(i64, String, i32, i32, NaiveDateTime)> = deliveries::table
+        let open: Option<(i64, String, String, i32, i32, NaiveDateTime)> = deliveries::table
             .filter(deliveries::batch_key.eq(&spec.key))
             .filter(deliveries::status.eq(Status::Pending.as_str()))
             .filter(deliveries::attempts.eq(0))
@@ -147,6 +147,7 @@ pub(super) fn try_append(
             .order(deliveries::id.desc())
             .select((
                 deliveries::id,
+                deliveries::uid,
                 deliveries::body,
                 deliveries::batch_count,
                 deliveries::batch_max,
@@ -154,7 +155,7 @@ pub(super) fn try_append(
             ))
             .first(conn)
             .optional()?;
-        let Some((id, old, count, max, due)) = open else {
+        let Some((id, uid, old, count, max, due)) = open else {
             return Ok(None);
         };
         let Some(head) = old.strip_suffix(']') else {
@@ -177,7 +178,10 @@ pub(super) fn try_append(
         ))
         .execute(conn)?;
         if n == 1 {
-            return Ok(Some(DeliveryId(id)));
+            return Ok(Some(Queued {
+                id: DeliveryId(id),
+                uid,
+            }));
         }
     }
     Ok(None)

@@ -373,9 +373,11 @@ pub fn finish_with(
     after: &mut dyn FnMut(&mut DbConn, &Finish) -> Option<String>,
 ) -> Result<Vec<bool>> {
     if matches!(conn, DbConn::Postgres(_)) {
-        return crate::db::write(conn, |conn| pg::finish(conn, items, now, after));
+        return crate::db::write_joined(conn, |conn| pg::finish(conn, items, now, after));
     }
-    crate::db::write(conn, |conn| {
+    // Joined: the recorder's transaction holds this and its health updates, and an
+    // error here fails all of it.
+    crate::db::write_joined(conn, |conn| {
         let mut out = Vec::with_capacity(items.len());
         for f in items {
             let done = matches!(f.status, Status::Succeeded | Status::Failed);

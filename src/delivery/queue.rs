@@ -377,13 +377,31 @@ pub fn enqueue(
     default_max_attempts: i32,
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
+    Ok(enqueue_queued(conn, new, default_max_attempts, now)?.id)
+}
+
+/// A delivery just queued (or the open batch it joined): its id and the `webhook-id`
+/// it is sent with, so an API answer needs no read of the row it has just written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub id: DeliveryId,
+    pub uid: String,
+}
+
+/// [`enqueue`], returning the uid as well.
+pub fn enqueue_queued(
+    conn: &mut DbConn,
+    new: &NewDelivery,
+    default_max_attempts: i32,
+    now: NaiveDateTime,
+) -> Result<Queued> {
     validate(new)?;
     // Workers in other processes hear of it when the caller's transaction commits.
     super::notify::notify(conn)?;
     if let Some(spec) = &new.batch
-        && let Some(id) = batching::try_append(conn, spec, &new.request.body, now)?
+        && let Some(q) = batching::try_append(conn, spec, &new.request.body, now)?
     {
-        return Ok(id);
+        return Ok(q);
     }
     let max_attempts = match &new.retry_schedule {
         Some(s) => super::attempts_of(s),
@@ -440,7 +458,10 @@ pub fn enqueue(
         ))
         .returning(deliveries::id)
         .get_result(conn)?;
-    Ok(DeliveryId(id))
+    Ok(Queued {
+        id: DeliveryId(id),
+        uid,
+    })
 }
 
 fn validate(new: &NewDelivery) -> Result<()> {

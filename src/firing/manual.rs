@@ -25,12 +25,12 @@ use super::{Cause, Firing};
 use crate::audit::{self, Actor};
 use crate::auth::Principal;
 use crate::db::{self, DbConn};
-use crate::delivery::queue::DeliveryId;
+use crate::delivery::queue::Queued;
 use crate::error::{Error, FieldErrors, Result};
 use crate::ids::{TicketId, WebhookId};
 use crate::secrets::SecretBox;
 use crate::templating::TicketValues;
-use crate::tickets::{ChangeActor, Ticket, template_values};
+use crate::tickets::{ChangeActor, Ticket, TicketKey, template_values};
 use crate::webhooks::model::Status;
 use crate::webhooks::request::{TicketRef, TriggerCtx, base_context, parameter_values};
 use crate::webhooks::{Webhook, grants, store};
@@ -77,7 +77,7 @@ pub struct FireRequest<'a> {
     /// Who the audit log names, and from where ([`preview`] writes nothing, so it
     /// audits nothing).
     pub audit: &'a Actor,
-    pub ticket: TicketId,
+    pub ticket: TicketKey<'a>,
     pub webhook: WebhookId,
     /// Values by parameter name; parameters left out take their default.
     pub params: &'a BTreeMap<String, String>,
@@ -130,7 +130,7 @@ pub fn offer(
     webhook: WebhookId,
     now: DateTime<Utc>,
 ) -> Result<Offer> {
-    let l = load(conn, ticket, webhook)?;
+    let l = load(conn, TicketKey::Id(ticket), webhook)?;
     check(principal, &l.webhook, &l.values)?;
     offer_of(&l.webhook, &l.values, principal, now)
 }
@@ -167,7 +167,7 @@ pub fn fire(
     global_schedule: &[String],
     r: &FireRequest<'_>,
     now: DateTime<Utc>,
-) -> Result<DeliveryId> {
+) -> Result<Queued> {
     // The outer result is the transaction's, the inner one the decision: a refusal
     // commits its audit row and is still an error for the caller.
     db::write(conn, |c| {
@@ -185,10 +185,10 @@ pub fn fire(
             Err(e) => return Err(e),
         }
         let by = ChangeActor::user(r.principal);
-        let id = super::fire(c, sb, &firing(&l, r, &by), global_schedule, now)?;
-        let detail = format!("delivery {}", id.0);
+        let queued = super::fire(c, sb, &firing(&l, r, &by), global_schedule, now)?;
+        let detail = format!("delivery {}", queued.id.0);
         audit::record(c, r.audit, AUDIT_ACTION, &target, audit::SUCCESS, &detail)?;
-        Ok(Ok(id))
+        Ok(Ok(queued))
     })?
 }
 
@@ -198,8 +198,8 @@ struct Loaded {
     values: TicketValues,
 }
 
-fn load(conn: &mut DbConn, ticket: TicketId, webhook: WebhookId) -> Result<Loaded> {
-    let ticket = Ticket::get(conn, ticket.0)?;
+fn load(conn: &mut DbConn, ticket: TicketKey<'_>, webhook: WebhookId) -> Result<Loaded> {
+    let ticket = Ticket::get_by(conn, ticket)?;
     Ok(Loaded {
         values: crate::tickets::template_values_of(conn, ticket.clone())?,
         webhook: crate::webhooks::cache::get(conn, webhook.0)?,

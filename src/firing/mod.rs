@@ -190,15 +190,19 @@ fn batch_mode(m: crate::webhooks::model::BatchMode) -> batching::BatchMode {
 /// Renders and queues inside the caller's write transaction, and writes "webhook fired"
 /// with the action description to the ticket's history (when `f.by` is set); returns
 /// the delivery.
+///
+/// Every refusal (a template that does not render, a missing connection, a request
+/// `enqueue` rejects) comes before the first write, so a caller that goes on after a
+/// refusal needs no savepoint around this (the rule engine relies on it). Keep it so.
 pub fn fire(
     conn: &mut DbConn,
     sb: &SecretBox,
     f: &Firing<'_>,
     global_schedule: &[String],
     now: DateTime<Utc>,
-) -> Result<DeliveryId> {
+) -> Result<queue::Queued> {
     let r = render(conn, sb, f, global_schedule, now)?;
-    let id = queue::enqueue(
+    let queued = queue::enqueue_queued(
         conn,
         &r.delivery,
         crate::delivery::attempts_of(global_schedule),
@@ -212,7 +216,7 @@ pub fn fire(
         };
         crate::tickets::history::record_webhook_fired(conn, ticket, by, &text)?;
     }
-    Ok(id)
+    Ok(queued)
 }
 
 /// Replays delivery `id` as a new delivery of the same request, linked to it, and

@@ -57,6 +57,21 @@ impl Event {
 pub trait Sink {
     /// `events` are in the order the change wrote them; `actor` made the change.
     fn on_events(&self, conn: &mut DbConn, actor: &ChangeActor, events: Vec<Event>) -> Result<()>;
+
+    /// [`Sink::on_events`] for an update, told the ticket as the update left it (so it
+    /// need not read it again). Returns whether the ticket may have changed since:
+    /// only a sink that knows it did not may say `false`.
+    fn on_update(
+        &self,
+        conn: &mut DbConn,
+        actor: &ChangeActor,
+        events: Vec<Event>,
+        after: &super::payload::TicketState,
+    ) -> Result<bool> {
+        let _ = after;
+        self.on_events(conn, actor, events)?;
+        Ok(true)
+    }
 }
 
 /// A sink that hears nothing: the events stay unprocessed. For demo data (which must
@@ -66,6 +81,16 @@ pub struct NoRules;
 impl Sink for NoRules {
     fn on_events(&self, _: &mut DbConn, _: &ChangeActor, _: Vec<Event>) -> Result<()> {
         Ok(())
+    }
+
+    fn on_update(
+        &self,
+        _: &mut DbConn,
+        _: &ChangeActor,
+        _: Vec<Event>,
+        _: &super::payload::TicketState,
+    ) -> Result<bool> {
+        Ok(false)
     }
 }
 

@@ -21,7 +21,7 @@ pub mod validation;
 pub mod values;
 
 pub use forms::{FieldType, Form, FormField, SelectOption};
-pub use model::{Changes, Ticket, TicketInput, TicketPatch};
+pub use model::{Changes, Ticket, TicketInput, TicketKey, TicketPatch, Updated};
 pub use payload::{
     normalize_name, template_names, template_values, template_values_of, ticket_json,
 };

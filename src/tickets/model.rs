@@ -14,6 +14,7 @@ use super::changes::form_changes;
 use super::events::Sink;
 use super::input::{Core, find_assignee, validate_core};
 pub use super::input::{TicketInput, TicketPatch};
+use super::payload::TicketState;
 use super::values::{self, FormWrite};
 use super::{ChangeActor, TicketType, display_id, events, history, priority_display};
 use crate::audit::{self, Actor};
@@ -21,6 +22,7 @@ use crate::auth::{Principal, User};
 use crate::db::DbConn;
 use crate::db::schema::{ticket_form_rows, ticket_history, tickets, users};
 use crate::error::{Error, FieldErrors, Result};
+use crate::ids::TicketId;
 use crate::limits;
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
@@ -48,6 +50,41 @@ pub struct Ticket {
     pub alert_connection_id: Option<i64>,
 }
 
+/// How a caller names a ticket: by id, or as a person typed it in a URL (`IN164` or
+/// `42`). Lets an action resolve what was typed inside its own transaction, in the one
+/// read it needs anyway, instead of in a read of its own before.
+#[derive(Debug, Clone, Copy)]
+pub enum TicketKey<'a> {
+    Id(TicketId),
+    Typed(&'a str),
+}
+
+impl TicketKey<'_> {
+    /// The id, when the key is one (typed as a number, or given).
+    fn id(self) -> Option<i64> {
+        match self {
+            TicketKey::Id(id) => Some(id.0),
+            TicketKey::Typed(k) => k.trim().parse().ok(),
+        }
+    }
+
+    /// As a display id is stored (`in164` → `IN164`).
+    fn display_id(self) -> String {
+        match self {
+            TicketKey::Id(id) => id.0.to_string(),
+            TicketKey::Typed(k) => k.trim().to_ascii_uppercase(),
+        }
+    }
+}
+
+/// What [`Ticket::update_returning`] did.
+pub struct Updated {
+    pub ticket_id: i64,
+    pub changes: Changes,
+    /// The ticket as it now is, unless something changed it after the update (a rule).
+    pub now: Option<TicketState>,
+}
+
 impl Ticket {
     pub fn kind(&self) -> TicketType {
         TicketType::parse(&self.ticket_type).unwrap_or(TicketType::Incident)
@@ -66,6 +103,36 @@ pub(super) fn change(old: Value, new: Value) -> Value {
 }
 
 impl Ticket {
+    /// [`Ticket::get`] inside a write, locking the row until the commit on PostgreSQL
+    /// (SQLite's write lock already covers it): changes to one ticket then go one at a
+    /// time, each computed from the state the one before left, and nothing writes the
+    /// ticket's form rows under a change that has read them.
+    pub fn get_locked(conn: &mut DbConn, id: i64) -> Result<Ticket> {
+        Ticket::get_locked_by(conn, TicketKey::Id(TicketId(id)))
+    }
+
+    /// [`Ticket::get_locked`] of the ticket `key` names.
+    pub fn get_locked_by(conn: &mut DbConn, key: TicketKey<'_>) -> Result<Ticket> {
+        let DbConn::Postgres(pg) = conn else {
+            return Ticket::get_by(conn, key);
+        };
+        let found = match key.id() {
+            Some(id) => tickets::table
+                .find(id)
+                .select(Ticket::as_select())
+                .for_update()
+                .get_result(pg),
+            None => tickets::table
+                .filter(tickets::display_id.eq(key.display_id()))
+                .select(Ticket::as_select())
+                .for_update()
+                .get_result(pg),
+        };
+        found
+            .optional()?
+            .ok_or_else(|| Error::NotFound("ticket".into()))
+    }
+
     pub fn get(conn: &mut DbConn, id: i64) -> Result<Ticket> {
         tickets::table
             .find(id)
@@ -75,13 +142,22 @@ impl Ticket {
             .ok_or_else(|| Error::NotFound("ticket".into()))
     }
 
+    /// The ticket `key` names.
+    pub fn get_by(conn: &mut DbConn, key: TicketKey<'_>) -> Result<Ticket> {
+        match key {
+            TicketKey::Id(id) => Ticket::get(conn, id.0),
+            TicketKey::Typed(k) => Ticket::find(conn, k),
+        }
+    }
+
     /// By internal id (`42`) or display id (`IN164`).
     pub fn find(conn: &mut DbConn, key: &str) -> Result<Ticket> {
-        if let Ok(id) = key.trim().parse::<i64>() {
+        let key = TicketKey::Typed(key);
+        if let Some(id) = key.id() {
             return Ticket::get(conn, id);
         }
         tickets::table
-            .filter(tickets::display_id.eq(key.trim().to_ascii_uppercase()))
+            .filter(tickets::display_id.eq(key.display_id()))
             .select(Ticket::as_select())
             .get_result(conn)
             .optional()?
@@ -248,7 +324,22 @@ impl Ticket {
         patch: &TicketPatch,
         sink: &dyn Sink,
     ) -> Result<Changes> {
-        update_with(conn, &ChangeActor::user(actor), id, patch, None, sink)
+        let key = TicketKey::Id(TicketId(id));
+        Ok(update_with(conn, &ChangeActor::user(actor), key, patch, None, sink)?.changes)
+    }
+
+    /// [`Ticket::update`], also returning the ticket as it now is when nothing changed it
+    /// after the update (the rules did not): the API answers with it without reading the
+    /// ticket again.
+    /// `key` is resolved inside the update's transaction, in the read it makes anyway.
+    pub fn update_returning(
+        conn: &mut DbConn,
+        actor: &Principal,
+        key: TicketKey<'_>,
+        patch: &TicketPatch,
+        sink: &dyn Sink,
+    ) -> Result<Updated> {
+        update_with(conn, &ChangeActor::user(actor), key, patch, None, sink)
     }
 
     /// An update by anyone (a rule's action, Hookdesk itself).
@@ -259,7 +350,8 @@ impl Ticket {
         patch: &TicketPatch,
         sink: &dyn Sink,
     ) -> Result<Changes> {
-        update_with(conn, actor, id, patch, None, sink)
+        let key = TicketKey::Id(TicketId(id));
+        Ok(update_with(conn, actor, key, patch, None, sink)?.changes)
     }
 
     /// The webhook engine's hook: a change that a webhook's response made, recorded as a
@@ -273,7 +365,8 @@ impl Ticket {
         patch: &TicketPatch,
         sink: &dyn Sink,
     ) -> Result<Changes> {
-        update_with(conn, actor, id, patch, Some(origin), sink)
+        let key = TicketKey::Id(TicketId(id));
+        Ok(update_with(conn, actor, key, patch, Some(origin), sink)?.changes)
     }
 
     pub fn add_note(
@@ -303,7 +396,7 @@ impl Ticket {
             return Err(Error::invalid("note", m));
         }
         crate::db::write(conn, |c| {
-            Ticket::get(c, id)?;
+            Ticket::get_locked(c, id)?;
             touch(c, id, actor)?;
             let hid = history::record(c, id, history::NOTE, actor, text, internal, &json!({}))?;
             let e = events::record(
@@ -338,7 +431,7 @@ impl Ticket {
         }
         let by = ChangeActor::user(by);
         crate::db::write(conn, |c| {
-            let t = Ticket::get(c, id)?;
+            let t = Ticket::get_locked(c, id)?;
             let last = super::payload::ticket_json(c, id, true, false)?;
             let e = events::record(
                 c,
@@ -404,13 +497,14 @@ pub(super) fn touch(c: &mut DbConn, id: i64, actor: &ChangeActor) -> Result<()> 
 fn update_with(
     conn: &mut DbConn,
     actor: &ChangeActor,
-    id: i64,
+    key: TicketKey<'_>,
     p: &TicketPatch,
     webhook: Option<&super::ResponseOrigin>,
     sink: &dyn Sink,
-) -> Result<Changes> {
+) -> Result<Updated> {
     crate::db::write(conn, |c| {
-        let t = Ticket::get(c, id)?;
+        let t = Ticket::get_locked_by(c, key)?;
+        let id = t.id;
         let old = t.core(c)?;
         let mut new = old.clone();
         let mut errs = FieldErrors::new();
@@ -454,29 +548,49 @@ fn update_with(
                 let evs = finish_update(c, actor, id, &changes, webhook)?;
                 sink.on_events(c, actor, evs)?;
             }
-            return Ok(changes);
+            return Ok(Updated {
+                ticket_id: id,
+                changes,
+                now: None,
+            });
         }
-        diesel::update(tickets::table.find(id))
-            .set((
-                tickets::subject.eq(&new.subject),
-                tickets::description.eq(&new.description),
-                tickets::status.eq(&new.status),
-                tickets::priority.eq(&new.priority),
-                tickets::category.eq(&new.category),
-                tickets::assigned_group.eq(&new.assigned_group),
-                tickets::assignee_id.eq(new.assignee.as_ref().map(|u| u.id)),
-                tickets::requester_name.eq(&new.requester_name),
-                tickets::requester_email.eq(&new.requester_email),
-                tickets::updated_at.eq(crate::db::now()),
-                tickets::updated_by.eq(actor.id),
-            ))
-            .execute(c)?;
+        let update = diesel::update(tickets::table.find(id)).set((
+            tickets::subject.eq(&new.subject),
+            tickets::description.eq(&new.description),
+            tickets::status.eq(&new.status),
+            tickets::priority.eq(&new.priority),
+            tickets::category.eq(&new.category),
+            tickets::assigned_group.eq(&new.assigned_group),
+            tickets::assignee_id.eq(new.assignee.as_ref().map(|u| u.id)),
+            tickets::requester_name.eq(&new.requester_name),
+            tickets::requester_email.eq(&new.requester_email),
+            tickets::updated_at.eq(crate::db::now()),
+            tickets::updated_by.eq(actor.id),
+        ));
+        // The row as written, in the same statement (`RETURNING`; diesel's multi-backend
+        // connection cannot name the selection, each backend's can).
+        let updated: Ticket = match c {
+            DbConn::Sqlite(s) => update.returning(Ticket::as_returning()).get_result(s)?,
+            DbConn::Postgres(p) => update.returning(Ticket::as_returning()).get_result(p)?,
+        };
         for w in &writes {
             write_form(c, id, w)?;
         }
+        // The ticket as it now is, from what this transaction read and wrote with the
+        // row locked: the rules and the answer start from it instead of reading it again.
+        let rows = if writes.is_empty() {
+            existing
+        } else {
+            values::rows_of(c, id)?
+        };
+        let state = TicketState::of(c, updated, rows)?;
         let evs = finish_update(c, actor, id, &changes, webhook)?;
-        sink.on_events(c, actor, evs)?;
-        Ok(changes)
+        let changed_since = sink.on_update(c, actor, evs, &state)?;
+        Ok(Updated {
+            ticket_id: id,
+            changes,
+            now: (!changed_since).then_some(state),
+        })
     })
 }
 

@@ -81,6 +81,11 @@ impl Loaded {
     /// [`Loaded::read`] for a ticket the caller has just read.
     fn read_with(conn: &mut DbConn, t: Ticket) -> Result<Self> {
         let rows = values::rows_of(conn, t.id)?;
+        Self::with_rows(conn, t, rows)
+    }
+
+    /// [`Loaded::read`] for a ticket and form rows the caller has just read.
+    fn with_rows(conn: &mut DbConn, t: Ticket, rows: Vec<StoredRow>) -> Result<Self> {
         let forms = Form::with_fields(conn, Some(t.kind()))?;
         let ids: Vec<i64> = [t.assignee_id, t.created_by, t.updated_by]
             .into_iter()
@@ -117,11 +122,7 @@ pub fn ticket_json(
     ids_instead_of_display: bool,
 ) -> Result<Value> {
     let l = Loaded::read(conn, ticket_id)?;
-    let mut v = l.base(ids_instead_of_display);
-    v.insert(
-        "forms".into(),
-        Value::Object(forms_json(&l.forms, &l.rows, ids_instead_of_display)),
-    );
+    let mut v = json_of(&l, ids_instead_of_display);
     if with_linked {
         let h: Vec<Value> = history::list(conn, ticket_id)?
             .iter()
@@ -130,6 +131,41 @@ pub fn ticket_json(
         v.insert("history".into(), Value::Array(h));
     }
     Ok(Value::Object(v))
+}
+
+fn json_of(l: &Loaded, ids: bool) -> Map<String, Value> {
+    let mut v = l.base(ids);
+    v.insert(
+        "forms".into(),
+        Value::Object(forms_json(&l.forms, &l.rows, ids)),
+    );
+    v
+}
+
+/// A ticket as a change has just left it, inside the change's transaction with the
+/// ticket's row locked: what the rules that change sets off and the answer to it are
+/// made from, so that neither reads the ticket again ([`Ticket::update_returning`]).
+pub struct TicketState(Loaded);
+
+impl TicketState {
+    /// From the ticket row as the change wrote it and its form rows as now stored.
+    pub(super) fn of(conn: &mut DbConn, t: Ticket, rows: Vec<StoredRow>) -> Result<Self> {
+        Ok(Self(Loaded::with_rows(conn, t, rows)?))
+    }
+
+    pub fn ticket_id(&self) -> i64 {
+        self.0.t.id
+    }
+
+    /// [`template_values`] of this state.
+    pub fn values(&self, conn: &mut DbConn) -> Result<TicketValues> {
+        values_of(conn, &self.0)
+    }
+
+    /// [`ticket_json`] of this state, without history.
+    pub fn json(&self, ids_instead_of_display: bool) -> Value {
+        Value::Object(json_of(&self.0, ids_instead_of_display))
+    }
 }
 
 fn base_json(
@@ -227,6 +263,10 @@ pub fn template_values(conn: &mut DbConn, ticket_id: i64) -> Result<TicketValues
 /// read of the ticket fewer).
 pub fn template_values_of(conn: &mut DbConn, ticket: Ticket) -> Result<TicketValues> {
     let l = Loaded::read_with(conn, ticket)?;
+    values_of(conn, &l)
+}
+
+fn values_of(conn: &mut DbConn, l: &Loaded) -> Result<TicketValues> {
     let t = &l.t;
     let (mut values, texts) = flatten(l.base(false), &t.priority, &l.forms, &l.rows);
     values.insert("ticket.url".into(), Value::String(ticket_url(conn, t.id)?));

@@ -22,7 +22,7 @@ impl Ticket {
     ) -> Result<Changes> {
         let actor = ChangeActor::user(actor);
         crate::db::write(conn, |c| {
-            let t = Ticket::get(c, id)?;
+            let t = Ticket::get_locked(c, id)?;
             let (form, fields, before) = multi_rows(c, &t, form_id)?;
             let prefix = format!("forms.{}", form.normalized_name);
             let mut errs = FieldErrors::new();
@@ -50,7 +50,7 @@ impl Ticket {
     ) -> Result<Changes> {
         let actor = ChangeActor::user(actor);
         crate::db::write(conn, |c| {
-            let t = Ticket::get(c, id)?;
+            let t = Ticket::get_locked(c, id)?;
             let (form, fields, before) = multi_rows(c, &t, form_id)?;
             if !before.iter().any(|(rid, _)| *rid == row_id) {
                 return Err(Error::NotFound("row".into()));

@@ -18,6 +18,7 @@ use crate::firing::progress::{self, Progress};
 use crate::http::extract::{Authenticated, TechnicianUser, client_ip, state};
 use crate::http::htmx::is_htmx;
 use crate::ids::{DeliveryId, TicketId, WebhookId};
+use crate::tickets::TicketKey;
 use crate::tickets::history_view::HistoryView;
 
 /// How many deliveries the ticket's "Recent deliveries" panel lists.
@@ -155,7 +156,7 @@ pub async fn ticket_webhooks_preview(
         let r = FireRequest {
             principal: &p,
             audit: &actor,
-            ticket: TicketId(id),
+            ticket: TicketKey::Id(TicketId(id)),
             webhook: WebhookId(webhook),
             params: &params,
         };
@@ -208,11 +209,11 @@ pub async fn ticket_webhooks_fire(
         let r = FireRequest {
             principal: &p,
             audit: &actor,
-            ticket: TicketId(id),
+            ticket: TicketKey::Id(TicketId(id)),
             webhook: WebhookId(webhook),
             params: &params,
         };
-        manual::fire(c, &sb, &schedule, &r, chrono::Utc::now())
+        Ok(manual::fire(c, &sb, &schedule, &r, chrono::Utc::now())?.id)
     })
     .await?;
     st.delivery_waker.wake();

@@ -66,6 +66,7 @@ mod strict_input;
 mod templating;
 mod test_send;
 mod ticket_pages;
+mod ticket_patches;
 mod tickets_api;
 mod tickets_api_list;
 mod tickets_domain;
