@@ -133,7 +133,9 @@ impl Engine {
             .collect();
         let mut processed = Vec::new();
         while let Some(p) = queue.pop_front() {
-            processed.push(p.event.id);
+            if p.event.processed_at.is_none() {
+                processed.push(p.event.id);
+            }
             if !rules.iter().any(|r| r.listens_to(&p.event.event_type)) {
                 continue;
             }
@@ -373,6 +375,10 @@ impl Sink for Engine {
         self.run(c, actor, evs, Utc::now())
     }
 
+    fn evaluates_in_transaction(&self) -> bool {
+        true
+    }
+
     fn on_update(
         &self,
         c: &mut DbConn,
@@ -460,6 +466,11 @@ impl Sink for Collector {
             .borrow_mut()
             .extend(evs.into_iter().map(|e| (e, actor.clone())));
         Ok(())
+    }
+
+    /// What it gathers, the engine evaluates in the same transaction.
+    fn evaluates_in_transaction(&self) -> bool {
+        true
     }
 }
 

@@ -62,6 +62,7 @@ pub(super) fn finish_update(
     id: i64,
     changes: &Changes,
     webhook: Option<&ResponseOrigin>,
+    sink: &dyn events::Sink,
 ) -> Result<Vec<events::Event>> {
     let mut out = Vec::new();
     let ch = Value::Object(changes.clone().into_iter().collect());
@@ -84,6 +85,7 @@ pub(super) fn finish_update(
                 "run_rules": o.run_rules,
                 "changes": ch,
             }),
+            sink,
         )?);
         if !o.run_rules || changes.is_empty() {
             return Ok(out);
@@ -97,6 +99,7 @@ pub(super) fn finish_update(
         id,
         actor,
         &json!({ "changes": ch }),
+        sink,
     )?);
     if let Some(s) = changes.get("status") {
         out.push(events::record(
@@ -105,6 +108,7 @@ pub(super) fn finish_update(
             id,
             actor,
             &json!({ "changes": { "status": s } }),
+            sink,
         )?);
     }
     if let Some(a) = changes.get("assignee") {
@@ -114,6 +118,7 @@ pub(super) fn finish_update(
             id,
             actor,
             &json!({ "changes": { "assignee": a } }),
+            sink,
         )?);
     }
     Ok(out)

@@ -58,6 +58,12 @@ pub trait Sink {
     /// `events` are in the order the change wrote them; `actor` made the change.
     fn on_events(&self, conn: &mut DbConn, actor: &ChangeActor, events: Vec<Event>) -> Result<()>;
 
+    /// Whether this sink evaluates every event it is handed before the change's
+    /// transaction commits: [`record`] then writes the event as processed.
+    fn evaluates_in_transaction(&self) -> bool {
+        false
+    }
+
     /// [`Sink::on_events`] for an update, told the ticket as the update left it (so it
     /// need not read it again). Returns whether the ticket may have changed since:
     /// only a sink that knows it did not may say `false`.
@@ -102,9 +108,13 @@ pub fn record(
     ticket_id: i64,
     actor: &ChangeActor,
     payload: &Value,
+    sink: &dyn Sink,
 ) -> Result<Event> {
     let now = crate::db::now();
     let payload = payload.to_string();
+    // Written as processed when the sink evaluates it before this transaction commits:
+    // the one `UPDATE` marking it afterwards is saved, and a rollback takes both back.
+    let processed_at = sink.evaluates_in_transaction().then_some(now);
     let id = diesel::insert_into(events::table)
         .values((
             events::event_type.eq(event_type),
@@ -113,6 +123,7 @@ pub fn record(
             events::actor_integration.eq(actor.integration),
             events::payload.eq(&payload),
             events::created_at.eq(now),
+            events::processed_at.eq(processed_at),
         ))
         .returning(events::id)
         .get_result(conn)?;
@@ -124,7 +135,7 @@ pub fn record(
         actor_integration: actor.integration,
         payload,
         created_at: now,
-        processed_at: None,
+        processed_at,
     })
 }
 

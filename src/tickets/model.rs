@@ -164,12 +164,12 @@ impl Ticket {
             .ok_or_else(|| Error::NotFound("ticket".into()))
     }
 
-    fn core(&self, conn: &mut DbConn) -> Result<Core> {
-        let assignee = match self.assignee_id {
-            Some(id) => User::get(conn, id).ok(),
-            None => None,
-        };
-        Ok(Core {
+    /// The fields a change compares, its assignee taken from `users` (absent: none).
+    fn core(&self, users: &[User]) -> Core {
+        let assignee = self
+            .assignee_id
+            .and_then(|id| users.iter().find(|u| u.id == id).cloned());
+        Core {
             subject: self.subject.clone(),
             description: self.description.clone(),
             status: self.status.clone(),
@@ -179,7 +179,7 @@ impl Ticket {
             assignee,
             requester_name: self.requester_name.clone(),
             requester_email: self.requester_email.clone(),
-        })
+        }
     }
 
     /// Validates everything, then inserts the ticket, its form values, a history entry
@@ -309,6 +309,7 @@ impl Ticket {
                 ticket.id,
                 actor,
                 &json!({ "ticket": snapshot }),
+                sink,
             )?;
             sink.on_events(c, actor, vec![e])?;
             // Rules may have changed it already.
@@ -405,6 +406,7 @@ impl Ticket {
                 id,
                 actor,
                 &json!({ "note": text, "internal": internal, "historyid": hid }),
+                sink,
             )?;
             sink.on_events(c, actor, vec![e])?;
             Ok(hid)
@@ -439,6 +441,7 @@ impl Ticket {
                 id,
                 &by,
                 &json!({ "ticket": last }),
+                sink,
             )?;
             sink.on_events(c, &by, vec![e])?;
             diesel::delete(ticket_form_rows::table.filter(ticket_form_rows::ticket_id.eq(id)))
@@ -505,7 +508,16 @@ fn update_with(
     crate::db::write(conn, |c| {
         let t = Ticket::get_locked_by(c, key)?;
         let id = t.id;
-        let old = t.core(c)?;
+        // Every user the change and its answer name, in one read: the assignee, the
+        // creator and whoever changes it now (its new `updatedby`).
+        let mut users = User::get_many(
+            c,
+            &[t.assignee_id, t.created_by, actor.id]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        )?;
+        let old = t.core(&users);
         let mut new = old.clone();
         let mut errs = FieldErrors::new();
         let set = |dst: &mut String, v: &Option<String>| {
@@ -545,7 +557,7 @@ fn update_with(
             // A response that changed nothing is still on record as processed.
             if webhook.is_some() {
                 touch(c, id, actor)?;
-                let evs = finish_update(c, actor, id, &changes, webhook)?;
+                let evs = finish_update(c, actor, id, &changes, webhook, sink)?;
                 sink.on_events(c, actor, evs)?;
             }
             return Ok(Updated {
@@ -583,8 +595,9 @@ fn update_with(
         } else {
             values::rows_of(c, id)?
         };
-        let state = TicketState::of(c, updated, rows)?;
-        let evs = finish_update(c, actor, id, &changes, webhook)?;
+        users.extend(new.assignee.clone());
+        let state = TicketState::of(c, updated, rows, &users)?;
+        let evs = finish_update(c, actor, id, &changes, webhook, sink)?;
         let changed_since = sink.on_update(c, actor, evs, &state)?;
         Ok(Updated {
             ticket_id: id,

@@ -86,12 +86,24 @@ impl Loaded {
 
     /// [`Loaded::read`] for a ticket and form rows the caller has just read.
     fn with_rows(conn: &mut DbConn, t: Ticket, rows: Vec<StoredRow>) -> Result<Self> {
+        Self::with_users(conn, t, rows, &[])
+    }
+
+    /// [`Loaded::with_rows`] that reads only the users not among `known`.
+    fn with_users(
+        conn: &mut DbConn,
+        t: Ticket,
+        rows: Vec<StoredRow>,
+        known: &[User],
+    ) -> Result<Self> {
         let forms = Form::with_fields(conn, Some(t.kind()))?;
-        let ids: Vec<i64> = [t.assignee_id, t.created_by, t.updated_by]
+        let missing: Vec<i64> = [t.assignee_id, t.created_by, t.updated_by]
             .into_iter()
             .flatten()
+            .filter(|id| !known.iter().any(|u| u.id == *id))
             .collect();
-        let users = User::get_many(conn, &ids)?;
+        let mut users = User::get_many(conn, &missing)?;
+        users.extend_from_slice(known);
         let find = |id: Option<i64>| id.and_then(|id| users.iter().find(|u| u.id == id).cloned());
         Ok(Self {
             assignee: find(t.assignee_id),
@@ -148,9 +160,15 @@ fn json_of(l: &Loaded, ids: bool) -> Map<String, Value> {
 pub struct TicketState(Loaded);
 
 impl TicketState {
-    /// From the ticket row as the change wrote it and its form rows as now stored.
-    pub(super) fn of(conn: &mut DbConn, t: Ticket, rows: Vec<StoredRow>) -> Result<Self> {
-        Ok(Self(Loaded::with_rows(conn, t, rows)?))
+    /// From the ticket row as the change wrote it, its form rows as now stored and the
+    /// users the change has read (others it names are read here).
+    pub(super) fn of(
+        conn: &mut DbConn,
+        t: Ticket,
+        rows: Vec<StoredRow>,
+        known: &[User],
+    ) -> Result<Self> {
+        Ok(Self(Loaded::with_users(conn, t, rows, known)?))
     }
 
     pub fn ticket_id(&self) -> i64 {

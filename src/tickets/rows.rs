@@ -100,7 +100,8 @@ fn record_rows_change(
     if old != new {
         changes.insert(form.normalized_name.clone(), change(old, new));
         touch(c, t.id, actor)?;
-        finish_update(c, actor, t.id, &changes, None)?;
+        // No rules run on a row edit: its events stay unprocessed.
+        finish_update(c, actor, t.id, &changes, None, &super::events::NoRules)?;
     }
     Ok(changes)
 }
