@@ -332,6 +332,7 @@ impl Ticket {
     /// [`Ticket::update`], also returning the ticket as it now is when nothing changed it
     /// after the update (the rules did not): the API answers with it without reading the
     /// ticket again.
+    ///
     /// `key` is resolved inside the update's transaction, in the read it makes anyway.
     pub fn update_returning(
         conn: &mut DbConn,
