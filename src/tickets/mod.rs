@@ -12,6 +12,7 @@ pub mod forms;
 pub mod history;
 pub mod history_view;
 mod input;
+pub mod lookup;
 pub mod model;
 pub mod payload;
 pub mod query;
@@ -21,7 +22,8 @@ pub mod validation;
 pub mod values;
 
 pub use forms::{FieldType, Form, FormField, SelectOption};
-pub use model::{Changes, Ticket, TicketInput, TicketKey, TicketPatch, Updated};
+pub use lookup::TicketKey;
+pub use model::{Changes, Ticket, TicketInput, TicketPatch, Updated};
 pub use payload::{
     normalize_name, template_names, template_values, template_values_of, ticket_json,
 };
