@@ -317,7 +317,7 @@ pub fn print(rep: &Report) {
         rep.raw_ceiling_per_s
     );
     println!(
-        "{:<16} {:>6} {:>6} {:>5} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8} {:>8} {:>5} {:>5}",
+        "{:<16} {:>6} {:>6} {:>5} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8} {:>8} {:>5} {:>5} {:>8}",
         "run",
         "rate",
         "calls",
@@ -333,12 +333,13 @@ pub fn print(rep: &Report) {
         "cpu ms/d",
         "pg ms/d",
         "dup",
-        "miss"
+        "miss",
+        "api p99"
     );
     for r in &rep.runs {
         let lat = r.return_to_arrival;
         println!(
-            "{:<16} {:>6} {:>6} {:>5} {:>9.0} {:>9.0} {:>9.0} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8.3} {:>8} {:>5} {:>5}",
+            "{:<16} {:>6} {:>6} {:>5} {:>9.0} {:>9.0} {:>9.0} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8.3} {:>8} {:>5} {:>5} {:>8}",
             r.name,
             r.rate.map_or_else(|| "full".into(), |x| x.to_string()),
             r.requests,
@@ -357,10 +358,12 @@ pub fn print(rep: &Report) {
                 .map_or_else(|| "-".into(), |v| format!("{v:.3}")),
             r.duplicates,
             r.missing,
+            opt(r.api_latency, |l| l.p99_ms),
         );
     }
     println!(
-        "(latency: API answer → arrival at the receiver; cpu ms/d: Hookdesk CPU per delivery)"
+        "(latency: API answer → arrival at the receiver; cpu ms/d: Hookdesk CPU per delivery; api p99: \
+         call sent → answer)"
     );
     if let Some(n) = &rep.noisy {
         println!(
