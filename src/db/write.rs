@@ -76,11 +76,7 @@ pub fn write_joined<T, E>(
 where
     E: From<DieselError>,
 {
-    let nested = match conn {
-        DbConn::Sqlite(s) => in_transaction(s),
-        DbConn::Postgres(p) => in_transaction(p),
-    }?;
-    if nested {
+    if nested(conn)? {
         f(conn)
     } else {
         write_as(conn, false, f)
@@ -95,10 +91,7 @@ fn write_as<T, E>(
 where
     E: From<DieselError>,
 {
-    let nested = match conn {
-        DbConn::Sqlite(s) => in_transaction(s),
-        DbConn::Postgres(p) => in_transaction(p),
-    }?;
+    let nested = nested(conn)?;
     match conn {
         DbConn::Sqlite(s) if !nested => {
             // Rules 5 and 7. Held until the commit or rollback (the guard's scope).
@@ -167,6 +160,14 @@ fn checkpoint_now_and_then(conn: &mut DbConn) {
             diesel::connection::SimpleConnection::batch_execute(s, "PRAGMA wal_checkpoint(PASSIVE)")
     {
         tracing::warn!(error = %e, "WAL checkpoint failed; the next one will catch up");
+    }
+}
+
+/// Whether `conn` is inside a transaction already.
+fn nested(conn: &mut DbConn) -> Result<bool, DieselError> {
+    match conn {
+        DbConn::Sqlite(s) => in_transaction(s),
+        DbConn::Postgres(p) => in_transaction(p),
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::db_tests;
 use crate::helpers::TestApp;
-use crate::rules_world::{send_rule, world};
+use crate::rules_world::{World, send_rule, world};
 use crate::tickets_api::{api, make_forms};
 
 db_tests!(
@@ -60,15 +60,7 @@ async fn concurrent_patches_of_one_ticket_keep_every_change(app: TestApp) {
     for c in clients {
         c.await.unwrap();
     }
-    let (s, t) = api(
-        &w.app,
-        reqwest::Method::GET,
-        &w.tech,
-        &format!("/api/v1/tickets/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 200);
+    let t = stored(&w, id).await;
     for f in fields {
         assert_eq!(t[key(f)], value(f, ROUNDS), "{f} lost a change: {t}");
     }
@@ -97,16 +89,7 @@ async fn the_answer_is_the_ticket_as_stored(app: TestApp) {
     ];
     for (i, p) in patches.iter().enumerate() {
         let answer = w.patch(&w.tech, id, p.clone()).await;
-        let (s, stored) = api(
-            &w.app,
-            reqwest::Method::GET,
-            &w.tech,
-            &format!("/api/v1/tickets/{id}"),
-            None,
-        )
-        .await;
-        assert_eq!(s, 200);
-        assert_eq!(answer["ticket"], without_history(stored), "patch {i}: {p}");
+        assert_eq!(answer["ticket"], stored(&w, id).await, "patch {i}: {p}");
         assert!(
             answer["changes"].as_object().is_some_and(|c| !c.is_empty()),
             "patch {i} changed nothing: {answer}"
@@ -131,7 +114,13 @@ async fn the_answer_shows_what_a_rule_changed_after_the_patch(app: TestApp) {
     assert_eq!(answer["ticket"]["category"], "Desk", "{answer}");
     // The answer's changes are the patch's own; the rule's change is in the ticket.
     assert!(answer["changes"].get("category").is_none(), "{answer}");
-    let (_, stored) = api(
+    assert_eq!(answer["ticket"], stored(&w, id).await);
+}
+
+/// The ticket as `GET /api/v1/tickets/{id}` gives it, without its history (which a
+/// PATCH answer does not carry).
+async fn stored(w: &World, id: i64) -> Value {
+    let (s, mut t) = api(
         &w.app,
         reqwest::Method::GET,
         &w.tech,
@@ -139,10 +128,7 @@ async fn the_answer_shows_what_a_rule_changed_after_the_patch(app: TestApp) {
         None,
     )
     .await;
-    assert_eq!(answer["ticket"], without_history(stored));
-}
-
-fn without_history(mut t: Value) -> Value {
+    assert_eq!(s, 200, "{t}");
     if let Some(o) = t.as_object_mut() {
         o.remove("history");
     }
