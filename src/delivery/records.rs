@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::queue::encode_headers;
 use crate::db::DbConn;
+use crate::db::prepared::{Sql, Stmt};
 use crate::db::schema::delivery_attempts;
 use crate::error::Result;
 
@@ -35,8 +36,8 @@ pub struct NewAttempt {
     pub note: Option<String>,
 }
 
-/// The insert values of one attempt: one home for the column list, used for a single
-/// row (a statement diesel keeps prepared) and for many (one statement per group).
+/// The insert values of one attempt (a statement diesel keeps prepared); the group
+/// insert on PostgreSQL ([`InsertAttemptsPg`]) names the same columns in the same order.
 macro_rules! attempt_values {
     ($delivery_id:expr, $a:expr, $req_h:expr, $resp_h:expr) => {
         (
@@ -72,35 +73,76 @@ impl NewAttempt {
     }
 
     /// Inserts the attempts of many deliveries in one statement (the recorder's groups on
-    /// PostgreSQL, where each statement is a round trip).
+    /// PostgreSQL, where each statement is a round trip). The rows go as one array per
+    /// column, so the text is the same for every group size and stays prepared: a
+    /// `VALUES` list of n rows is a new statement for each n, parsed and planned again.
     pub(super) fn insert_many(
         pg: &mut diesel::PgConnection,
         rows: &[(i64, NewAttempt)],
     ) -> Result<()> {
+        use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
         if rows.is_empty() {
             return Ok(());
         }
-        let headers: Vec<(String, String)> = rows
+        let col =
+            |f: fn(&NewAttempt) -> &str| -> Vec<&str> { rows.iter().map(|(_, a)| f(a)).collect() };
+        let opt = |f: fn(&NewAttempt) -> Option<&str>| -> Vec<Option<&str>> {
+            rows.iter().map(|(_, a)| f(a)).collect()
+        };
+        let req_h: Vec<String> = rows
             .iter()
-            .map(|(_, a)| {
-                (
-                    encode_headers(&a.request_headers),
-                    encode_headers(&a.response_headers),
-                )
-            })
+            .map(|(_, a)| encode_headers(&a.request_headers))
             .collect();
-        let values: Vec<_> = rows
+        let resp_h: Vec<String> = rows
             .iter()
-            .zip(&headers)
-            .map(|((delivery_id, a), (req_h, resp_h))| {
-                attempt_values!(*delivery_id, a, req_h, resp_h)
-            })
+            .map(|(_, a)| encode_headers(&a.response_headers))
             .collect();
-        diesel::insert_into(delivery_attempts::table)
-            .values(values)
+        Stmt::<InsertAttemptsPg>::new()
+            .bind::<Array<BigInt>, _>(rows.iter().map(|(d, _)| *d).collect::<Vec<i64>>())
+            .bind::<Array<Integer>, _>(rows.iter().map(|(_, a)| a.number).collect::<Vec<i32>>())
+            .bind::<Array<Text>, _>(col(|a| &a.trigger))
+            .bind::<Array<Timestamp>, _>(rows.iter().map(|(_, a)| a.started_at).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(
+                rows.iter()
+                    .map(|(_, a)| a.duration_ms)
+                    .collect::<Vec<i64>>(),
+            )
+            .bind::<Array<Text>, _>(col(|a| &a.request_method))
+            .bind::<Array<Text>, _>(col(|a| &a.request_url))
+            .bind::<Array<Text>, _>(&req_h)
+            .bind::<Array<Text>, _>(col(|a| &a.request_body))
+            .bind::<Array<Nullable<Integer>>, _>(
+                rows.iter()
+                    .map(|(_, a)| a.response_status)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(&resp_h)
+            .bind::<Array<Text>, _>(col(|a| &a.response_body))
+            .bind::<Array<Bool>, _>(
+                rows.iter()
+                    .map(|(_, a)| a.response_truncated)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Text>>, _>(opt(|a| a.error_class.as_deref()))
+            .bind::<Array<Nullable<Text>>, _>(opt(|a| a.error_message.as_deref()))
+            .bind::<Array<Text>, _>(col(|a| &a.worker))
+            .bind::<Array<Nullable<Text>>, _>(opt(|a| a.note.as_deref()))
             .execute(pg)?;
         Ok(())
     }
+}
+
+/// [`NewAttempt::insert_many`]'s statement: the columns of `attempt_values!`, in its order.
+struct InsertAttemptsPg;
+
+impl Sql for InsertAttemptsPg {
+    const TEXT: &'static str = "INSERT INTO delivery_attempts (delivery_id, number, trigger, \
+      started_at, duration_ms, request_method, request_url, request_headers, request_body, \
+      response_status, response_headers, response_body, response_truncated, error_class, \
+      error_message, worker, note) \
+    SELECT * FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::timestamp[], ?::bigint[], \
+      ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::text[], ?::text[], \
+      ?::boolean[], ?::text[], ?::text[], ?::text[], ?::text[])";
 }
 
 /// One stored attempt.
