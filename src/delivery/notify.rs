@@ -1,7 +1,9 @@
 //! Waking workers in other processes (PostgreSQL only).
 //!
-//! [`enqueue`](super::enqueue) sends `NOTIFY hookdesk_deliveries` inside the caller's
-//! transaction; PostgreSQL delivers it only if that transaction commits, so a worker is
+//! Every insert into `deliveries` sends `NOTIFY hookdesk_deliveries` from a statement
+//! trigger (migration `deliveries_notify_trigger`), and [`enqueue`](super::enqueue) sends
+//! it with [`notify`] when it appends to an open batch; both inside the writer's
+//! transaction. PostgreSQL delivers it only if that transaction commits, so a worker is
 //! never woken for a delivery that does not exist (the outbox again). Each worker process
 //! keeps one extra connection that `LISTEN`s and turns notifications into a wake of its
 //! [`Waker`]. libpq offers no blocking wait through diesel, so the listener checks its

@@ -396,11 +396,13 @@ pub fn enqueue_queued(
     now: NaiveDateTime,
 ) -> Result<Queued> {
     validate(new)?;
-    // Workers in other processes hear of it when the caller's transaction commits.
-    super::notify::notify(conn)?;
+    // Workers in other processes hear of it when the caller's transaction commits: from
+    // the database's insert trigger for a new row (see `notify`), from us for an append,
+    // which can make a batch due at once.
     if let Some(spec) = &new.batch
         && let Some(q) = batching::try_append(conn, spec, &new.request.body, now)?
     {
+        super::notify::notify(conn)?;
         return Ok(q);
     }
     let max_attempts = match &new.retry_schedule {
