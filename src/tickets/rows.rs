@@ -1,9 +1,11 @@
 //! Rows of multi-line forms, changed one at a time from the ticket page. Each change
-//! records the whole form's rows before and after, like any other ticket update.
+//! records the whole form's rows before and after, like any other ticket update, and
+//! hands its events to the sink (the rules) like one.
 
 use serde_json::{Map, Value};
 
 use super::ChangeActor;
+use super::events::Sink;
 use super::model::{Changes, Ticket, change, finish_update, rows_json, touch};
 use super::values;
 use crate::auth::Principal;
@@ -19,6 +21,7 @@ impl Ticket {
         form_id: i64,
         row_id: Option<i64>,
         input: &Map<String, Value>,
+        sink: &dyn Sink,
     ) -> Result<Changes> {
         let actor = ChangeActor::user(actor);
         crate::db::write(conn, |c| {
@@ -37,7 +40,7 @@ impl Ticket {
                 }
                 None => values::insert_row(c, id, form_id, &data)?,
             }
-            record_rows_change(c, &actor, &t, &form, &fields, before)
+            record_rows_change(c, &actor, &t, &form, &fields, before, sink)
         })
     }
 
@@ -47,6 +50,7 @@ impl Ticket {
         id: i64,
         form_id: i64,
         row_id: i64,
+        sink: &dyn Sink,
     ) -> Result<Changes> {
         let actor = ChangeActor::user(actor);
         crate::db::write(conn, |c| {
@@ -56,7 +60,7 @@ impl Ticket {
                 return Err(Error::NotFound("row".into()));
             }
             values::delete_row(c, row_id)?;
-            record_rows_change(c, &actor, &t, &form, &fields, before)
+            record_rows_change(c, &actor, &t, &form, &fields, before, sink)
         })
     }
 }
@@ -88,6 +92,7 @@ fn record_rows_change(
     form: &super::Form,
     fields: &[super::FormField],
     before: Rows,
+    sink: &dyn Sink,
 ) -> Result<Changes> {
     let after: Vec<Map<String, Value>> = values::rows_of(c, t.id)?
         .into_iter()
@@ -100,8 +105,8 @@ fn record_rows_change(
     if old != new {
         changes.insert(form.normalized_name.clone(), change(old, new));
         touch(c, t.id, actor)?;
-        // No rules run on a row edit: its events stay unprocessed.
-        finish_update(c, actor, t.id, &changes, None, &super::events::NoRules)?;
+        let events = finish_update(c, actor, t.id, &changes, None, sink)?;
+        sink.on_events(c, actor, events)?;
     }
     Ok(changes)
 }

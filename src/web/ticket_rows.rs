@@ -109,10 +109,12 @@ pub async fn rows_create(
     let (id, form_id) = path.into_inner();
     let input = row_input(form.into_inner());
     let p = auth.principal.clone();
+    let rules = st.rules.clone();
     let res = db::run(&st.pool, move |c| {
-        Ticket::save_row(c, &p, id, form_id, None, &input).map(|_| ())
+        Ticket::save_row(c, &p, id, form_id, None, &input, &rules).map(|_| ())
     })
     .await;
+    st.delivery_waker.wake();
     done(&req, &session, id, form_id, res, None).await
 }
 
@@ -147,10 +149,12 @@ pub async fn rows_update(
     let (id, form_id, row) = path.into_inner();
     let input = row_input(form.into_inner());
     let p = auth.principal.clone();
+    let rules = st.rules.clone();
     let res = db::run(&st.pool, move |c| {
-        Ticket::save_row(c, &p, id, form_id, Some(row), &input).map(|_| ())
+        Ticket::save_row(c, &p, id, form_id, Some(row), &input, &rules).map(|_| ())
     })
     .await;
+    st.delivery_waker.wake();
     done(&req, &session, id, form_id, res, Some(row)).await
 }
 
@@ -163,9 +167,11 @@ pub async fn rows_delete(
     let st = state(&req)?;
     let (id, form_id, row) = path.into_inner();
     let p = auth.principal.clone();
+    let rules = st.rules.clone();
     let res = db::run(&st.pool, move |c| {
-        Ticket::delete_row(c, &p, id, form_id, row).map(|_| ())
+        Ticket::delete_row(c, &p, id, form_id, row, &rules).map(|_| ())
     })
     .await;
+    st.delivery_waker.wake();
     done(&req, &session, id, form_id, res, None).await
 }
