@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::db_tests;
 use crate::helpers::TestApp;
 use crate::rules_world::{send_rule, world};
-use crate::tickets_api::make_forms;
+use crate::tickets_api::{form_id, make_forms};
 
 db_tests!(
     spawn = crate::rules_world::loopback_worker_app;
@@ -35,14 +35,7 @@ async fn a_row_edit_on_the_ticket_page_sets_the_rule_off(app: TestApp) {
         )
         .await;
     let id = t["id"].as_i64().unwrap();
-    let form = w.app.with_conn(|c| {
-        hookdesk::tickets::Form::list(c)
-            .unwrap()
-            .into_iter()
-            .find(|f| f.name == "Linked assets")
-            .unwrap()
-            .id
-    });
+    let form = form_id(&w.app, "Linked assets");
     let base = format!("/tickets/{id}/forms/{form}/rows");
     let ana = w.app.client_as("ana", &["Technician"]).await;
 

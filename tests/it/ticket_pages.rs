@@ -8,7 +8,7 @@ use hookdesk::tickets::{Form, Ticket, events};
 use crate::browser::{browser_login, start_browser};
 use crate::db_tests;
 use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
-use crate::tickets_api::make_forms;
+use crate::tickets_api::{form_id, make_forms};
 
 db_tests!(
     technician_creates_edits_and_notes_a_ticket,
@@ -24,17 +24,6 @@ fn text_of(html: &str, css: &str) -> String {
         .unwrap_or_else(|| panic!("no {css} in page"))
         .text()
         .collect::<String>()
-}
-
-fn form_id(app: &TestApp, name: &str) -> i64 {
-    app.with_conn(|c| {
-        Form::list(c)
-            .unwrap()
-            .into_iter()
-            .find(|f| f.name == name)
-            .unwrap()
-            .id
-    })
 }
 
 async fn technician_creates_edits_and_notes_a_ticket(app: TestApp) {

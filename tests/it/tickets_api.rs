@@ -13,6 +13,18 @@ use crate::helpers::TestApp;
 
 db_tests!(api_ticket_lifecycle, api_validation_names_each_field,);
 
+/// The id of the form called `name`.
+pub fn form_id(app: &TestApp, name: &str) -> i64 {
+    app.with_conn(|c| {
+        Form::list(c)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.name == name)
+            .unwrap()
+            .id
+    })
+}
+
 /// "Inventory" (single: serial required, cost number, warranty checkbox, location select,
 /// bought date) for Incidents and Service Requests; "Linked assets" (multi-line: asset,
 /// request date) for Incidents.
