@@ -10,8 +10,9 @@
 //!    empties it, and nothing it holds can grow without bound.
 //! 2. It is reached like any other receiver: over the network, through the SSRF guard,
 //!    so Hookdesk sends to itself only when the allow-list opens loopback.
-//! 3. Headers are shown through the one redaction rule, so credentials a connection
-//!    sends here are never shown back.
+//! 3. Headers are shown through the one redaction rule, with every header name any
+//!    connection sends as a secret (ticked secret, or carrying its API key) added to it,
+//!    so credentials a connection sends here are never shown back.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -44,9 +45,11 @@ pub struct EchoRequest {
 }
 
 impl EchoRequest {
-    /// Headers as people may see them (credentials `••••`).
-    pub fn shown_headers(&self) -> Vec<(String, String)> {
-        redact_headers(&self.headers, &[])
+    /// Headers as people may see them: credentials, and the headers named in
+    /// `also_secret` ([`secret_header_names`]), as `••••`.
+    pub fn shown_headers(&self, also_secret: &[String]) -> Vec<(String, String)> {
+        let names: Vec<&str> = also_secret.iter().map(String::as_str).collect();
+        redact_headers(&self.headers, &names)
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -183,6 +186,26 @@ impl Echo {
     pub fn clear(&self, name: &str) {
         self.lock().by_name.remove(name);
     }
+}
+
+/// The header names any connection sends as secrets: its ticked-secret default headers
+/// and the header of an API key. Taken from every connection, not only those pointing
+/// here, since a webhook may give a full URL of its own: hiding a header that is secret
+/// elsewhere costs nothing, showing one costs the secret.
+pub fn secret_header_names(conn: &mut DbConn) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for c in Connection::list(conn)? {
+        names.extend(
+            c.stored_headers()
+                .into_iter()
+                .filter(|h| h.secret)
+                .map(|h| h.name),
+        );
+        if c.auth_kind() == crate::connections::AuthKind::ApiKey && !c.auth_header.is_empty() {
+            names.push(c.auth_header.clone());
+        }
+    }
+    Ok(names)
 }
 
 /// Checks `r`'s signature with the active secrets of every connection whose base URL

@@ -104,6 +104,11 @@ impl From<diesel::result::Error> for Error {
                 crate::db::note_busy(&other);
                 Error::Busy(other.to_string())
             }
+            // Typed text reaches PostgreSQL with a NUL only when no check before it
+            // looked (a filter, a path): the user's input, not our fault.
+            other if crate::db::text::is_nul_in_text(&other) => {
+                Error::BadRequest("text may not contain the NUL character (U+0000)".into())
+            }
             other => Error::Database(other),
         }
     }

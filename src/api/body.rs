@@ -36,6 +36,39 @@ pub fn require_json(req: &HttpRequest) -> Result<()> {
     }
 }
 
+/// The dotted path of the first key or string holding U+0000, if any.
+fn nul_at(m: &Map<String, Value>) -> Option<String> {
+    fn walk(v: &Value, path: String) -> Option<String> {
+        match v {
+            Value::String(s) if s.contains('\0') => Some(path),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, format!("{path}.{i}"))),
+            Value::Object(m) => m.iter().find_map(|(k, v)| {
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') {
+                    Some(at)
+                } else {
+                    walk(v, at)
+                }
+            }),
+            _ => None,
+        }
+    }
+    m.iter().find_map(|(k, v)| {
+        if k.contains('\0') {
+            Some(k.clone())
+        } else {
+            walk(v, k.clone())
+        }
+    })
+}
+
 fn not_json(e: &serde_json::Error) -> Error {
     Error::BadRequest(format!("the body is not valid JSON: {e}"))
 }
@@ -44,7 +77,16 @@ fn not_json(e: &serde_json::Error) -> Error {
 pub fn object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>> {
     require_json(req)?;
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Object(m)) => {
+            // PostgreSQL cannot store U+0000 and SQLite would: refused alike on both.
+            if let Some(at) = nul_at(&m) {
+                return Err(Error::invalid(
+                    &at,
+                    "may not contain the NUL character (\\u0000)",
+                ));
+            }
+            Ok(m)
+        }
         Ok(_) => Err(Error::BadRequest("the body must be a JSON object".into())),
         Err(e) => Err(not_json(&e)),
     }

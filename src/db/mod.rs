@@ -13,6 +13,7 @@
 
 pub mod prepared;
 pub mod schema;
+pub mod text;
 mod trace;
 pub mod versioned;
 mod write;

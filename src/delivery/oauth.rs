@@ -294,12 +294,38 @@ fn refused(endpoint: &str, r: &BasicErrorResponse) -> AttemptError {
     auth_error(m)
 }
 
-/// The first bytes of a body for an error message.
+/// What a token answer that could not be read looked like, for an error message that
+/// is stored and shown (rule 6): a 200 whose token the crate could not parse (an
+/// `expires_in` sent as a string, no `token_type`) still carries a live token, so a JSON
+/// object is described by its keys and the kinds of their values, and other text is
+/// quoted only when it does not mention a token.
 fn excerpt(body: &[u8]) -> String {
+    if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(body) {
+        let kinds: Vec<String> = m
+            .iter()
+            .map(|(k, v)| {
+                let kind = match v {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "boolean",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Array(_) => "array",
+                    serde_json::Value::Object(_) => "object",
+                };
+                format!("{k:?}: {kind}")
+            })
+            .collect();
+        return format!("a JSON object of {{{}}}", kinds.join(", "));
+    }
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     let text = text.trim();
     if text.is_empty() {
         "an empty body".to_owned()
+    } else if text.to_ascii_lowercase().contains("token") {
+        format!(
+            "{} bytes that are not JSON (not shown: they mention a token)",
+            body.len()
+        )
     } else {
         format!("{text:?}")
     }

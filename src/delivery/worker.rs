@@ -25,6 +25,7 @@ use super::retry::{Decision, Outcome, RetryPolicy, next_delay};
 use super::sender::{OutgoingRequest, Sender};
 use super::target::{self, Target};
 use crate::config::Config;
+use crate::db::text::storable;
 use crate::db::{self, DbPool};
 use crate::error::Result;
 use crate::secrets::SecretBox;
@@ -353,7 +354,7 @@ pub(super) fn finish_of(
         status,
         next_attempt_at,
         last_status: attempt.status.map(i32::from),
-        last_error: attempt.error.as_ref().map(|e| e.message.clone()),
+        last_error: attempt.error.as_ref().map(|e| storable(e.message.clone())),
         attempt: NewAttempt {
             number,
             trigger: row.trigger.clone(),
@@ -365,10 +366,10 @@ pub(super) fn finish_of(
             request_body: row.body.clone(),
             response_status: attempt.status.map(i32::from),
             response_headers: attempt.response_headers.clone(),
-            response_body: String::from_utf8_lossy(&attempt.response_body).into_owned(),
+            response_body: storable(String::from_utf8_lossy(&attempt.response_body).into_owned()),
             response_truncated: attempt.truncated,
             error_class: attempt.error.as_ref().map(|e| e.class.as_str().to_owned()),
-            error_message: attempt.error.as_ref().map(|e| e.message.clone()),
+            error_message: attempt.error.as_ref().map(|e| storable(e.message.clone())),
             worker: worker.to_owned(),
             note,
         },

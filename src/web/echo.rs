@@ -26,6 +26,8 @@ struct EchoIndex {
 
 struct Shown {
     r: EchoRequest,
+    /// The request's headers as they may be shown (`EchoRequest::shown_headers`).
+    headers: Vec<(String, String)>,
     signature: Signature,
 }
 
@@ -132,11 +134,17 @@ pub async fn echo_show(
     let n = name.clone();
     let requests = db::run(&st.pool, move |c| {
         let now = db::now();
+        let secret = echo::secret_header_names(c)?;
         requests
             .into_iter()
             .map(|r| {
                 let signature = echo::check_signature(c, &sb, &n, &r, now)?;
-                Ok(Shown { r, signature })
+                let headers = r.shown_headers(&secret);
+                Ok(Shown {
+                    r,
+                    headers,
+                    signature,
+                })
             })
             .collect::<crate::error::Result<Vec<_>>>()
     })

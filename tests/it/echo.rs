@@ -23,7 +23,8 @@ async fn a_first_webhook_to_the_echo_receiver(app: TestApp) {
     let api = |m: reqwest::Method, p: &str| app.client.request(m, app.url(p)).bearer_auth(&token);
     let c: Value = api(reqwest::Method::POST, "/api/v1/connections")
         .json(&json!({"name": "Echo", "base_url": app.url("/_echo/demo"),
-                      "auth_kind": "bearer", "auth_secret": "echo-bearer-secret-1"}))
+                      "auth_kind": "bearer", "auth_secret": "echo-bearer-secret-1",
+                      "headers": [{"name": "X-Tenant", "value": "tenant-secret-9", "secret": true}]}))
         .send()
         .await
         .unwrap()
@@ -111,6 +112,9 @@ async fn a_first_webhook_to_the_echo_receiver(app: TestApp) {
             !s.contains("echo-bearer-secret-1"),
             "the credential is hidden"
         );
+        // A header ticked secret on the connection, whatever its name, is hidden too.
+        assert!(s.contains("x-tenant: ••••"), "{s}");
+        assert!(!s.contains("tenant-secret-9"), "{s}");
     }
 
     // A wrong signature is called invalid.

@@ -45,6 +45,7 @@ mod metrics;
 mod mtls;
 mod newcomer_browser;
 mod notify;
+mod nul_text;
 mod oauth;
 mod oauth_server;
 mod pages;

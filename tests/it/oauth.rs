@@ -300,6 +300,19 @@ async fn a_refusing_token_endpoint_is_an_auth_error_on_the_attempt() {
     let ok = send(&s, &w, &c).await;
     assert!(ok.succeeded(), "{:?}", ok.error);
 
+    // A 200 whose token cannot be read (`expires_in` as a string) is an auth error that
+    // says why, and never repeats the token it carried: the message is stored and shown.
+    w.idp.lock().unwrap().refuse = Some((
+        200,
+        json!({"access_token": "tok-LEAK", "token_type": "Bearer", "expires_in": "3600"}),
+    ));
+    ahead.store(60, Ordering::SeqCst);
+    let odd = send(&s, &w, &client(&w, ClientAuth::Post)).await;
+    let e = odd.error.unwrap();
+    assert_eq!(e.class, ErrorClass::Auth);
+    assert!(e.message.contains("expires_in"), "{}", e.message);
+    assert!(!e.message.contains("tok-LEAK"), "{}", e.message);
+
     // An endpoint that is down altogether is an auth error too, naming the endpoint.
     let mut gone = client(&w, ClientAuth::Basic);
     gone.token_url = "http://127.0.0.1:9/token".into();
