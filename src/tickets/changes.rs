@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{Changes, change, rows_json};
+use super::validation::unix_newlines;
 use super::values::{self, FormWrite};
 use super::{ChangeActor, ResponseOrigin, events, history};
 use crate::db::DbConn;
@@ -25,8 +26,8 @@ pub(super) fn form_changes(w: &FormWrite, existing: &[values::StoredRow], change
                     values::typed(f, data.get(&k), false),
                 );
                 // A missing checkbox and an unticked one mean the same thing.
-                let same = o == n || (o.is_null() && n == Value::Bool(false));
-                if !same {
+                let unchanged = same(&o, &n) || (o.is_null() && n == Value::Bool(false));
+                if !unchanged {
                     changes.insert(
                         format!("{}.{}", form.normalized_name, f.normalized_name),
                         change(o, n),
@@ -41,10 +42,30 @@ pub(super) fn form_changes(w: &FormWrite, existing: &[values::StoredRow], change
                 .map(values::StoredRow::values)
                 .collect();
             let (o, n) = (rows_json(fields, &old), rows_json(fields, rows));
-            if o != n {
+            if !same(&o, &n) {
                 changes.insert(form.normalized_name.clone(), change(o, n));
             }
         }
+    }
+}
+
+/// Whether a value is unchanged as people read it. Numbers compare by value: the edit
+/// page shows a stored integer 7 as `7.00` with two decimal places, which comes back as
+/// the float 7.0. Text compares with its line breaks as stored now: values written
+/// before input was normalised hold the CRLF that browsers send.
+pub(super) fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            x.as_f64() == y.as_f64()
+        }
+        (Value::String(x), Value::String(y)) => x == y || unix_newlines(x) == unix_newlines(y),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
     }
 }
 
@@ -122,4 +143,23 @@ pub(super) fn finish_update(
         )?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_compare_by_value_and_text_by_its_line_breaks_as_stored() {
+        assert!(same(&json!(7), &json!(7.0)));
+        assert!(same(&json!([{"n": 7}]), &json!([{"n": 7.0}])));
+        assert!(!same(&json!(7), &json!(7.5)));
+        assert!(!same(
+            &json!(9_007_199_254_740_993_i64),
+            &json!(9_007_199_254_740_992_i64)
+        ));
+        assert!(same(&json!("a\r\nb\rc"), &json!("a\nb\nc")));
+        assert!(!same(&json!("a\nb"), &json!("a b")));
+        assert!(!same(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+    }
 }

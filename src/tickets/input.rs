@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::validation::unix_newlines;
 use super::{parse_priority, parse_status, priority_display};
 use crate::auth::User;
+use crate::auth::users::normalize_username;
 use crate::db::DbConn;
 use crate::error::{FieldErrors, Result};
 use crate::limits;
@@ -84,14 +86,22 @@ impl Core {
     }
 }
 
+/// The user `who` names, who must be active unless they are `current`, the ticket's
+/// assignee now: an edit that leaves a deactivated assignee as it was keeps them.
 pub(super) fn find_assignee(
     conn: &mut DbConn,
     who: &str,
+    current: Option<&User>,
     errs: &mut FieldErrors,
 ) -> Result<Option<User>> {
     let who = who.trim();
     if who.is_empty() {
         return Ok(None);
+    }
+    if let Some(u) =
+        current.filter(|u| u.id.to_string() == who || u.username == normalize_username(who))
+    {
+        return Ok(Some(u.clone()));
     }
     let u = match who.parse::<i64>() {
         Ok(id) => User::get(conn, id).ok(),
@@ -113,6 +123,7 @@ pub(super) fn validate_core(c: &mut Core, errs: &mut FieldErrors) {
     } else {
         limits::check(errs, "subject", &c.subject, limits::SHORT);
     }
+    c.description = unix_newlines(&c.description);
     limits::check(errs, "description", &c.description, 50_000);
     match parse_status(&c.status) {
         Some(s) => c.status = s.into(),

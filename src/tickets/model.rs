@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde_json::{Map, Value, json};
 
 pub(super) use super::changes::finish_update;
-use super::changes::form_changes;
+use super::changes::{form_changes, same};
 use super::events::Sink;
 use super::input::{Core, find_assignee, validate_core};
 pub use super::input::{TicketInput, TicketPatch};
@@ -156,7 +156,7 @@ impl Ticket {
                 }
             };
             let assignee = match &input.assignee {
-                Some(a) => find_assignee(c, a, &mut errs)?,
+                Some(a) => find_assignee(c, a, None, &mut errs)?,
                 None => None,
             };
             let mut core = Core {
@@ -449,7 +449,7 @@ fn update_with(
         set(&mut new.requester_email, &p.requester_email);
         if let Some(a) = &p.assignee {
             new.assignee = match a {
-                Some(a) => find_assignee(c, a, &mut errs)?,
+                Some(a) => find_assignee(c, a, old.assignee.as_ref(), &mut errs)?,
                 None => None,
             };
         }
@@ -460,7 +460,7 @@ fn update_with(
 
         let mut changes = Changes::new();
         for ((name, o), (_, n)) in old.shown().into_iter().zip(new.shown()) {
-            if o != n {
+            if !same(&o, &n) {
                 changes.insert(name.into(), change(o, n));
             }
         }
@@ -529,4 +529,22 @@ pub fn assignable_users(conn: &mut DbConn) -> Result<Vec<(i64, String, String)>>
         .order(users::display_name.asc())
         .select((users::id, users::username, users::display_name))
         .load(conn)?)
+}
+
+/// The assignee choices of a ticket's edit page: the assignable users, and the ticket's
+/// own assignee first when not one of them (deactivated, an integration), labelled so.
+/// Without it the page selected no one and its save unassigned the ticket.
+pub fn assignee_options(
+    conn: &mut DbConn,
+    current: Option<i64>,
+) -> Result<Vec<(i64, String, String)>> {
+    let mut users = assignable_users(conn)?;
+    if let Some(id) = current
+        && !users.iter().any(|(u, ..)| *u == id)
+    {
+        let u = User::get(conn, id)?;
+        let why = if u.active { "integration" } else { "inactive" };
+        users.insert(0, (u.id, u.username, format!("{} ({why})", u.display_name)));
+    }
+    Ok(users)
 }

@@ -21,7 +21,7 @@ pub fn coerce(field: &FormField, v: &Value) -> Result<Value, String> {
     match field.kind() {
         FieldType::Text | FieldType::MultilineText => {
             let raw = match v {
-                Value::String(s) => s.clone(),
+                Value::String(s) => unix_newlines(s),
                 _ => text,
             };
             if let Some(m) = crate::limits::too_long(&raw, 10_000) {
@@ -69,6 +69,17 @@ pub fn coerce(field: &FormField, v: &Value) -> Result<Value, String> {
                 names.join(", ")
             ))
         }
+    }
+}
+
+/// Text with its line breaks as stored, `\n`. Browsers send a textarea's line breaks as
+/// CRLF while the API and Hookdesk's own texts send LF: stored as sent, saving the edit
+/// page unchanged turned every multi-line text into a change.
+pub fn unix_newlines(s: &str) -> String {
+    if s.contains('\r') {
+        s.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        s.to_string()
     }
 }
 

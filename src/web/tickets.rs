@@ -15,7 +15,7 @@ use crate::db;
 use crate::error::{Error, FieldErrors};
 use crate::http::extract::{AdminUser, TechnicianUser, client_ip, state};
 use crate::tickets::history_view::HistoryView;
-use crate::tickets::model::assignable_users;
+use crate::tickets::model::{assignable_users, assignee_options};
 use crate::tickets::query::{self, TicketFilter};
 use crate::tickets::values::{TicketForm, ticket_forms};
 use crate::tickets::{Form, PRIORITIES, STATUSES, Ticket, TicketInput, TicketPatch, TicketType};
@@ -168,12 +168,13 @@ async fn render_form(
         .map(Ticket::kind)
         .or_else(|| values.get("type").and_then(|v| TicketType::parse(v)))
         .unwrap_or(TicketType::Incident);
+    let assignee = ticket.as_ref().and_then(|t| t.assignee_id);
     let (forms, users) = db::run(&st.pool, move |c| {
         let forms = Form::with_fields(c, Some(t))?
             .into_iter()
             .filter(|(f, _)| !f.multi_line)
             .collect::<Vec<_>>();
-        Ok((forms, assignable_users(c)?))
+        Ok((forms, assignee_options(c, assignee)?))
     })
     .await?;
     let status = super::page::form_status(&errors);

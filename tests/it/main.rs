@@ -67,6 +67,7 @@ mod ssrf;
 mod strict_input;
 mod templating;
 mod test_send;
+mod ticket_edit_saves;
 mod ticket_pages;
 mod ticket_patches;
 mod tickets_api;
