@@ -122,6 +122,11 @@ impl FormPage {
     fn v(&self, name: &str) -> &str {
         self.values.get(name).map(String::as_str).unwrap_or("")
     }
+
+    /// The hidden `orig.*` inputs of an edit page (see [`edited`]).
+    fn originals(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.values.iter().filter(|(k, _)| k.starts_with(ORIG))
+    }
     fn type_code(&self) -> &str {
         match &self.ticket {
             Some(t) => &t.ticket_type,
@@ -135,6 +140,28 @@ fn form_values(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
     pairs
         .into_iter()
         .filter(|(k, _)| k != "csrf_token")
+        .collect()
+}
+
+/// The prefix of the edit page's hidden inputs holding each input's value as shown.
+const ORIG: &str = "orig.";
+
+/// The inputs of an edit-page save that the user changed: those whose value differs
+/// from the one the page showed (`orig.<name>`; an input without one counts as
+/// changed). A change made elsewhere while the page was open (an API call, a webhook's
+/// response writing the remote ticket number) is kept unless the user changed that
+/// same input: the save sends only its own edits, not the page's old copy of the rest.
+fn edited(values: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .filter(|(k, v)| {
+            !k.starts_with(ORIG)
+                && values.get(&format!("{ORIG}{k}")).is_none_or(|o| {
+                    crate::tickets::validation::unix_newlines(o)
+                        != crate::tickets::validation::unix_newlines(v)
+                })
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
 
@@ -391,15 +418,21 @@ pub async fn tickets_edit(
         t.assignee_id.map(|i| i.to_string()).unwrap_or_default(),
     );
     for tf in d.forms.iter().filter(|tf| !tf.form.multi_line) {
-        if let Some(row) = tf.single() {
-            for (field, v) in &row.raw {
-                values.insert(
-                    format!("forms.{}.{field}", tf.form.normalized_name),
-                    v.clone(),
-                );
-            }
+        for f in &tf.fields {
+            let v = tf.single().and_then(|row| row.raw.get(&f.normalized_name));
+            values.insert(
+                format!("forms.{}.{}", tf.form.normalized_name, f.normalized_name),
+                v.cloned().unwrap_or_default(),
+            );
         }
     }
+    // Every input's value as the page showed it goes back with the save, so the save
+    // writes only what the user changed (`tickets_update`).
+    let shown: Vec<(String, String)> = values
+        .iter()
+        .map(|(k, v)| (format!("{ORIG}{k}"), v.clone()))
+        .collect();
+    values.extend(shown);
     render_form(&req, &session, &auth, Some(t), values, FieldErrors::new()).await
 }
 
@@ -413,8 +446,8 @@ pub async fn tickets_update(
     let st = state(&req)?;
     let id = path.into_inner();
     let values = form_values(form.into_inner());
-    let g = |k: &str| values.get(k).cloned();
-    let assignee = g("assignee").unwrap_or_default();
+    let changed = edited(&values);
+    let g = |k: &str| changed.get(k).cloned();
     let patch = TicketPatch {
         subject: g("subject"),
         description: g("description"),
@@ -422,10 +455,10 @@ pub async fn tickets_update(
         priority: g("priority"),
         category: g("category"),
         assigned_group: g("assigned_group"),
-        assignee: Some((!assignee.is_empty()).then_some(assignee)),
+        assignee: g("assignee").map(|a| (!a.is_empty()).then_some(a)),
         requester_name: g("requester_name"),
         requester_email: g("requester_email"),
-        forms: forms_input(&values),
+        forms: forms_input(&changed),
     };
     let p = auth.principal.clone();
     let rules = st.rules.clone();

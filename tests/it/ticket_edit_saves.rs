@@ -1,6 +1,7 @@
 //! Saving a ticket's edit page as it was rendered changes nothing. A browser sends line
 //! breaks as CRLF, the page shows a stored 7 as `7.00`, and a deactivated assignee was
 //! not among the page's choices: each made a change nobody made, and rules fired on it.
+//! And a page open while the ticket changed elsewhere saves only what its user changed.
 
 use diesel::prelude::*;
 use hookdesk::audit::Actor;
@@ -26,6 +27,7 @@ db_tests!(
     a_description_stored_with_crlf_is_no_change,
     a_whole_number_shown_with_decimals_is_no_change,
     an_assignee_the_page_cannot_offer_is_kept,
+    a_page_opened_before_a_change_elsewhere_keeps_that_change,
 );
 
 /// An Incident form `name` with one field (name, type, decimal places).
@@ -277,4 +279,57 @@ async fn an_assignee_the_page_cannot_offer_is_kept(app: TestApp) {
             [json!({"category": {"old": "", "new": "Hardware"}})]
         );
     }
+}
+
+/// A technician opens the edit page; meanwhile an integration moves the ticket on and
+/// writes the remote ticket number. Saving the page with only the category changed
+/// keeps both: the save is the user's edits, not the page's old copy of the rest.
+async fn a_page_opened_before_a_change_elsewhere_keeps_that_change(app: TestApp) {
+    form_with_field(&app, "Remote", ("Remote id", "text", ""));
+    let tech = token_for(&app, "tess", &["Technician"], false);
+    let sync = token_for(&app, "servicenow", &["Technician"], true);
+    let id = create_ticket(
+        &app,
+        &tech,
+        json!({"type": "Incident", "subject": "VPN drops", "description": "Since Monday"}),
+    )
+    .await;
+    let ana = app.client_as("ana", &["Technician"]).await;
+    let (_, mut form) = as_rendered(&app, &ana, id).await;
+    assert_eq!(value_of(&form, "status"), "Open");
+
+    let (s, v) = api(
+        &app,
+        Method::PATCH,
+        &sync,
+        &format!("/api/v1/tickets/{id}"),
+        Some(json!({"status": "In Progress", "forms": {"Remote": {"Remote id": "INC0042"}}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    set(&mut form, "category", "Network");
+    save(&app, &ana, id, &form).await;
+    let (s, t) = api(
+        &app,
+        Method::GET,
+        &tech,
+        &format!("/api/v1/tickets/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(t["status"], "In Progress", "{t}");
+    assert_eq!(t["forms"]["remote"]["remoteid"], "INC0042", "{t}");
+    assert_eq!(t["category"], "Network");
+    assert_eq!(t["description"], "Since Monday");
+    assert_eq!(
+        changes_of(&app, id, events::TICKET_UPDATED).last(),
+        Some(&json!({"category": {"old": "", "new": "Network"}}))
+    );
+    assert_eq!(
+        changes_of(&app, id, events::TICKET_STATUS_CHANGED).len(),
+        1,
+        "only the integration's change of status"
+    );
 }
