@@ -106,6 +106,46 @@ pub fn known_names(conn: &mut DbConn) -> Result<(Vec<String>, KnownNames)> {
     Ok((names, known))
 }
 
+/// Why a *changed* condition on this field could never match, if it could not. An
+/// event's changes hold the fields a person edits, by the value shown (the assignee's
+/// name, a select's label) — plus `ticket.priority.id`, which the engine derives — so a
+/// rule on any other name (a select's `.id`, `ticket.assigneeusername`, `updatedat`)
+/// would be saved and then never fire.
+fn untracked_change(c: &Condition) -> Option<String> {
+    const NEVER: &[&str] = &[
+        "ticket.id",
+        "ticket.displayid",
+        "ticket.type",
+        "ticket.assigneeusername",
+        "ticket.createdat",
+        "ticket.createdby",
+        "ticket.updatedat",
+        "ticket.updatedby",
+        "ticket.url",
+    ];
+    if !c.operator.is_event_only() {
+        return None;
+    }
+    let f = c.field.as_str();
+    let hint = if f == "ticket.assigneeusername" {
+        Some("ticket.assignee".to_string())
+    } else if f != "ticket.priority.id" {
+        f.strip_suffix(".id").map(str::to_string)
+    } else {
+        None
+    };
+    if !NEVER.contains(&f) && hint.is_none() {
+        return None;
+    }
+    let op = c.operator.label();
+    Some(match hint {
+        Some(h) => format!(
+            "changes record `{h}` (the value as shown), not `{f}`: `{op}` on `{f}` would never match; use `{h}`"
+        ),
+        None => format!("changes never record `{f}`, so `{op}` on it would never match"),
+    })
+}
+
 fn check_template(errs: &mut FieldErrors, field: String, text: &str, known: &KnownNames) {
     if !limits::check(errs, field.clone(), text, limits::TEMPLATE) {
         return;
@@ -163,6 +203,11 @@ pub fn validate(conn: &mut DbConn, input: &RuleInput, except: Option<i64>) -> Re
     };
     let (names, known) = known_names(conn)?;
     let conds = conditions::parse_inputs(&input.conditions, &names, true, "conditions", &mut errs);
+    for (i, c) in conds.iter().enumerate() {
+        if let Some(why) = untracked_change(c) {
+            errs.add(format!("conditions.{i}.field"), why);
+        }
+    }
 
     if input.actions.is_empty() {
         errs.add("actions", "add at least one action");

@@ -1,6 +1,8 @@
 //! A row of a multi-line form added, edited or removed on the ticket page is a ticket
 //! update like any other: its `ticket.updated` event sets rules off, and is marked
-//! processed, before the change commits.
+//! processed, before the change commits. And a *changed* condition names what a change
+//! records (a select's label, the assignee's name), or it is refused: saved, it would
+//! never fire.
 
 use diesel::prelude::*;
 use hookdesk::db::schema::{events, ticket_form_rows};
@@ -9,11 +11,12 @@ use serde_json::json;
 use crate::db_tests;
 use crate::helpers::TestApp;
 use crate::rules_world::{send_rule, world};
-use crate::tickets_api::{form_id, make_forms};
+use crate::tickets_api::{api, form_id, make_forms};
 
 db_tests!(
     spawn = crate::rules_world::loopback_worker_app;
     a_row_edit_on_the_ticket_page_sets_the_rule_off,
+    a_changed_condition_on_a_name_changes_never_record_is_refused,
 );
 
 async fn a_row_edit_on_the_ticket_page_sets_the_rule_off(app: TestApp) {
@@ -92,4 +95,78 @@ async fn a_row_edit_on_the_ticket_page_sets_the_rule_off(app: TestApp) {
             .unwrap()
     });
     assert_eq!(unprocessed, 0, "every event of the ticket was evaluated");
+}
+
+async fn a_changed_condition_on_a_name_changes_never_record_is_refused(app: TestApp) {
+    make_forms(&app);
+    let w = world(app).await;
+    for (field, value, use_instead) in [
+        (
+            "ticket.inventory.location.id",
+            "LON",
+            "ticket.inventory.location",
+        ),
+        ("ticket.assigneeusername", "tess", "ticket.assignee"),
+    ] {
+        let (status, v) = api(
+            &w.app,
+            reqwest::Method::POST,
+            &w.admin,
+            "/api/v1/rules",
+            Some(send_rule(
+                "Never fires",
+                w.webhook,
+                json!([{"field": field, "operator": "changed_to", "value": value}]),
+            )),
+        )
+        .await;
+        assert_eq!(status, 422, "{v}");
+        let e = &v["error"]["fields"][0];
+        assert_eq!(e["field"], "conditions.0.field", "{v}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("use `{use_instead}`")),
+            "{v}"
+        );
+    }
+    let (status, v) = api(
+        &w.app,
+        reqwest::Method::POST,
+        &w.admin,
+        "/api/v1/rules",
+        Some(send_rule(
+            "Changed updatedat",
+            w.webhook,
+            json!([{"field": "ticket.updatedat", "operator": "changed"}]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+
+    // The name it records works: moving the asset to London sends it.
+    w.rule(send_rule(
+        "Moved to London",
+        w.webhook,
+        json!([{"field": "ticket.inventory.location", "operator": "changed_to", "value": "London office"}]),
+    ))
+    .await;
+    let t = w
+        .call(
+            &w.tech,
+            reqwest::Method::POST,
+            "/api/v1/tickets",
+            json!({"type": "Incident", "subject": "Laptop move", "priority": "P3",
+                   "forms": {"inventory": {"serial": "S-1", "location": "PAR"}}}),
+        )
+        .await;
+    let id = t["id"].as_i64().unwrap();
+    w.patch(
+        &w.tech,
+        id,
+        json!({"forms": {"inventory": {"location": "LON"}}}),
+    )
+    .await;
+    w.exactly(1).await;
 }
