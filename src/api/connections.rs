@@ -225,8 +225,12 @@ impl ConnectionBody {
     }
 }
 
-fn parse_body(body: &[u8]) -> Result<ConnectionBody, Error> {
-    serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
+/// The body of a create or update, read by `api::body`'s rules (a JSON object, sent as
+/// `application/json`).
+fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<ConnectionBody, Error> {
+    let m = super::body::object(req, body)?;
+    serde_json::from_value(serde_json::Value::Object(m))
+        .map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 #[utoipa::path(get, path = "/api/v1/connections", tag = "connections",
@@ -259,7 +263,7 @@ pub async fn connections_create(
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
-    let input = parse_body(&body)?.apply(ConnectionInput::default());
+    let input = parse_body(&req, &body)?.apply(ConnectionInput::default());
     let sb = st.secrets.clone();
     let actor = Actor::user(&p, client_ip(&req));
     let c = db::run(&st.pool, move |c| {
@@ -282,7 +286,7 @@ pub async fn connections_update(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let id = path.into_inner();
-    let patch = parse_body(&body)?;
+    let patch = parse_body(&req, &body)?;
     let sb = st.secrets.clone();
     let actor = Actor::user(&p, client_ip(&req));
     let c = db::run(&st.pool, move |c| {
@@ -333,14 +337,9 @@ pub async fn connections_signing_secret(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let id = path.into_inner();
-    let grace = if body.iter().all(u8::is_ascii_whitespace) {
-        24
-    } else {
-        serde_json::from_slice::<RotateBody>(&body)
-            .map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))?
-            .grace_hours
-            .unwrap_or(24)
-    };
+    let grace = super::body::parse_or_default::<RotateBody>(&req, &body)?
+        .grace_hours
+        .unwrap_or(24);
     let sb = st.secrets.clone();
     let actor = Actor::user(&p, client_ip(&req));
     let (c, secret) = db::run(&st.pool, move |c| {

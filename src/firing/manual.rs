@@ -224,16 +224,24 @@ fn check(principal: &Principal, w: &Webhook, values: &BTreeMap<String, Value>) -
 /// All three checks.
 fn checked(l: &Loaded, r: &FireRequest<'_>, now: DateTime<Utc>) -> Result<()> {
     check(r.principal, &l.webhook, &l.values)?;
-    let defaults = defaults(&l.webhook, &l.values, r.principal, now)?;
-    check_params(&l.webhook, r.params, &defaults)
+    let actor_name = &r.principal.user.display_name;
+    check_params(&l.webhook, r.params, &l.values, actor_name, now)
 }
 
-/// Check 3: unknown names and changed read-only values, each named.
-fn check_params(
+/// Check 3: unknown names and changed read-only values, each named. Test-send asks it
+/// too, so a test cannot send what a real fire would refuse. The defaults are rendered
+/// for `actor_name` at `now`, as the firing renders them.
+pub(super) fn check_params(
     w: &Webhook,
     given: &BTreeMap<String, String>,
-    defaults: &BTreeMap<String, String>,
+    values: &TicketValues,
+    actor_name: &str,
+    now: DateTime<Utc>,
 ) -> Result<()> {
+    if given.is_empty() {
+        return Ok(());
+    }
+    let defaults = defaults(w, values, actor_name, now)?;
     let mut errs = FieldErrors::new();
     for (name, value) in given {
         let field = format!("params.{name}");
@@ -266,11 +274,11 @@ fn same_text(given: &str, default: Option<&String>) -> bool {
 fn defaults(
     w: &Webhook,
     values: &TicketValues,
-    principal: &Principal,
+    actor_name: &str,
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, String>> {
     let trigger = TriggerCtx {
-        actor_name: Some(principal.user.display_name.clone()),
+        actor_name: Some(actor_name.to_string()),
         ..TriggerCtx::default()
     };
     let ctx = base_context(w, values.clone(), &trigger, now);
@@ -283,7 +291,7 @@ fn offer_of(
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Offer> {
-    let mut defaults = defaults(w, values, principal, now)?;
+    let mut defaults = defaults(w, values, &principal.user.display_name, now)?;
     let parameters = w
         .parameters
         .iter()

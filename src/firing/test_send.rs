@@ -25,7 +25,9 @@ pub struct Prepared {
 }
 
 /// Builds the request exactly as the preview shows it. `saved_id` links the delivery to
-/// the webhook when the form is a saved one.
+/// the webhook when the form is a saved one. Parameters are checked as for a real fire
+/// (`manual::check_params`): an unknown name or a changed read-only value is refused,
+/// naming it, not left out of what is sent.
 #[expect(
     clippy::too_many_arguments,
     reason = "each is one of the test-send form's inputs"
@@ -40,11 +42,14 @@ pub fn prepare(
     actor_name: &str,
     use_test_connection: bool,
 ) -> Result<Prepared> {
+    let values = request::ticket_values(conn, ticket)?;
+    let now = chrono::Utc::now();
+    super::manual::check_params(w, params, &values, actor_name, now)?;
     let firing = Firing {
         webhook: w,
         webhook_id: saved_id.map(crate::ids::WebhookId),
         ticket,
-        values: None,
+        values: Some(&values),
         params,
         actor_name: Some(actor_name.to_string()),
         actor_id: None,
@@ -54,10 +59,10 @@ pub fn prepare(
     };
     // A test is sent once, now: it keeps no retry policy (the direct sender makes one
     // attempt whatever the schedule says).
-    let delivery = super::render(conn, sb, &firing, &[], chrono::Utc::now())?.delivery;
+    let delivery = super::render(conn, sb, &firing, &[], now)?.delivery;
     Ok(Prepared {
         delivery,
-        ticket_values: request::ticket_values(conn, ticket)?,
+        ticket_values: values,
     })
 }
 

@@ -547,7 +547,14 @@ pub async fn connections_signing_secret(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let id = path.into_inner();
-    let grace: i64 = form.into_inner().grace_hours.trim().parse().unwrap_or(24);
+    // Empty (the first generation shows no grace field) takes the default; text that
+    // is not a number is refused, not taken as the default.
+    let grace = match form.into_inner().grace_hours.trim() {
+        "" => 24,
+        text => text
+            .parse::<i64>()
+            .map_err(|_| Error::invalid("grace_hours", "A whole number of hours, 0 to 168."))?,
+    };
     let sb = st.secrets.clone();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let (conn, secret) = db::run(&st.pool, move |c| {

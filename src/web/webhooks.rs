@@ -329,11 +329,16 @@ pub async fn webhooks_create(
     form: HtmlForm<WebhookForm>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
-    let input = form.into_inner().to_input();
+    let (input, unread) = form.into_inner().read_input();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let i2 = input.clone();
     let sb = st.secrets.clone();
-    match db::run(&st.pool, move |c| store::create(c, &sb, &actor, &i2)).await {
+    let saved = db::run(&st.pool, move |c| {
+        // What the form could not read is refused like the domain's errors: 422, shown.
+        unread.into_result()?;
+        store::create(c, &sb, &actor, &i2)
+    });
+    match saved.await {
         Ok(w) => {
             flash(&session, "success", format!("Webhook {} created.", w.name));
             Ok(redirect(&req, &format!("/admin/webhooks/{}", w.id)))
@@ -388,11 +393,15 @@ pub async fn webhooks_update(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let id = path.into_inner();
-    let input = form.into_inner().to_input();
+    let (input, unread) = form.into_inner().read_input();
     let actor = Actor::user(&auth.principal, client_ip(&req));
     let i2 = input.clone();
     let sb = st.secrets.clone();
-    match db::run(&st.pool, move |c| store::update(c, &sb, &actor, id, &i2)).await {
+    let saved = db::run(&st.pool, move |c| {
+        unread.into_result()?;
+        store::update(c, &sb, &actor, id, &i2)
+    });
+    match saved.await {
         Ok(w) => {
             flash(&session, "success", format!("Webhook {} saved.", w.name));
             Ok(redirect(&req, &format!("/admin/webhooks/{id}")))

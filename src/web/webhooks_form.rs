@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::form::checked;
 use serde_json::Value;
 
+use crate::error::FieldErrors;
 use crate::webhooks::WebhookInput;
 use crate::webhooks::input::{ConditionInput, ResponseActionInput};
 use crate::webhooks::model::{Parameter, ResponseField};
@@ -86,9 +87,20 @@ fn number(s: &str, default: i32) -> i32 {
 }
 
 impl WebhookForm {
+    /// The input as the preview and test-send read it; [`Self::read_input`] also says
+    /// what could not be read.
     pub fn to_input(&self) -> WebhookInput {
+        self.read_input().0
+    }
+
+    /// The input for the domain to check, and what the form could not read into it (an
+    /// unknown preset, a preset field it lacks or a value the field does not take): a
+    /// save refuses those like the domain's own errors, so nothing typed is dropped.
+    pub fn read_input(&self) -> (WebhookInput, FieldErrors) {
+        let mut errs = FieldErrors::new();
+        let preset = self.preset_input(&mut errs);
         let d = WebhookInput::default();
-        WebhookInput {
+        let input = WebhookInput {
             name: self.name.clone(),
             description: self.description.clone(),
             status: self.status.clone(),
@@ -104,7 +116,7 @@ impl WebhookForm {
             run_rules_after_response: checked(&self.run_rules_after_response),
             action_description: self.action_description.clone(),
             show_as_button: checked(&self.show_as_button),
-            preset: self.preset_input(),
+            preset,
             payload_mode: self.payload_mode.clone(),
             body_template: self.body_template.clone(),
             send_ids: checked(&self.send_ids),
@@ -150,22 +162,49 @@ impl WebhookForm {
                 })
                 .collect(),
             roles: self.roles.clone(),
-        }
+        };
+        (input, errs)
     }
 
     /// Every preset's fields are in the page (keys `<preset>.<field>`); only the chosen
-    /// preset's are kept. Teams facts come as `Title: value` lines.
-    fn preset_input(&self) -> Preset {
-        let kind = PresetKind::parse(self.preset.trim()).unwrap_or(PresetKind::Generic);
-        let mut obj = serde_json::Map::new();
-        obj.insert("preset".into(), Value::String(kind.as_str().into()));
+    /// preset's are kept. Teams facts come as `Title: value` lines. What cannot be read
+    /// goes to `errs`, beside the preset or its field; the rest is kept, so the form
+    /// shown again still holds what was typed.
+    fn preset_input(&self, errs: &mut FieldErrors) -> Preset {
+        let chosen = self.preset.trim();
+        let kind = match PresetKind::parse(chosen) {
+            Some(k) => k,
+            // Not sent at all: no preset, as for any field this form leaves out.
+            None if chosen.is_empty() => PresetKind::Generic,
+            None => {
+                let labels: Vec<&str> = PresetKind::ALL.iter().map(|k| k.label()).collect();
+                errs.add(
+                    "preset",
+                    format!(
+                        "There is no preset `{chosen}`: choose {}.",
+                        labels.join(", ")
+                    ),
+                );
+                PresetKind::Generic
+            }
+        };
+        let view = preset_views().into_iter().find(|v| v.code == kind.as_str());
+        let mut fields = serde_json::Map::new();
         for (i, k) in self.preset_key.iter().enumerate() {
             let Some((p, key)) = k.split_once('.') else {
+                errs.add("preset", format!("`{k}` names no preset field."));
                 continue;
             };
             if p != kind.as_str() {
                 continue;
             }
+            let Some(field) = view.iter().flat_map(|v| &v.fields).find(|f| f.key == key) else {
+                errs.add(
+                    "preset",
+                    format!("The {} preset has no field `{key}`.", kind.label()),
+                );
+                continue;
+            };
             let v = at(&self.preset_value, i);
             let value = if key == "facts" {
                 Value::Array(
@@ -178,11 +217,28 @@ impl WebhookForm {
                         .collect(),
                 )
             } else {
-                Value::String(v)
+                Value::String(v.clone())
             };
-            obj.insert(key.to_string(), value);
+            // Each field on its own, so the one whose value does not fit is named.
+            let one = serde_json::Map::from_iter([(key.to_string(), value.clone())]);
+            match preset_of(kind, one) {
+                Ok(_) => {
+                    fields.insert(key.to_string(), value);
+                }
+                Err(e) if field.choices.is_empty() => errs.add(format!("preset.{key}"), e),
+                Err(_) => {
+                    let labels: Vec<&str> = field.choices.iter().map(|(_, l)| *l).collect();
+                    errs.add(
+                        format!("preset.{key}"),
+                        format!("`{v}` is not a choice: {}.", labels.join(", ")),
+                    );
+                }
+            }
         }
-        serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| Preset::new(kind))
+        preset_of(kind, fields).unwrap_or_else(|e| {
+            errs.add("preset", e);
+            Preset::new(kind)
+        })
     }
 
     pub fn use_test_connection(&self) -> bool {
@@ -191,17 +247,36 @@ impl WebhookForm {
             .is_some_and(|v| !v.is_empty() && v != "off")
     }
 
-    /// Parameter values typed in the preview, by parameter name.
+    /// Parameter values typed in the preview, by parameter name. A read-only
+    /// parameter's preview field is only shown (the page says its default is used), so
+    /// it is not read; any other name goes to test-send, which refuses one the webhook
+    /// does not have.
     pub fn preview_params(&self) -> BTreeMap<String, String> {
+        let read_only = |name: &str| {
+            self.param_name.iter().enumerate().any(|(i, p)| {
+                p.trim().eq_ignore_ascii_case(name) && at(&self.param_read_only, i) == "yes"
+            })
+        };
         self.preview_param_name
             .iter()
             .enumerate()
             .filter_map(|(i, n)| {
                 let v = self.preview_param.get(i)?;
-                (!v.is_empty()).then(|| (n.trim().to_ascii_lowercase(), v.clone()))
+                let name = n.trim().to_ascii_lowercase();
+                (!v.is_empty() && !read_only(&name)).then(|| (name, v.clone()))
             })
             .collect()
     }
+}
+
+/// A preset of `kind` with `fields` (the others take their defaults), or why serde
+/// cannot read them.
+fn preset_of(
+    kind: PresetKind,
+    mut fields: serde_json::Map<String, Value>,
+) -> Result<Preset, String> {
+    fields.insert("preset".into(), Value::String(kind.as_str().into()));
+    serde_json::from_value(Value::Object(fields)).map_err(|e| e.to_string())
 }
 
 /// One repeated row as the page shows it, with its errors beside its columns. `uid`

@@ -65,6 +65,7 @@ mod sender;
 mod settings_scope;
 mod ssrf;
 mod strict_input;
+mod strict_input_more;
 mod templating;
 mod test_send;
 mod ticket_edit_saves;
