@@ -4,6 +4,7 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::form::HtmlForm;
 use super::page::{PageCtx, flash, redirect};
 use crate::audit::Actor;
 use crate::auth::User;
@@ -73,7 +74,7 @@ pub async fn account_password(
     req: HttpRequest,
     session: Session,
     auth: Authenticated,
-    form: web::Form<PasswordChange>,
+    form: HtmlForm<PasswordChange>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let ch = form.into_inner();
@@ -119,7 +120,7 @@ pub async fn token_create(
     req: HttpRequest,
     session: Session,
     auth: Authenticated,
-    form: web::Form<TokenForm>,
+    form: HtmlForm<TokenForm>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let uid = auth.principal.user.id;

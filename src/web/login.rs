@@ -4,6 +4,7 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::form::HtmlForm;
 use super::page::{PageCtx, html, redirect};
 use crate::auth::login::{self, LoginPolicy, LoginResult};
 use crate::auth::{random_token, sessions};
@@ -67,7 +68,7 @@ pub async fn login_page(
 pub async fn login_submit(
     req: HttpRequest,
     session: Session,
-    form: web::Form<LoginForm>,
+    form: HtmlForm<LoginForm>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let form = form.into_inner();

@@ -182,6 +182,13 @@ async fn page_forms_must_be_url_encoded(app: TestApp) {
     .await;
     assert_eq!(s, 303, "{html}");
     assert!(role_exists(&app, "Auditors"));
+    // The account and sign-in forms read the same way: a NUL is refused naming its field.
+    for (path, field) in [("/account/tokens", "name"), ("/login", "username")] {
+        let body = format!("{field}=a%00b&password=x");
+        let (s, html) = page_raw(&app, path, "application/x-www-form-urlencoded", &body).await;
+        assert_eq!(s, 422, "{path}: {html}");
+        assert!(html.contains("may not contain the NUL character"), "{html}");
+    }
 }
 
 async fn a_nul_in_a_page_form_is_refused_naming_its_field(app: TestApp) {
