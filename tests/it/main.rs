@@ -80,6 +80,7 @@ mod ux_fixes_browser;
 mod webhook_cache;
 mod webhooks;
 mod webhooks_api;
+mod webhooks_api_strict;
 mod webhooks_browser;
 mod webhooks_pages;
 mod webhooks_support;
