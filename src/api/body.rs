@@ -101,6 +101,12 @@ pub fn parse_or_default<T: DeserializeOwned + Default>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    parse(req, body)
+}
+
+/// The body as `T`, whose `#[serde(deny_unknown_fields)]` makes an unknown key a 422
+/// naming it, as is a value of the wrong shape (under `body` when serde names no key).
+pub fn parse<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T> {
     let m = object(req, body)?;
     serde_json::from_value(Value::Object(m)).map_err(|e| {
         let msg = e.to_string();

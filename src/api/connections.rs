@@ -228,9 +228,7 @@ impl ConnectionBody {
 /// The body of a create or update, read by `api::body`'s rules (a JSON object, sent as
 /// `application/json`).
 fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<ConnectionBody, Error> {
-    let m = super::body::object(req, body)?;
-    serde_json::from_value(serde_json::Value::Object(m))
-        .map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
+    super::body::parse(req, body)
 }
 
 #[utoipa::path(get, path = "/api/v1/connections", tag = "connections",

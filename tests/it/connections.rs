@@ -492,7 +492,9 @@ async fn api_flows(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["fields"][0]["field"], "surprise", "{v}");
 
     let r = api(
         reqwest::Method::DELETE,
