@@ -58,10 +58,13 @@ pub async fn webhooks_test(
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
     let form = form.into_inner();
-    let input = form.to_input();
+    let (input, unread) = form.read_input();
     let saved_id = query.webhook;
     let sb = st.secrets.clone();
-    let w = db::run(&st.pool, move |c| form_webhook(c, &sb, &input, saved_id)).await?;
+    let w = db::run(&st.pool, move |c| {
+        form_webhook(c, &sb, &input, &unread, saved_id)
+    })
+    .await?;
     let w = match w {
         FormWebhook::Valid(w) => *w,
         FormWebhook::Invalid(errs) => {

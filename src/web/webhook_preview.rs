@@ -65,7 +65,7 @@ pub async fn webhooks_preview(
     let st = state(&req)?;
     let saved_id = query.webhook;
     let form = form.into_inner();
-    let input = form.to_input();
+    let (input, unread) = form.read_input();
     // Nothing says where the request goes yet (a new form): a hint, not an error.
     if input.connection_id.is_none() && input.url.trim().is_empty() {
         return super::page::html(Ok(WAITING.to_string()));
@@ -89,7 +89,7 @@ pub async fn webhooks_preview(
             TicketRef::Sample => "the sample ticket".to_string(),
             TicketRef::Id(_) => ticket_text.to_uppercase(),
         };
-        let w = match form_webhook(c, &sb, &input, saved_id)? {
+        let w = match form_webhook(c, &sb, &input, &unread, saved_id)? {
             FormWebhook::Valid(w) => *w,
             FormWebhook::Invalid(errs) => return Ok((label, Preview::Invalid(errs))),
         };
@@ -154,12 +154,19 @@ pub(super) enum FormWebhook {
     Invalid(Vec<crate::error::FieldError>),
 }
 
+/// The webhook the form describes, for a preview or a test-send. `unread` is what the
+/// form could not read (`WebhookForm::read_input`: an unknown preset, a value its field
+/// refuses): those are shown, not previewed or sent as a Generic or default preset.
 pub(super) fn form_webhook(
     c: &mut db::DbConn,
     sb: &SecretBox,
     input: &WebhookInput,
+    unread: &crate::error::FieldErrors,
     saved_id: Option<i64>,
 ) -> Result<FormWebhook, Error> {
+    if !unread.is_empty() {
+        return Ok(FormWebhook::Invalid(unread.0.clone()));
+    }
     let saved = saved_id
         .map(|id| crate::webhooks::store::get(c, id))
         .transpose()?;

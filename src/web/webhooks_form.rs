@@ -87,12 +87,6 @@ fn number(s: &str, default: i32) -> i32 {
 }
 
 impl WebhookForm {
-    /// The input as the preview and test-send read it; [`Self::read_input`] also says
-    /// what could not be read.
-    pub fn to_input(&self) -> WebhookInput {
-        self.read_input().0
-    }
-
     /// The input for the domain to check, and what the form could not read into it (an
     /// unknown preset, a preset field it lacks or a value the field does not take): a
     /// save refuses those like the domain's own errors, so nothing typed is dropped.

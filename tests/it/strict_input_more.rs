@@ -361,6 +361,30 @@ async fn a_preset_the_form_cannot_read_saves_nothing(app: TestApp) {
     let now = webhooks(&app).remove(0);
     assert_eq!(now.preset, saved.preset, "the edit saved nothing");
     assert_eq!(now.updated_at, saved.updated_at);
+
+    // Test-send and the preview read the form the same way: nothing is sent or built
+    // from a preset the form could not read.
+    let resp = post(
+        &app,
+        "/admin/webhooks/test",
+        &teams_form(conn, "Typed title", "purple"),
+    )
+    .await;
+    let html = resp.text().await.unwrap();
+    let shown = text_of(&html, "#test-result").unwrap_or_else(|| panic!("{html}"));
+    assert!(
+        shown.contains("Nothing was sent") && shown.contains("purple"),
+        "{shown}"
+    );
+    assert_eq!(delivery_count(&app), 0);
+    let resp = post(
+        &app,
+        "/admin/webhooks/preview",
+        &webhook_form(conn, &[("preset", "fax")]),
+    )
+    .await;
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("fax"), "{html}");
 }
 
 async fn test_send_refuses_unknown_and_changed_read_only_params(app: TestApp) {
