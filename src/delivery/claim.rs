@@ -404,6 +404,9 @@ pub fn finish_with(
                 match after(conn, f) {
                     Some(extra) => {
                         let mut a = f.attempt.clone();
+                        // The note quotes the response (values it mapped): text the
+                        // database must keep, or the whole group fails (`db::text`).
+                        let extra = crate::db::text::storable(extra);
                         a.note = Some(match a.note.take() {
                             Some(n) => format!("{n}; {extra}"),
                             None => extra,

@@ -500,7 +500,13 @@ pub fn replay(
         connection_id: d.connection_id,
         ticket_id: d.ticket_id,
         event_id: d.event_id,
-        trigger: Trigger::Replay,
+        // A test-send's answer never changes its ticket (the worker reads responses of
+        // other triggers only): resent, it is a test still, linked by `replay_of`.
+        trigger: if d.trigger == Trigger::Test.as_str() {
+            Trigger::Test
+        } else {
+            Trigger::Replay
+        },
         request: RequestSnapshot {
             method: d.method,
             url: d.url,

@@ -256,6 +256,17 @@ pub fn replay_unaudited(
     now: NaiveDateTime,
 ) -> Result<DeliveryId> {
     let d = Delivery::get(c, id.0)?;
+    // A delivery still under way will be sent by itself: a replay now would send the
+    // request twice, under two webhook-ids (bulk replay refuses these the same way).
+    let stage = crate::delivery::queue::Stage::of(&d.status, d.attempts);
+    if stage.is_open() {
+        return Err(Error::Conflict(format!(
+            "delivery {} is {}: it is still under way, and a replay now would send it twice. \
+             Replay it once it has failed or been delivered, or cancel it first.",
+            d.id,
+            stage.label().to_lowercase()
+        )));
+    }
     let schedule = match d.webhook_id.map(|w| crate::webhooks::cache::get(c, w)) {
         Some(Ok(w)) => w.delivery_schedule(global),
         Some(Err(Error::NotFound(_))) | None => d.own_retry_schedule(),

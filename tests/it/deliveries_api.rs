@@ -40,16 +40,19 @@ async fn api_reads_replays_and_cancels(app: TestApp) {
     assert!(v["uid"].as_str().unwrap().starts_with("msg_"));
     assert_eq!(v["attempts"], serde_json::json!([]));
 
-    let r = http
-        .post(app.url(&format!("/api/v1/deliveries/{id}/replay")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    // Still queued, it will be sent by itself: a replay now would send it twice.
+    let replay = || {
+        http.post(app.url(&format!("/api/v1/deliveries/{id}/replay")))
+            .bearer_auth(&admin)
+            .send()
+    };
+    let r = replay().await.unwrap();
+    assert_eq!(r.status(), 409);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v["replay_of"], id);
-    assert_eq!(v["trigger"], "replay");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("twice"),
+        "{v}"
+    );
 
     let r = http
         .post(app.url(&format!("/api/v1/deliveries/{id}/cancel")))
@@ -60,6 +63,39 @@ async fn api_reads_replays_and_cancels(app: TestApp) {
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["status"], "cancelled");
+
+    // Settled, it may be sent again: a new delivery linked to it.
+    let r = replay().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["replay_of"], id);
+    assert_eq!(v["trigger"], "replay");
+
+    // A test-send resent is a test still: its answer never changes the ticket.
+    let test = app.with_conn(|c| {
+        let n = NewDelivery::new(
+            Trigger::Test,
+            None,
+            request("http://127.0.0.1:9/x", "{\"a\":1}"),
+        );
+        queue::enqueue(c, &n, 3, hookdesk::db::now()).unwrap().0
+    });
+    for step in ["cancel", "replay"] {
+        let r = http
+            .post(app.url(&format!("/api/v1/deliveries/{test}/{step}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{step}: {}", r.status());
+        if step == "replay" {
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(
+                (v["trigger"].as_str(), v["replay_of"].as_i64()),
+                (Some("test"), Some(test))
+            );
+        }
+    }
     // Cancelling twice is a conflict with a readable message.
     let r = http
         .post(app.url(&format!("/api/v1/deliveries/{id}/cancel")))

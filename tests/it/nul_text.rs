@@ -48,8 +48,14 @@ async fn a_nul_in_typed_text_is_refused_and_one_in_an_answer_is_recorded(app: Te
     .await;
     assert!(status < 500, "{status}");
 
-    let odd = Receiver::start(Reply::Custom(Respond::new(|_r: &Received| {
-        (200, Vec::new(), b"ok\0done".to_vec())
+    // A raw NUL byte in the body; and on `/json`, a JSON answer whose mapped value
+    // holds an escaped one, which the webhook's response field reads back as U+0000.
+    let odd = Receiver::start(Reply::Custom(Respond::new(|r: &Received| {
+        if r.path.ends_with("/json") {
+            (200, Vec::new(), br#"{"ref": "a\u0000b"}"#.to_vec())
+        } else {
+            (200, Vec::new(), b"ok\0done".to_vec())
+        }
     })))
     .await;
     let conn = create_connection(&w.app, "Odd vendor", "generic", &odd.url(""), "tok-2").await;
@@ -63,34 +69,67 @@ async fn a_nul_in_typed_text_is_refused_and_one_in_an_answer_is_recorded(app: Te
                    "body_template": r#"{"ticket": "{{ticket.displayid}}"}"#}),
         )
         .await;
-    w.rule(send_rule(
+    let mapped = w
+        .call(
+            &w.admin,
+            reqwest::Method::POST,
+            "/api/v1/webhooks",
+            json!({"name": "Sync with the odd vendor", "connection_id": conn, "url": "/json",
+                   "method": "POST", "request_content_type": "json",
+                   "body_template": r#"{"ticket": "{{ticket.displayid}}"}"#,
+                   "response_content_type": "json",
+                   "response_fields": [{"path": "ref", "target": "ticket.category"}]}),
+        )
+        .await;
+    let mut rule = send_rule(
         "P1 to the odd vendor",
         hook["id"].as_i64().unwrap(),
         json!([{"field": "ticket.priority.id", "operator": "changed_to", "value": "P1"}]),
-    ))
-    .await;
+    );
+    rule["actions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kind": "execute_webhook", "webhook_id": mapped["id"]}));
+    w.rule(rule).await;
     let id = w.ticket(&w.tech, "Incident", "Printer on fire").await;
     w.patch(&w.tech, id, json!({"priority": "P1"})).await;
-    odd.wait_for(1).await;
+    odd.wait_for(2).await;
 
-    let mut recorded = None;
+    // (url, status, response body, note) of each delivery once both are recorded.
+    let mut recorded = Vec::new();
     for _ in 0..100 {
         recorded = w.app.with_conn(|c| {
             deliveries::table
                 .inner_join(delivery_attempts::table)
                 .filter(deliveries::ticket_id.eq(id))
-                .select((deliveries::status, delivery_attempts::response_body))
-                .first::<(String, String)>(c)
-                .optional()
+                .order(deliveries::id.asc())
+                .select((
+                    deliveries::url,
+                    deliveries::status,
+                    delivery_attempts::response_body,
+                    delivery_attempts::note,
+                ))
+                .load::<(String, String, String, Option<String>)>(c)
                 .unwrap()
         });
-        if recorded.is_some() {
+        if recorded.len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (status, body) = recorded.expect("the answer was recorded");
-    assert_eq!(status, "succeeded");
-    assert_eq!(body, "ok\u{FFFD}done");
-    assert_eq!(odd.received().len(), 1);
+    assert_eq!(
+        recorded.len(),
+        2,
+        "both answers were recorded: {recorded:?}"
+    );
+    let raw = recorded.iter().find(|r| r.0.ends_with("/in")).unwrap();
+    assert_eq!(
+        (raw.1.as_str(), raw.2.as_str()),
+        ("succeeded", "ok\u{FFFD}done")
+    );
+    let json = recorded.iter().find(|r| r.0.ends_with("/json")).unwrap();
+    assert_eq!(json.1, "succeeded");
+    let note = json.3.clone().unwrap_or_default();
+    assert!(!note.contains('\0') && note.contains("response"), "{note}");
+    assert_eq!(odd.received().len(), 2, "nothing was sent twice");
 }

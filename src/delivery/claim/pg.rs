@@ -166,7 +166,9 @@ pub(super) fn finish(
         let ok = recorded.contains(&f.id);
         if ok {
             let mut a = f.attempt.clone();
-            if let Some(extra) = after(conn, f) {
+            // The note quotes the response (values it mapped): text the database must
+            // keep, or the whole group fails (`db::text`).
+            if let Some(extra) = after(conn, f).map(crate::db::text::storable) {
                 a.note = Some(match a.note.take() {
                     Some(n) => format!("{n}; {extra}"),
                     None => extra,
