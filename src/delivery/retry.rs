@@ -12,8 +12,9 @@
 //! 4. Retried: dns, connect, tls, timeout, 408, 429, 5xx — while the schedule lasts.
 //! 5. Delay = schedule entry ±20 % jitter (so many deliveries failing together do not
 //!    return together); at least 60 s after a timeout or a 429 (the receiver is struggling);
-//!    a `Retry-After` answer is honoured but kept within [delay, 2 × delay], so a receiver
-//!    can slow Hookdesk down but neither stall it nor speed it up.
+//!    a longer `Retry-After` is honoured (SPEC: "429 (honouring `Retry-After`)") up to
+//!    [`MAX_RETRY_AFTER`], so a receiver can slow Hookdesk down but neither stall a
+//!    delivery for ever nor speed it up.
 
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub const DEFAULT_SCHEDULE: &[&str] = &["0s", "5s", "5m", "30m", "2h", "5h", "10
 
 const JITTER: f64 = 0.2;
 const MIN_AFTER_BACKOFF_SIGNAL: Duration = Duration::from_secs(60);
+/// The longest wait a `Retry-After` may ask for: a day.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// `schedule[n]` is the wait before attempt `n + 1`; its length is the number of
 /// attempts. `schedule[0]` (normally 0) is the first attempt's delay after enqueueing.
@@ -156,7 +159,7 @@ pub fn next_delay(
         .as_deref()
         .and_then(|v| parse_retry_after(v, now))
     {
-        delay = asked.clamp(delay, delay * 2);
+        delay = asked.clamp(delay, MAX_RETRY_AFTER.max(delay));
     }
     let at = chrono::Duration::from_std(delay)
         .ok()

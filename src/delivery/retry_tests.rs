@@ -180,7 +180,7 @@ fn timeout_and_429_wait_at_least_a_minute() {
 }
 
 #[test]
-fn retry_after_seconds_is_honoured_within_bounds() {
+fn retry_after_seconds_is_honoured_up_to_a_day() {
     let p = RetryPolicy::default();
     let with = |v: &str| Outcome {
         retry_after: Some(v.into()),
@@ -188,8 +188,8 @@ fn retry_after_seconds_is_honoured_within_bounds() {
     };
     // Attempt 3 → base 30 min, jittered into [24, 36] min.
     let plain = delay_of(next_delay(&p, 3, &status(503), now(), &mut rng()));
-    // Within [delay, 2 × delay]: taken as is.
-    let asked = plain.as_secs() * 3 / 2;
+    // Longer than the schedule: taken as is.
+    let asked = plain.as_secs() * 3;
     let d = delay_of(next_delay(
         &p,
         3,
@@ -201,9 +201,17 @@ fn retry_after_seconds_is_honoured_within_bounds() {
     // Shorter than the schedule: the schedule wins.
     let d = delay_of(next_delay(&p, 3, &with("1"), now(), &mut rng()));
     assert_eq!(d, plain);
-    // Longer than twice: capped at twice.
+    // A 429 asking for an hour after the first attempt waits the hour, not the
+    // schedule's 5 s (or the 60 s floor after a 429).
+    let o = Outcome {
+        retry_after: Some("3600".into()),
+        ..status(429)
+    };
+    let d = delay_of(next_delay(&p, 1, &o, now(), &mut rng()));
+    assert_eq!(d, Duration::from_secs(3600));
+    // Longer than a day: a day.
     let d = delay_of(next_delay(&p, 3, &with("999999"), now(), &mut rng()));
-    assert_eq!(d, plain * 2);
+    assert_eq!(d, MAX_RETRY_AFTER);
     // Garbage is ignored.
     let d = delay_of(next_delay(&p, 3, &with("soon"), now(), &mut rng()));
     assert_eq!(d, plain);
