@@ -394,8 +394,10 @@ async fn run_client(app: &TestApp, mut c: Client, backlog: &[i64], steps: usize)
                 let original = backlog[(c.n * 7 + step) % backlog.len()];
                 let path = format!("/api/v1/deliveries/{original}/replay");
                 let rb = c.api(app, M::POST, &path, json!({}));
+                // 409 while the original is still under way (not yet sent, or being
+                // sent): a replay then would send it twice, so it is refused.
                 let (status, body) = log
-                    .call("POST", "/api/v1/deliveries/{id}/replay", rb, &[201])
+                    .call("POST", "/api/v1/deliveries/{id}/replay", rb, &[201, 409])
                     .await;
                 if status == 201 {
                     let new = json_of(&body)["id"].as_i64().unwrap();

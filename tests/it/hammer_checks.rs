@@ -322,8 +322,13 @@ fn effects(app: &TestApp, log: &Log, problems: &mut Vec<String>) {
         }
     }
     for (original, new) in &log.replays {
+        // A test-send resent stays a test.
+        let want = match Delivery::get(c, *original) {
+            Ok(o) if o.trigger == "test" => "test",
+            _ => "replay",
+        };
         match Delivery::get(c, *new) {
-            Ok(d) if d.replay_of == Some(*original) && d.trigger == "replay" => {}
+            Ok(d) if d.replay_of == Some(*original) && d.trigger == want => {}
             other => problems.push(format!(
                 "replay of {original} answered delivery {new}, which is {other:?}"
             )),
