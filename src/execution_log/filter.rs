@@ -105,7 +105,31 @@ fn id_of(errs: &mut FieldErrors, field: &str, s: &str) -> Option<i64> {
     }
 }
 
+/// A `from`/`to` as the filter form's `datetime-local` input must hold it. A browser
+/// blanks a value without a time, so a bare date from a link (`?from=2026-11-24`)
+/// would vanish at the next change of any filter: it is shown as the time it means
+/// (`to`'s end of day is the next midnight, as the filter compares `< to`).
+fn input_value(s: &str, end_of_day: bool) -> String {
+    let s = s.trim();
+    if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
+        return s.to_string();
+    }
+    time(s, end_of_day)
+        .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
+}
+
 impl LogQuery {
+    /// `from` for the filter form's input ([`input_value`]).
+    pub fn from_input(&self) -> String {
+        input_value(&self.from, false)
+    }
+
+    /// `to` for the filter form's input ([`input_value`]).
+    pub fn to_input(&self) -> String {
+        input_value(&self.to, true)
+    }
+
     /// Checks every filter; errors are keyed by the URL parameter. `now` anchors `last`.
     pub fn check(&self, now: NaiveDateTime) -> Result<LogFilter> {
         let mut errs = FieldErrors::new();
@@ -237,6 +261,27 @@ impl LogQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_date_is_shown_as_the_time_it_means_in_the_form() {
+        let q = LogQuery {
+            from: "2026-11-24".into(),
+            to: "2026-11-24".into(),
+            ..LogQuery::default()
+        };
+        assert_eq!(q.from_input(), "2026-11-24T00:00");
+        assert_eq!(q.to_input(), "2026-11-25T00:00");
+        let q = LogQuery {
+            from: "2026-11-24T09:30:15".into(),
+            ..LogQuery::default()
+        };
+        assert_eq!(
+            q.from_input(),
+            "2026-11-24T09:30:15",
+            "a time stays as typed"
+        );
+        assert_eq!(q.to_input(), "");
+    }
 
     fn now() -> NaiveDateTime {
         time("2026-11-28T12:00", false).unwrap()

@@ -275,6 +275,23 @@ async fn csv_detail_replay_and_cancel_from_the_pages(app: TestApp) {
     assert!(!all.contains(&format!("hx-get=\"/admin/log/{b}/row\"")));
     let bad = w.app.get("/admin/log?http=9xx").await.text().await.unwrap();
     assert!(bad.contains("is a status (503) or a class (5xx)"), "{bad}");
+    // A date from a link fills the form's datetime inputs (a browser blanks a bare
+    // date there, and the next filter change would drop the range).
+    let dated = w
+        .app
+        .get("/admin/log?from=2026-11-24&to=2026-11-24")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        dated.contains(r#"name="from" value="2026-11-24T00:00""#),
+        "{dated}"
+    );
+    assert!(
+        dated.contains(r#"name="to" value="2026-11-25T00:00""#),
+        "{dated}"
+    );
 
     let csv = w.app.get("/admin/log/export.csv?ticket=IN1").await;
     assert_eq!(csv.status(), 200);
