@@ -120,7 +120,16 @@ pub fn start(conn: &mut DbConn, actor: &Actor, q: &LogQuery, now: NaiveDateTime)
             .select(diesel::dsl::max(deliveries::id))
             .first::<Option<i64>>(c)?
             .unwrap_or(0);
-        let filter = q.with_cursor(None);
+        // `last=1h` is anchored now: each step re-reads the stored filter at its own
+        // time, and a moving window would skip what the confirmation counted.
+        let mut frozen = q.clone();
+        if let Some(from) = q.check(now)?.from
+            && frozen.from.trim().is_empty()
+        {
+            frozen.from = from.format("%Y-%m-%dT%H:%M:%S").to_string();
+            frozen.last = String::new();
+        }
+        let filter = frozen.with_cursor(None);
         let id: i64 = diesel::insert_into(bulk_replays::table)
             .values((
                 bulk_replays::filter.eq(&filter),

@@ -149,3 +149,53 @@ mod api_reads_replays_and_cancels {
         }
     }
 }
+
+/// A bulk replay of "the last hour" replays what its confirmation counted, however
+/// long it runs: its window is anchored when it starts, not at each step.
+async fn a_bulk_replay_keeps_the_window_it_started_with(app: TestApp) {
+    use diesel::prelude::*;
+    use hookdesk::db::schema::deliveries;
+    use hookdesk::execution_log::bulk;
+    use hookdesk::execution_log::filter::LogQuery;
+    let now = hookdesk::db::now();
+    app.with_conn(|c| {
+        let n = NewDelivery::new(
+            Trigger::Manual,
+            None,
+            request("http://127.0.0.1:9/x", "{\"a\":1}"),
+        );
+        let old = now - chrono::Duration::seconds(3590);
+        let id = queue::enqueue(c, &n, 3, old).unwrap().0;
+        diesel::update(deliveries::table.find(id))
+            .set(deliveries::status.eq("failed"))
+            .execute(c)
+            .unwrap();
+        let q = LogQuery {
+            last: "1h".into(),
+            status: vec!["failed".into()],
+            ..LogQuery::default()
+        };
+        let job = bulk::start(c, &hookdesk::audit::Actor::system("test"), &q, now).unwrap();
+        assert_eq!(job.total, 1);
+        let later = now + chrono::Duration::seconds(15);
+        assert!(bulk::step(c, job.id, &[], later).unwrap(), "finished");
+        assert_eq!(bulk::get(c, job.id).unwrap().done, 1, "{:?}", job.filter);
+    });
+}
+
+mod a_bulk_replay_keeps_the_window_it_started_with {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = super::no_worker(crate::helpers::Backend::Sqlite)
+            .await
+            .unwrap();
+        super::a_bulk_replay_keeps_the_window_it_started_with(app).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        match super::no_worker(crate::helpers::Backend::Postgres).await {
+            Some(app) => super::a_bulk_replay_keeps_the_window_it_started_with(app).await,
+            None => eprintln!("skipped: HOOKDESK_TEST_DATABASE_URL is not set"),
+        }
+    }
+}
