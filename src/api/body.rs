@@ -36,6 +36,39 @@ pub fn require_json(req: &HttpRequest) -> Result<()> {
     }
 }
 
+/// `parent.key`, or `key` at the top: how an error names a place inside a body
+/// (`parameters.0.label`).
+pub fn child_path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// A PATCH applied to `current` (what a GET shows, as the input type serialises it):
+/// the changed keys replace theirs, and a key `current` does not have is a 422 naming
+/// it (`what` says of what: "is not a rule setting"). The caller parses the result
+/// whole, so a value is checked as strictly as in a PUT.
+pub fn patched(
+    current: &impl serde::Serialize,
+    changes: Map<String, Value>,
+    what: &str,
+) -> Result<Map<String, Value>> {
+    let Ok(Value::Object(mut m)) = serde_json::to_value(current) else {
+        return Err(Error::Internal(format!(
+            "{what}: the stored value did not serialise"
+        )));
+    };
+    for (k, v) in changes {
+        if !m.contains_key(&k) {
+            return Err(Error::invalid(&k, format!("is not a {what}")));
+        }
+        m.insert(k, v);
+    }
+    Ok(m)
+}
+
 /// The dotted path of the first key or string holding U+0000, if any.
 fn nul_at(m: &Map<String, Value>) -> Option<String> {
     fn walk(v: &Value, path: String) -> Option<String> {
@@ -44,13 +77,9 @@ fn nul_at(m: &Map<String, Value>) -> Option<String> {
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .find_map(|(i, v)| walk(v, format!("{path}.{i}"))),
+                .find_map(|(i, v)| walk(v, child_path(&path, &i.to_string()))),
             Value::Object(m) => m.iter().find_map(|(k, v)| {
-                let at = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                let at = child_path(&path, k);
                 if k.contains('\0') {
                     Some(at)
                 } else {

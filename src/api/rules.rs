@@ -163,16 +163,7 @@ pub async fn rules_patch(
     let actor = actor(&p, &req);
     let r = db::run(&st.pool, move |c| {
         let current = store::get(c, id)?;
-        let mut m = match serde_json::to_value(RuleInput::from_rule(&current)) {
-            Ok(Value::Object(m)) => m,
-            _ => return Err(Error::Internal("a rule did not serialise".into())),
-        };
-        for (k, v) in changes {
-            if !m.contains_key(&k) {
-                return Err(Error::invalid(&k, "is not a rule setting"));
-            }
-            m.insert(k, v);
-        }
+        let m = body::patched(&RuleInput::from_rule(&current), changes, "rule setting")?;
         let r = store::update(c, &actor, id, &parse_input(m)?)?;
         out(c, &r)
     })

@@ -93,13 +93,7 @@ fn parse_input(m: Map<String, Value>) -> Result<WebhookInput, Error> {
 
 /// The dotted path of the first object key in `sent` that `kept` does not have.
 fn dropped(sent: &Value, kept: &Value, path: &str) -> Option<String> {
-    let at = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
+    let at = |k: &str| body::child_path(path, k);
     match (sent, kept) {
         (Value::Object(s), Value::Object(k)) => s.iter().find_map(|(key, v)| match k.get(key) {
             None => Some(at(key)),
@@ -118,13 +112,7 @@ fn dropped(sent: &Value, kept: &Value, path: &str) -> Option<String> {
 /// struct takes unknown keys (`dropped` names those), so serde's refusal is nested.
 fn nested_path_of(v: &Value, key: &str) -> Option<String> {
     fn walk(v: &Value, key: &str, path: &str, depth: usize) -> Option<String> {
-        let at = |k: &str| {
-            if path.is_empty() {
-                k.to_string()
-            } else {
-                format!("{path}.{k}")
-            }
-        };
+        let at = |k: &str| body::child_path(path, k);
         match v {
             Value::Object(m) => m.iter().find_map(|(k, v)| {
                 if depth > 0 && k == key {
@@ -242,16 +230,11 @@ pub async fn webhooks_patch(
     let sb = st.secrets.clone();
     let w = db::run(&st.pool, move |c| {
         let current = store::get(c, id)?;
-        let mut m = match serde_json::to_value(WebhookInput::from_webhook(&current)) {
-            Ok(Value::Object(m)) => m,
-            _ => return Err(Error::Internal("a webhook did not serialise".into())),
-        };
-        for (k, val) in changes {
-            if !m.contains_key(&k) {
-                return Err(Error::invalid(&k, "is not a webhook setting"));
-            }
-            m.insert(k, val);
-        }
+        let m = body::patched(
+            &WebhookInput::from_webhook(&current),
+            changes,
+            "webhook setting",
+        )?;
         // A changed value is checked whole, so an unknown key inside it is refused too.
         let input = parse_input(m)?;
         store::update(c, &sb, &actor, id, &input)
