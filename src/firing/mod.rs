@@ -44,6 +44,8 @@ pub enum Cause {
         event_type: String,
         /// The event's `{field: {old, new}}` object (`{{event.changes}}`).
         changes: Value,
+        /// What else the event tells (`{{event.note}}` …): `tickets::events::values_of`.
+        event_values: BTreeMap<String, Value>,
     },
     /// A technician pressed the webhook's button on a ticket.
     Button,
@@ -110,10 +112,12 @@ pub fn render(
         Cause::Rule {
             event_type,
             changes,
+            event_values,
             ..
         } => TriggerCtx {
             event_type: Some(event_type.clone()),
             changes: Some(changes.clone()),
+            event_values: event_values.clone(),
             actor_name: f.actor_name.clone(),
         },
         Cause::Button | Cause::Test => TriggerCtx {

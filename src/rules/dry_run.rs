@@ -89,13 +89,21 @@ pub fn run(
         .select(events_table::payload)
         .first(conn)
         .optional()?;
-    let changes_json = latest
+    let payload = latest
         .as_deref()
         .and_then(|p| serde_json::from_str::<Value>(p).ok())
-        .and_then(|p| p.get("changes").cloned())
+        .unwrap_or(Value::Null);
+    let changes_json = payload
+        .get("changes")
+        .cloned()
         .unwrap_or_else(|| Value::Object(Default::default()));
     let changes = super::engine::changes_of(&changes_json);
+    let event_values = crate::tickets::events::values_of(event_type, &payload);
     let values = crate::tickets::template_values(conn, ticket.id)?;
+    // Conditions read the event's own values (`event.note`) beside the ticket's, as the
+    // engine's do.
+    let mut with_event: BTreeMap<String, Value> = (*values).clone();
+    with_event.extend(event_values.clone());
 
     let outcomes: Vec<ConditionOutcome> = rule
         .conditions
@@ -107,6 +115,8 @@ pub fn run(
                     Some(ch) => format!("{} → {}", shown(&ch.old), shown(&ch.new)),
                     None => "(not changed by this event)".into(),
                 }
+            } else if let Some(v) = event_values.get(&field) {
+                shown(v)
             } else {
                 // As the ticket shows it (a Number field with decimal places: `45.50`).
                 values.text(&field).map_or_else(
@@ -119,7 +129,7 @@ pub fn run(
                     .trim_end()
                     .to_string(),
                 actual,
-                matched: conditions::matches(c, &values, Some(&changes)),
+                matched: conditions::matches(c, &with_event, Some(&changes)),
             }
         })
         .collect();
@@ -128,12 +138,13 @@ pub fn run(
         && conditions::evaluate(
             rule.condition_match,
             &rule.conditions,
-            &values,
+            &with_event,
             Some(&changes),
         );
 
     let ctx = RenderContext::new(values.clone(), now)
         .with_event(event_type.to_string(), changes_json.clone())
+        .with_event_values(event_values.clone())
         .with_actor("(you)".to_string());
     let text = |t: &str| -> Result<String> { Ok(Template::parse(t, Kind::Text)?.render(&ctx)?) };
     let mut actions = Vec::new();
@@ -158,6 +169,7 @@ pub fn run(
                             let trigger = TriggerCtx {
                                 event_type: Some(event_type.to_string()),
                                 changes: Some(changes_json.clone()),
+                                event_values: event_values.clone(),
                                 actor_name: Some("(you)".into()),
                             };
                             let ticket_ref = TicketRef::Id(ticket.id);

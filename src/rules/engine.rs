@@ -170,6 +170,7 @@ impl Engine {
             .cloned()
             .unwrap_or_else(|| Value::Object(Map::new()));
         let changes = changes_of(&changes_json);
+        let event_values = events::values_of(&ev.event_type, &payload);
         let deleted = ev.event_type == events::TICKET_DELETED;
         let collector = Collector::default();
         let mut values: Option<TicketValues> = None;
@@ -190,7 +191,16 @@ impl Engine {
                     Err(e) => return Err(e),
                 },
             };
-            if !conditions::evaluate(rule.condition_match, &rule.conditions, vals, Some(&changes)) {
+            let met = if event_values.is_empty() {
+                conditions::evaluate(rule.condition_match, &rule.conditions, vals, Some(&changes))
+            } else {
+                // Conditions read the event's own values (`event.note`) beside the ticket's.
+                let mut with_event: BTreeMap<String, Value> = (**vals).clone();
+                with_event.extend(event_values.clone());
+                let m = rule.condition_match;
+                conditions::evaluate(m, &rule.conditions, &with_event, Some(&changes))
+            };
+            if !met {
                 continue;
             }
             matched += 1;
@@ -210,6 +220,7 @@ impl Engine {
                 ticket_id,
                 event: ev,
                 changes: &changes_json,
+                event_values: &event_values,
                 by: &by,
                 origin_name: &p.origin_name,
                 deleted,
@@ -292,6 +303,7 @@ impl Engine {
     ) -> Result<()> {
         let ctx = RenderContext::new(values.clone(), run.now)
             .with_event(run.event.event_type.clone(), run.changes.clone())
+            .with_event_values(run.event_values.clone())
             .with_actor(run.origin_name.to_string());
         let text =
             |t: &str| -> Result<String> { Ok(Template::parse(t, Kind::Text)?.render(&ctx)?) };
@@ -335,6 +347,7 @@ impl Engine {
                         event_id: Some(run.event.id),
                         event_type: run.event.event_type.clone(),
                         changes: run.changes.clone(),
+                        event_values: run.event_values.clone(),
                     },
                     use_test_connection: false,
                     // The ticket's history goes with it.
@@ -428,6 +441,8 @@ struct Run<'a> {
     ticket_id: i64,
     event: &'a Event,
     changes: &'a Value,
+    /// [`events::values_of`] the event.
+    event_values: &'a BTreeMap<String, Value>,
     by: &'a ChangeActor,
     origin_name: &'a str,
     deleted: bool,

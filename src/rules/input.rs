@@ -98,10 +98,12 @@ pub struct Valid {
     pub ignored_user_ids: Vec<i64>,
 }
 
-/// The names a rule's templates may use: every ticket field of every type, the event,
-/// the actor, `now`.
+/// The names a rule's conditions may test (every ticket field of every type, and what
+/// an event tells besides its changes: `event.note`), and those its templates may use
+/// (these, the event, the actor, `now`).
 pub fn known_names(conn: &mut DbConn) -> Result<(Vec<String>, KnownNames)> {
-    let names = ticket_names(conn, &[])?;
+    let mut names = ticket_names(conn, &[])?;
+    names.extend(events::VALUE_NAMES.iter().map(|n| n.to_string()));
     let known = KnownNames::new(names.iter(), std::iter::empty::<&str>());
     Ok((names, known))
 }
@@ -122,6 +124,9 @@ fn untracked_change(c: &Condition) -> Option<String> {
         "ticket.updatedat",
         "ticket.updatedby",
         "ticket.url",
+        // The event's own values: the note it added, not a change.
+        crate::templating::EVENT_NOTE,
+        crate::templating::EVENT_NOTE_INTERNAL,
     ];
     if !c.operator.is_event_only() {
         return None;

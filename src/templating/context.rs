@@ -4,7 +4,7 @@
 //! Ticket names and values come from the tickets module (`ticket.id`, `ticket.subject`,
 //! `ticket.<form>.<field>`, `ticket.<form>.<field>.id`, `ticket.<multi-line form>` …);
 //! this module adds the others: `param.<name>`, `event.type`, `event.changes`,
-//! `actor.name`, `webhook.name` and `now`. A ticket value may carry a text of its own
+//! `event.note`, `event.note.internal`, `actor.name`, `webhook.name` and `now`. A ticket value may carry a text of its own
 //! (`TicketValues`), which every template but a JSON one's whole-string placeholder writes.
 
 use std::borrow::Cow;
@@ -15,10 +15,17 @@ use serde_json::Value;
 
 use super::error::TemplateError;
 
+/// The text of the note a `ticket.note_added` event added (empty for other events).
+pub const EVENT_NOTE: &str = "event.note";
+/// Whether that note is internal (`true`/`false`; empty for other events).
+pub const EVENT_NOTE_INTERNAL: &str = "event.note.internal";
+
 /// Names every template may use besides the ticket's and the webhook's parameters.
-pub const BUILTIN_NAMES: [&str; 5] = [
+pub const BUILTIN_NAMES: [&str; 7] = [
     "event.type",
     "event.changes",
+    EVENT_NOTE,
+    EVENT_NOTE_INTERNAL,
     "actor.name",
     "webhook.name",
     "now",
@@ -155,6 +162,8 @@ pub struct RenderContext {
     params: BTreeMap<String, String>,
     event_type: Option<String>,
     event_changes: Option<Value>,
+    /// What the event tells besides its changes (`event.note` …), by name.
+    event_values: BTreeMap<String, Value>,
     actor_name: Option<String>,
     webhook_name: Option<String>,
     now: String,
@@ -172,6 +181,7 @@ impl RenderContext {
             params: BTreeMap::new(),
             event_type: None,
             event_changes: None,
+            event_values: BTreeMap::new(),
             actor_name: None,
             webhook_name: None,
             now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -191,6 +201,13 @@ impl RenderContext {
     pub fn with_event(mut self, event_type: impl Into<String>, changes: Value) -> Self {
         self.event_type = Some(event_type.into());
         self.event_changes = Some(changes);
+        self
+    }
+
+    /// What the event tells besides its changes, by placeholder name (`event.note`):
+    /// the tickets module's `events::values_of`.
+    pub fn with_event_values(mut self, values: BTreeMap<String, Value>) -> Self {
+        self.event_values = values;
         self
     }
 
@@ -240,7 +257,11 @@ impl RenderContext {
             "actor.name" => text(&self.actor_name),
             "webhook.name" => text(&self.webhook_name),
             "now" => Some(Value::String(self.now.clone())),
-            _ => None,
+            _ => self
+                .event_values
+                .get(name)
+                .filter(|v| !v.is_null())
+                .cloned(),
         }
     }
 

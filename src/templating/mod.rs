@@ -17,7 +17,9 @@ mod json;
 mod segments;
 mod xml;
 
-pub use context::{BUILTIN_NAMES, KnownNames, RenderContext, TicketValues};
+pub use context::{
+    BUILTIN_NAMES, EVENT_NOTE, EVENT_NOTE_INTERNAL, KnownNames, RenderContext, TicketValues,
+};
 pub use error::{RenderError, TemplateError};
 
 use segments::Segment;

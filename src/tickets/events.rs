@@ -3,6 +3,8 @@
 //! hands the events it wrote to a [`Sink`] before it commits: the trigger-rules engine,
 //! which evaluates them there and sets `processed_at`.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::Value;
@@ -11,6 +13,7 @@ use super::ChangeActor;
 use crate::db::DbConn;
 use crate::db::schema::events;
 use crate::error::Result;
+use crate::templating::{EVENT_NOTE, EVENT_NOTE_INTERNAL};
 
 pub const TICKET_CREATED: &str = "ticket.created";
 pub const TICKET_UPDATED: &str = "ticket.updated";
@@ -49,6 +52,30 @@ impl Event {
         serde_json::from_str(&self.payload).unwrap_or(Value::Null)
     }
 }
+
+/// What an event tells besides its changes, by the name templates and rule conditions
+/// read it under: a `ticket.note_added` event's note (`event.note`) and whether it is
+/// internal (`event.note.internal`). Empty for other events. Without these a rule on
+/// "note added" could fire a webhook but not send the note.
+pub fn values_of(event_type: &str, payload: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    if event_type == TICKET_NOTE_ADDED {
+        let note = payload
+            .get("note")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let internal = payload
+            .get("internal")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        out.insert(EVENT_NOTE.to_string(), Value::String(note.to_string()));
+        out.insert(EVENT_NOTE_INTERNAL.to_string(), Value::Bool(internal));
+    }
+    out
+}
+
+/// The names [`values_of`] may fill, for rule conditions.
+pub const VALUE_NAMES: [&str; 2] = [EVENT_NOTE, EVENT_NOTE_INTERNAL];
 
 /// Who hears of the events a change wrote, called inside the change's transaction (so
 /// what it writes commits or rolls back with the change). The trigger-rules engine is

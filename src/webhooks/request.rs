@@ -36,6 +36,8 @@ pub struct TriggerCtx {
     pub event_type: Option<String>,
     /// The event's `{field: {old, new}}` object.
     pub changes: Option<Value>,
+    /// What else the event tells, by placeholder name (`event.note` …).
+    pub event_values: BTreeMap<String, Value>,
     pub actor_name: Option<String>,
 }
 
@@ -186,7 +188,9 @@ pub fn base_context(
         ctx = ctx.with_actor(a.clone());
     }
     if let Some(t) = &trigger.event_type {
-        ctx = ctx.with_event(t.clone(), trigger.changes.clone().unwrap_or(Value::Null));
+        ctx = ctx
+            .with_event(t.clone(), trigger.changes.clone().unwrap_or(Value::Null))
+            .with_event_values(trigger.event_values.clone());
     }
     ctx
 }

@@ -59,6 +59,7 @@ mod rule_pages;
 mod rule_pages_browser;
 mod rule_test_panel;
 mod rules_engine;
+mod rules_on_notes;
 mod rules_on_rows;
 mod rules_world;
 mod sender;
