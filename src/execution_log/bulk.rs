@@ -24,6 +24,8 @@ pub struct Preview {
     pub total: i64,
     /// (connection name, or "no connection"; count), largest first.
     pub by_connection: Vec<(String, i64)>,
+    /// The newest delivery counted: the replay takes none newer.
+    pub upto: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
@@ -76,8 +78,36 @@ pub fn replay_filter(q: &LogQuery, now: NaiveDateTime) -> Result<LogFilter> {
     Ok(f)
 }
 
-pub fn preview(conn: &mut DbConn, q: &LogQuery, now: NaiveDateTime) -> Result<Preview> {
-    let f = replay_filter(q, now)?;
+/// The filter as the confirmation shows it and the job keeps it: a window relative to
+/// now (`last=1h`) made absolute at `now`. The job re-reads its stored filter at each
+/// step, and the confirmation is submitted a while after it was shown: a moving window
+/// would take other deliveries than those counted.
+pub fn anchored(q: &LogQuery, now: NaiveDateTime) -> Result<String> {
+    let mut frozen = q.clone();
+    if let Some(from) = q.check(now)?.from
+        && frozen.from.trim().is_empty()
+    {
+        frozen.from = from.format("%Y-%m-%dT%H:%M:%S").to_string();
+        frozen.last = String::new();
+    }
+    Ok(frozen.with_cursor(None))
+}
+
+/// What replaying `q` would take: the deliveries it selects up to `upto` (the newest one
+/// when `None`), by connection.
+pub fn preview(
+    conn: &mut DbConn,
+    q: &LogQuery,
+    upto: Option<i64>,
+    now: NaiveDateTime,
+) -> Result<Preview> {
+    let mut f = replay_filter(q, now)?;
+    let newest: i64 = deliveries::table
+        .select(diesel::dsl::max(deliveries::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0);
+    let upto = upto.map_or(newest, |u| u.min(newest));
+    f.before = Some(upto + 1);
     let counts = count_by_connection(conn, &f)?;
     let ids: Vec<i64> = counts.iter().filter_map(|(c, _)| *c).collect();
     let names: std::collections::HashMap<i64, String> = connections::table
@@ -103,33 +133,29 @@ pub fn preview(conn: &mut DbConn, q: &LogQuery, now: NaiveDateTime) -> Result<Pr
     Ok(Preview {
         total: by_connection.iter().map(|(_, n)| n).sum(),
         by_connection,
+        upto,
     })
 }
 
-/// Starts a bulk replay of what `q` selects now, audited; run it with [`step`].
-pub fn start(conn: &mut DbConn, actor: &Actor, q: &LogQuery, now: NaiveDateTime) -> Result<Job> {
+/// Starts a bulk replay of what `q` selects now, among the deliveries up to `upto` (the
+/// newest one its confirmation counted; all when `None`), audited; run it with [`step`].
+pub fn start(
+    conn: &mut DbConn,
+    actor: &Actor,
+    q: &LogQuery,
+    upto: Option<i64>,
+    now: NaiveDateTime,
+) -> Result<Job> {
     crate::db::write(conn, |c| {
-        let p = preview(c, q, now)?;
+        let p = preview(c, q, upto, now)?;
         if p.total == 0 {
             return Err(Error::invalid(
                 "status",
                 "no delivery matches: nothing to replay",
             ));
         }
-        let last_id: i64 = deliveries::table
-            .select(diesel::dsl::max(deliveries::id))
-            .first::<Option<i64>>(c)?
-            .unwrap_or(0);
-        // `last=1h` is anchored now: each step re-reads the stored filter at its own
-        // time, and a moving window would skip what the confirmation counted.
-        let mut frozen = q.clone();
-        if let Some(from) = q.check(now)?.from
-            && frozen.from.trim().is_empty()
-        {
-            frozen.from = from.format("%Y-%m-%dT%H:%M:%S").to_string();
-            frozen.last = String::new();
-        }
-        let filter = frozen.with_cursor(None);
+        let last_id = p.upto;
+        let filter = anchored(q, now)?;
         let id: i64 = diesel::insert_into(bulk_replays::table)
             .values((
                 bulk_replays::filter.eq(&filter),

@@ -267,7 +267,10 @@ pub async fn log_cancel(
 #[template(path = "log/bulk_confirm.html")]
 struct BulkConfirm {
     ctx: PageCtx,
+    /// The log's filters as the administrator chose them, for the links back.
     filter: String,
+    /// The same, anchored when the page was made, for the form.
+    frozen: String,
     preview: Option<bulk::Preview>,
     errors: FieldErrors,
 }
@@ -282,16 +285,23 @@ pub async fn log_bulk_confirm(
     let st = state(&req)?;
     let q = read_query(&req)?;
     let filter = q.with_cursor(None);
-    let (preview, errors) = db::run(&st.pool, move |c| match bulk::preview(c, &q, db::now()) {
-        Ok(p) => Ok((Some(p), FieldErrors::new())),
-        Err(Error::Validation(e)) => Ok((None, e)),
-        Err(e) => Err(e),
+    let shown = filter.clone();
+    // The form carries the filter anchored now and the newest delivery counted, so the
+    // replay takes what this page counts, however long it stays open.
+    let (frozen, preview, errors) = db::run(&st.pool, move |c| {
+        let now = db::now();
+        match bulk::preview(c, &q, None, now).and_then(|p| Ok((bulk::anchored(&q, now)?, p))) {
+            Ok((filter, p)) => Ok((filter, Some(p), FieldErrors::new())),
+            Err(Error::Validation(e)) => Ok((shown, None, e)),
+            Err(e) => Err(e),
+        }
     })
     .await?;
     html(
         BulkConfirm {
             ctx: PageCtx::new(&auth, &session, "log"),
             filter,
+            frozen,
             preview,
             errors,
         }
@@ -304,6 +314,9 @@ pub struct BulkForm {
     /// The log's URL query, as the confirmation page carried it.
     #[serde(default)]
     filter: String,
+    /// The newest delivery the confirmation counted.
+    #[serde(default)]
+    upto: Option<i64>,
 }
 
 pub async fn log_bulk_start(
@@ -313,10 +326,15 @@ pub async fn log_bulk_start(
     form: super::form::HtmlForm<BulkForm>,
 ) -> Result<HttpResponse, Error> {
     let st = state(&req)?;
-    let q: LogQuery = serde_html_form::from_str(&form.into_inner().filter)
+    let form = form.into_inner();
+    let q: LogQuery = serde_html_form::from_str(&form.filter)
         .map_err(|e| Error::BadRequest(format!("the filters are not readable: {e}")))?;
     let actor = Actor::user(&auth.principal, client_ip(&req));
-    let job = db::run(&st.pool, move |c| bulk::start(c, &actor, &q, db::now())).await?;
+    let upto = form.upto;
+    let job = db::run(&st.pool, move |c| {
+        bulk::start(c, &actor, &q, upto, db::now())
+    })
+    .await?;
     bulk::spawn(
         st.pool.clone(),
         job.id,

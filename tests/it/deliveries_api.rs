@@ -175,7 +175,7 @@ async fn a_bulk_replay_keeps_the_window_it_started_with(app: TestApp) {
             status: vec!["failed".into()],
             ..LogQuery::default()
         };
-        let job = bulk::start(c, &hookdesk::audit::Actor::system("test"), &q, now).unwrap();
+        let job = bulk::start(c, &hookdesk::audit::Actor::system("test"), &q, None, now).unwrap();
         assert_eq!(job.total, 1);
         let later = now + chrono::Duration::seconds(15);
         assert!(bulk::step(c, job.id, &[], later).unwrap(), "finished");

@@ -16,6 +16,7 @@ mod alerts_time;
 mod auth;
 mod bench_e2e;
 mod browser;
+mod bulk_replay_confirm;
 mod busy;
 mod buttons;
 mod buttons_api;
