@@ -9,6 +9,7 @@ use crate::secrets::SecretBox;
 
 use super::model::*;
 use super::presets::Preset;
+use super::request::header_hosts;
 use super::secret_headers;
 
 // The checks live in `checks`; their entry points are used through this module too.
@@ -127,7 +128,8 @@ impl Default for WebhookInput {
 
 /// Checks everything (`validate`) and seals the secret header values. A secret line sent
 /// blank or redacted keeps the value `stored` has for it: the webhook being edited, or
-/// the original of a copy. `except` is the id whose name is not a clash.
+/// the original of a copy — unless the input sends the headers to a host `stored` did
+/// not (`new_host`). `except` is the id whose name is not a clash.
 pub fn prepare(
     conn: &mut DbConn,
     sb: &SecretBox,
@@ -136,7 +138,12 @@ pub fn prepare(
     stored: Option<&Webhook>,
 ) -> Result<Valid> {
     let mut errs = FieldErrors::new();
-    let headers = secret_headers::seal(&input.headers, stored, sb, &mut errs)?;
+    let keep_from = match stored {
+        Some(w) if new_host(conn, input, w)? => secret_headers::Keep::NewHost(w),
+        Some(w) => secret_headers::Keep::From(w),
+        None => secret_headers::Keep::Nothing,
+    };
+    let headers = secret_headers::seal(&input.headers, keep_from, sb, &mut errs)?;
     // The templates checked are the ones that will be sent.
     let real = WebhookInput {
         headers: headers.real,
@@ -155,6 +162,26 @@ pub fn prepare(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Whether `input` would send its header lines to a host `stored` never sent them to:
+/// another URL, connection or test connection (`request::header_hosts`). A stored secret
+/// value does not follow them there unconfirmed, as a connection's do not
+/// (`connections::input`).
+fn new_host(conn: &mut DbConn, input: &WebhookInput, stored: &Webhook) -> Result<bool> {
+    let was = header_hosts(
+        conn,
+        &stored.url,
+        stored.connection_id,
+        stored.test_connection_id,
+    )?;
+    let now = header_hosts(
+        conn,
+        &input.url,
+        input.connection_id,
+        input.test_connection_id,
+    )?;
+    Ok(!now.is_subset(&was))
 }
 
 impl WebhookInput {

@@ -4,7 +4,7 @@
 //! one redaction rule (`delivery::redact`): the connection's authentication and secret
 //! headers, and every header secret by its name, the webhook's own lines included.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::input::body_kind;
 use super::model::{Method, PayloadMode, RequestType, Status, Webhook};
+use crate::connections::input::url_host;
 use crate::connections::{Auth, Connection};
 use crate::db::DbConn;
 use crate::delivery::RequestSnapshot;
@@ -362,8 +363,7 @@ fn full_url(w: &Webhook, c: Option<&Connection>, ctx: &RenderContext) -> Result<
         },
     )?
     .render(ctx)?;
-    let lower = own.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
+    if is_absolute(&own) {
         return Ok(own);
     }
     let Some(c) = c else {
@@ -380,6 +380,65 @@ fn full_url(w: &Webhook, c: Option<&Connection>, ctx: &RenderContext) -> Result<
     )?
     .render(ctx)?;
     Ok(join_url(&base, &own))
+}
+
+/// Whether a URL is sent as it is rather than joined to the connection's base URL.
+fn is_absolute(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Where a URL opening with `{{ticket.url}}` goes: the console's own address (the one
+/// value that renders a whole link, `templating::encode`). Not a `host:port`, so it
+/// equals no connection's host.
+const CONSOLE_ITSELF: &str = "{{ticket.url}}";
+
+/// The hosts a webhook's header lines may be sent to, as `build` reaches them: through
+/// its connection, and through its test connection (Test status, or a test-send that
+/// asks for it: `connection_for`). Each is the host of the URL `full_url` makes, before
+/// a ticket fills it, compared as connections compare their own base URL
+/// (`connections::input::url_host`: lower-cased, with its port); `None` where no host
+/// can be read. A connection that does not exist adds its URL's host alone (saving
+/// reports the connection).
+pub fn header_hosts(
+    conn: &mut DbConn,
+    url: &str,
+    connection_id: Option<i64>,
+    test_connection_id: Option<i64>,
+) -> Result<BTreeSet<Option<String>>> {
+    let mut hosts = BTreeSet::new();
+    for id in [connection_id, test_connection_id.or(connection_id)] {
+        let base = match id.map(|id| Connection::get(conn, id)).transpose() {
+            Ok(c) => c.map(|c| c.base_url),
+            Err(Error::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        hosts.insert(target_host(url, base.as_deref()));
+    }
+    Ok(hosts)
+}
+
+/// The host `full_url` sends a webhook URL to through a connection of base URL `base`.
+fn target_host(url: &str, base: Option<&str>) -> Option<String> {
+    let url = url.trim();
+    // Placeholder values are percent-encoded, so only `{{ticket.url}}` opening the URL
+    // can make it absolute; `{{{{` is a literal brace.
+    let opens_with_ticket_url = url.starts_with("{{")
+        && !url.starts_with("{{{{")
+        && Template::parse(
+            url,
+            Kind::Url {
+                already_encoded: true,
+            },
+        )
+        .is_ok_and(|t| t.placeholders().first() == Some(&"ticket.url"));
+    if opens_with_ticket_url {
+        Some(CONSOLE_ITSELF.into())
+    } else if is_absolute(url) {
+        url_host(url)
+    } else {
+        url_host(&join_url(base?.trim(), url))
+    }
 }
 
 pub fn join_url(base: &str, path: &str) -> String {

@@ -9,6 +9,11 @@
 //! is kept as it is without being opened. A line sent back blank or redacted — an edit
 //! form, or a GET's body PUT back — keeps the stored value of the header of that name.
 //!
+//! Unless the edit sends the headers to a new host (another URL, connection or test
+//! connection: `input::prepare`): a value kept then is refused, naming the header, as a
+//! connection refuses its own (`connections::input`), so a credential never moves to
+//! another host without being typed again.
+//!
 //! Lines are matched by name and order: the second `X-Key` line takes the second stored
 //! `X-Key` value. A definition saved before this rule may still hold a value in clear in
 //! `headers`; it is used as it is, hidden when shown, and sealed on the next save.
@@ -104,21 +109,38 @@ fn stored_value(st: Stored, name: &str, k: usize, sb: &SecretBox) -> Result<Opti
     clear.map(|v| sb.seal(&Secret(v.to_string()))).transpose()
 }
 
+/// Where a secret line left blank or redacted takes its value from.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep<'a> {
+    /// Nowhere: a new webhook.
+    Nothing,
+    /// The webhook being edited, or the original of a copy.
+    From(&'a Webhook),
+    /// The webhook being edited, whose headers the edit sends to a new host: a value it
+    /// has is not kept but refused.
+    NewHost(&'a Webhook),
+}
+
 /// Splits submitted header text into what is shown and what is sealed. A secret line
-/// left blank or redacted keeps the value `stored` has for it (the webhook being edited,
-/// or the original of a copy); with none, it is an error under `headers`.
+/// left blank or redacted keeps the value `keep` has for it; with none, or with a new
+/// host, it is an error under `headers`.
 pub fn seal(
     text: &str,
-    stored: Option<&Webhook>,
+    keep: Keep,
     sb: &SecretBox,
     errs: &mut FieldErrors,
 ) -> Result<SealedHeaders> {
-    seal_lines(text, stored.map(Stored::from), sb, errs)
+    match keep {
+        Keep::Nothing => seal_lines(text, None, false, sb, errs),
+        Keep::From(w) => seal_lines(text, Some(w.into()), false, sb, errs),
+        Keep::NewHost(w) => seal_lines(text, Some(w.into()), true, sb, errs),
+    }
 }
 
 fn seal_lines(
     text: &str,
     stored: Option<Stored>,
+    new_host: bool,
     sb: &SecretBox,
     errs: &mut FieldErrors,
 ) -> Result<SealedHeaders> {
@@ -139,7 +161,7 @@ fn seal_lines(
             _ => None,
         };
         let (sealed_value, plain) = match kept {
-            Some(s) => {
+            Some(s) if !new_host => {
                 let plain = sb.open(&s)?;
                 (s, plain)
             }
@@ -147,14 +169,20 @@ fn seal_lines(
                 let plain = Secret(value.to_string());
                 (sb.seal(&plain)?, plain)
             }
-            None => {
+            refused => {
+                let line_no = i + 1;
                 errs.add(
                     "headers",
-                    format!(
-                        "line {}: enter the value of {name} (a secret header: it is stored encrypted and shown as {})",
-                        i + 1,
-                        redact_value(name, value)
-                    ),
+                    if refused.is_some() {
+                        format!(
+                            "line {line_no}: the host changed: enter the value of the secret header {name} again (it is not sent to a new host unconfirmed)"
+                        )
+                    } else {
+                        format!(
+                            "line {line_no}: enter the value of {name} (a secret header: it is stored encrypted and shown as {})",
+                            redact_value(name, value)
+                        )
+                    },
                 );
                 shown.push(line.to_string());
                 real.push(line.to_string());
@@ -278,6 +306,7 @@ mod tests {
         let s = seal_lines(
             "X-Ticket: {{ticket.id}}\nAuthorization: Bearer tok-123\nX-Api-Key: k-9",
             None,
+            false,
             &b,
             &mut errs,
         )
@@ -305,10 +334,11 @@ mod tests {
     fn blank_or_redacted_keeps_the_stored_value_by_name_and_order() {
         let b = sb();
         let mut errs = FieldErrors::new();
-        let first = seal_lines("X-Key: one\nX-Key: two", None, &b, &mut errs).unwrap();
+        let first = seal_lines("X-Key: one\nX-Key: two", None, false, &b, &mut errs).unwrap();
         let again = seal_lines(
             "X-Key: ••••\nX-Key:\nX-Other: plain",
             stored(&first),
+            false,
             &b,
             &mut errs,
         )
@@ -316,14 +346,52 @@ mod tests {
         assert!(errs.is_empty(), "{errs}");
         assert_eq!(again.real, "X-Key: one\nX-Key: two\nX-Other: plain");
         assert_eq!(open(&again, &b)[1].1, "two");
-        let changed = seal_lines("X-Key: new\nX-Key: ••••", stored(&first), &b, &mut errs).unwrap();
+        let changed = seal_lines(
+            "X-Key: new\nX-Key: ••••",
+            stored(&first),
+            false,
+            &b,
+            &mut errs,
+        )
+        .unwrap();
         assert_eq!(changed.real, "X-Key: new\nX-Key: two");
+    }
+
+    #[test]
+    fn a_new_host_refuses_a_kept_value_and_takes_a_typed_one() {
+        let b = sb();
+        let mut errs = FieldErrors::new();
+        let first = seal_lines("X-Key: one\nX-Token: two", None, false, &b, &mut errs).unwrap();
+        seal_lines(
+            "X-Key: new\nX-Token: ••••",
+            stored(&first),
+            true,
+            &b,
+            &mut errs,
+        )
+        .unwrap();
+        let msg = errs.get("headers").unwrap();
+        assert!(
+            msg.contains("line 2: the host changed") && msg.contains("X-Token"),
+            "{msg}"
+        );
+        assert!(!msg.contains("X-Key"), "{msg}");
+        let mut errs = FieldErrors::new();
+        let again = seal_lines(
+            "X-Key: new\nX-Token: typed",
+            stored(&first),
+            true,
+            &b,
+            &mut errs,
+        );
+        assert!(errs.is_empty(), "{errs}");
+        assert_eq!(again.unwrap().real, "X-Key: new\nX-Token: typed");
     }
 
     #[test]
     fn a_redacted_value_with_nothing_stored_is_an_error() {
         let mut errs = FieldErrors::new();
-        seal_lines("Authorization: Bearer ••••", None, &sb(), &mut errs).unwrap();
+        seal_lines("Authorization: Bearer ••••", None, false, &sb(), &mut errs).unwrap();
         assert!(errs.get("headers").unwrap().contains("Authorization"));
     }
 
@@ -336,7 +404,14 @@ mod tests {
         };
         assert_eq!(open(&legacy, &b)[0].1, "Bearer old-clear");
         let mut errs = FieldErrors::new();
-        let s = seal_lines("Authorization: Bearer ••••", stored(&legacy), &b, &mut errs).unwrap();
+        let s = seal_lines(
+            "Authorization: Bearer ••••",
+            stored(&legacy),
+            false,
+            &b,
+            &mut errs,
+        )
+        .unwrap();
         assert!(errs.is_empty());
         assert_eq!(s.shown, "Authorization: Bearer ••••");
         assert!(!s.sealed.unwrap().contains("old-clear"));

@@ -80,6 +80,7 @@ mod tls_receiver;
 mod ux_fixes;
 mod ux_fixes_browser;
 mod webhook_cache;
+mod webhook_secret_hosts;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_api_strict;

@@ -1,0 +1,322 @@
+//! A webhook's secret header values do not follow it to another host unconfirmed, as a
+//! connection's do not: an edit that sends the headers somewhere new — another URL,
+//! another connection, a test connection — and keeps a stored value (sent back blank or
+//! as `••••`) is refused with 422, naming the header, on the page and in the API, and
+//! nothing is saved. Typing the value again, or removing the header, saves; the new host
+//! then gets the value typed.
+
+use serde_json::{Value, json};
+
+use crate::connections::admin_token;
+use crate::helpers::TestApp;
+use crate::receiver::{Receiver, Reply};
+use crate::redaction::api;
+use crate::webhooks::{post, text_of, ticket_with_forms, webhook_form};
+
+crate::db_tests!(
+    spawn = crate::responses::loopback_app;
+    an_api_edit_to_another_host_needs_the_secret_headers_again,
+    a_page_edit_to_another_connection_needs_the_secret_header_again,
+);
+
+/// A connection (no credentials of its own) through the API; returns its id.
+async fn connection(app: &TestApp, token: &str, name: &str, base_url: &str) -> i64 {
+    let (s, body) = api(
+        app,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/connections",
+        Some(json!({"name": name, "base_url": base_url})),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Sends the saved webhook now (`POST /api/v1/webhooks/{id}/test`).
+async fn test_send(app: &TestApp, token: &str, id: i64) {
+    let (s, body) = api(
+        app,
+        token,
+        reqwest::Method::POST,
+        &format!("/api/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+fn last_header(rx: &Receiver, name: &str) -> String {
+    let got = rx.received();
+    let last = got.last().expect("the receiver got a request");
+    last.header(name).unwrap_or_default().to_string()
+}
+
+/// The messages of a 422 answer's field errors for `field`.
+fn field_errors(body: &str, field: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["error"]["code"], "validation_failed", "{v}");
+    v["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["field"] == field)
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn an_api_edit_to_another_host_needs_the_secret_headers_again(app: TestApp) {
+    app.login_admin().await;
+    ticket_with_forms(&app);
+    let token = admin_token(&app).await;
+    let (old_rx, new_rx) = (
+        Receiver::start(Reply::Status(200)).await,
+        Receiver::start(Reply::Status(200)).await,
+    );
+    let conn = connection(&app, &token, "old host", &old_rx.url("/in")).await;
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({
+            "name": "Secret headers",
+            "connection_id": conn,
+            "headers": "X-Ticket: {{ticket.id}}\nAuthorization: Bearer first-value\nX-Api-Key: key-one",
+            "body_template": "{\"t\": \"{{ticket.id}}\"}",
+        })),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/webhooks/{id}");
+    let get = || async {
+        let (s, body) = api(&app, &token, reqwest::Method::GET, &path, None).await;
+        assert_eq!(s, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let saved = get().await;
+
+    // A PATCH of the URL alone to another host keeps both values: refused, each named.
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"url": new_rx.url("/moved")})),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    let errs = field_errors(&body, "headers");
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].contains("line 2: the host changed")
+            && errs[0].contains("secret header Authorization again"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[1].contains("line 3: the host changed")
+            && errs[1].contains("secret header X-Api-Key again"),
+        "{errs:?}"
+    );
+    // Nothing changed: the definition reads as before and still sends to the old host.
+    assert_eq!(get().await, saved);
+    test_send(&app, &token, id).await;
+    assert_eq!(last_header(&old_rx, "authorization"), "Bearer first-value");
+    assert!(new_rx.received().is_empty());
+
+    // A PUT of the whole definition as GET reads it, with only the URL changed: the same.
+    let mut whole = get().await;
+    whole["url"] = json!(new_rx.url("/moved"));
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        &path,
+        Some(whole.clone()),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(field_errors(&body, "headers").len(), 2, "{body}");
+    assert_eq!(get().await, saved);
+
+    // Another path on the same host (relative, or written out whole) keeps the values.
+    for url in ["/elsewhere".to_string(), old_rx.url("/in/whole")] {
+        let (s, body) = api(
+            &app,
+            &token,
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({ "url": url })),
+        )
+        .await;
+        assert_eq!(s, 200, "{url}: {body}");
+        test_send(&app, &token, id).await;
+        assert_eq!(last_header(&old_rx, "authorization"), "Bearer first-value");
+    }
+
+    // Typed again, the move is saved and the new host gets the values typed.
+    whole["headers"] =
+        json!("X-Ticket: {{ticket.id}}\nAuthorization: Bearer second-value\nX-Api-Key: key-two");
+    let (s, body) = api(&app, &token, reqwest::Method::PUT, &path, Some(whole)).await;
+    assert_eq!(s, 200, "{body}");
+    test_send(&app, &token, id).await;
+    assert_eq!(last_header(&new_rx, "authorization"), "Bearer second-value");
+    assert_eq!(last_header(&new_rx, "x-api-key"), "key-two");
+
+    // Back to the old host: one value removed, the other typed, saves.
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"url": "", "headers": "X-Api-Key: key-three"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let before = old_rx.received().len();
+    test_send(&app, &token, id).await;
+    assert_eq!(old_rx.received().len(), before + 1);
+    assert_eq!(last_header(&old_rx, "x-api-key"), "key-three");
+    assert_eq!(last_header(&old_rx, "authorization"), "");
+}
+
+async fn a_page_edit_to_another_connection_needs_the_secret_header_again(app: TestApp) {
+    app.login_admin().await;
+    ticket_with_forms(&app);
+    let token = admin_token(&app).await;
+    let (old_rx, new_rx) = (
+        Receiver::start(Reply::Status(200)).await,
+        Receiver::start(Reply::Status(200)).await,
+    );
+    let old_conn = connection(&app, &token, "old host", &old_rx.url("/in")).await;
+    let same_host = connection(&app, &token, "old host too", &old_rx.url("/other")).await;
+    let new_conn = connection(&app, &token, "new host", &new_rx.url("/in")).await;
+    let form = |changes: &[(&str, &str)]| {
+        let mut f = webhook_form(old_conn, &[("name", "Moved")]);
+        f.retain(|(k, _)| !changes.iter().any(|(c, _)| c == k));
+        f.extend(changes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        f
+    };
+    let resp = post(
+        &app,
+        "/admin/webhooks",
+        &form(&[("headers", "Authorization: Bearer page-first")]),
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let stored = || app.with_conn(|c| hookdesk::webhooks::store::list(c).unwrap().remove(0));
+    let saved = stored();
+    let edit = format!("/admin/webhooks/{}", saved.id);
+    let new_conn_s = new_conn.to_string();
+    let old_conn_s = old_conn.to_string();
+
+    // Another connection (the URL is relative to it), or another test connection,
+    // with the value kept: refused in the page, the rest of the form as typed.
+    for changes in [
+        vec![("connection_id", new_conn_s.as_str())],
+        vec![("test_connection_id", new_conn_s.as_str())],
+    ] {
+        let mut changes = changes;
+        changes.push(("headers", "Authorization: Bearer ••••"));
+        changes.push(("description", "Moved with its token"));
+        let resp = post(&app, &edit, &form(&changes)).await;
+        assert_eq!(resp.status(), 422, "{changes:?}");
+        let html = resp.text().await.unwrap();
+        let err = text_of(&html, "#headers-error").unwrap_or_default();
+        assert!(
+            err.contains(
+                "the host changed: enter the value of the secret header Authorization again"
+            ),
+            "{changes:?}: {err}"
+        );
+        let doc = scraper::Html::parse_document(&html);
+        let selected = |name: &str| {
+            let sel =
+                scraper::Selector::parse(&format!("select[name={name}] option[selected]")).unwrap();
+            doc.select(&sel)
+                .next()
+                .and_then(|o| o.value().attr("value"))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (key, id) = changes[0];
+        assert_eq!(selected(key), id, "the choice is shown as made");
+        assert!(
+            html.contains("Moved with its token"),
+            "the description is kept"
+        );
+        assert!(html.contains("Authorization: Bearer ••••"));
+        assert!(!html.contains("page-first"));
+        // Nothing saved.
+        let now = stored();
+        assert_eq!(
+            (now.connection_id, now.test_connection_id),
+            (Some(old_conn), None)
+        );
+        assert_eq!(now.description, saved.description);
+        assert_eq!(now.sealed_headers, saved.sealed_headers);
+    }
+
+    // The form's test-send of the unsaved move does not send the stored value either.
+    let mut test = form(&[
+        ("connection_id", new_conn_s.as_str()),
+        ("headers", "Authorization: Bearer ••••"),
+    ]);
+    test.push(("preview_ticket".into(), String::new()));
+    let resp = post(
+        &app,
+        &format!("/admin/webhooks/test?webhook={}", saved.id),
+        &test,
+    )
+    .await;
+    let html = resp.text().await.unwrap();
+    let err = text_of(&html, "#test-result").unwrap_or_default();
+    assert!(err.contains("host changed"), "{err}");
+    assert!(new_rx.received().is_empty());
+
+    // Another connection on the same host keeps the value.
+    let resp = post(
+        &app,
+        &edit,
+        &form(&[
+            ("connection_id", &same_host.to_string()),
+            ("headers", "Authorization: Bearer ••••"),
+        ]),
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    test_send(&app, &token, saved.id).await;
+    assert_eq!(last_header(&old_rx, "authorization"), "Bearer page-first");
+
+    // Typed again, the move saves and the new host gets it.
+    let resp = post(
+        &app,
+        &edit,
+        &form(&[
+            ("connection_id", new_conn_s.as_str()),
+            ("headers", "Authorization: Bearer page-second"),
+        ]),
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    test_send(&app, &token, saved.id).await;
+    assert_eq!(last_header(&new_rx, "authorization"), "Bearer page-second");
+
+    // Removed, the move back saves.
+    let resp = post(
+        &app,
+        &edit,
+        &form(&[
+            ("connection_id", old_conn_s.as_str()),
+            ("headers", "X-Ticket: {{ticket.id}}"),
+        ]),
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    assert_eq!(stored().connection_id, Some(old_conn));
+}
