@@ -172,6 +172,11 @@ pub struct ConnectionBody {
     pub tls_client_key_clear: bool,
     /// PEM certificates to trust for the server; `""` removes them.
     pub tls_ca_bundle: Option<String>,
+    /// On an update that moves the base URL to another host: `true` lets the secret
+    /// header values of the webhooks sending through this connection go there too.
+    /// Without it such an update is refused (422 `move_webhook_secrets`, naming them).
+    #[serde(default)]
+    pub move_webhook_secrets: bool,
 }
 
 fn change(value: Option<String>, clear: bool) -> SecretChange {
@@ -221,6 +226,7 @@ impl ConnectionBody {
         i.auth_secret = change(self.auth_secret, self.auth_secret_clear);
         i.signing_secret = change(self.signing_secret, self.signing_secret_clear);
         i.tls_client_key = change(self.tls_client_key, self.tls_client_key_clear);
+        i.move_webhook_secrets = self.move_webhook_secrets;
         i
     }
 }

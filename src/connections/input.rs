@@ -71,6 +71,9 @@ pub struct ConnectionInput {
     pub tls_client_cert: String,
     pub tls_client_key: SecretChange,
     pub tls_ca_bundle: String,
+    /// The administrator confirms that the secret header values of the webhooks sending
+    /// through this connection may go to its new host (`Connection::update`).
+    pub move_webhook_secrets: bool,
 }
 
 impl Default for ConnectionInput {
@@ -97,6 +100,7 @@ impl Default for ConnectionInput {
             tls_client_cert: String::new(),
             tls_client_key: SecretChange::Keep,
             tls_ca_bundle: String::new(),
+            move_webhook_secrets: false,
         }
     }
 }
@@ -139,6 +143,7 @@ impl ConnectionInput {
             tls_client_cert: c.tls_client_cert.clone(),
             tls_client_key: SecretChange::Keep,
             tls_ca_bundle: c.tls_ca_bundle.clone(),
+            move_webhook_secrets: false,
         }
     }
 

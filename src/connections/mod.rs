@@ -19,7 +19,7 @@ pub use kinds::{AppType, AuthKind, Environment, OAuthClientAuth};
 use crate::audit::{self, Actor};
 use crate::db::DbConn;
 use crate::db::schema::connections;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldErrors, Result};
 use crate::secrets::{Secret, SecretBox};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -333,7 +333,31 @@ impl Connection {
     ) -> Result<Connection> {
         crate::db::write(conn, |c| {
             let old = Connection::get(c, id)?;
-            let row = input.prepare(Some(&old), sb)?;
+            // The connection's own secrets are asked for again if its host changes
+            // (`prepare`); its webhooks' secret headers go along only when confirmed.
+            // Both are reported at once, so one more submit settles them.
+            let moved = if input.move_webhook_secrets {
+                Vec::new()
+            } else {
+                let new_base = input.base_url.trim();
+                crate::webhooks::request::secrets_moved_by(c, id, &old.base_url, new_base)?
+            };
+            let mut errs = match input.prepare(Some(&old), sb) {
+                Ok(row) if moved.is_empty() => Ok(row),
+                Ok(_) => Err(FieldErrors::new()),
+                Err(Error::Validation(errs)) => Err(errs),
+                Err(e) => return Err(e),
+            };
+            if let (Err(errs), false) = (&mut errs, moved.is_empty()) {
+                errs.add(
+                    "move_webhook_secrets",
+                    format!(
+                        "The host changed, and the secret headers of {} would go to it: confirm that they may, or edit those webhooks first.",
+                        named_list(&moved)
+                    ),
+                );
+            }
+            let row = errs.map_err(Error::Validation)?;
             ensure_unique_name(c, &row.name, Some(id))?;
             diesel::update(connections::table.find(id))
                 .set((&row, connections::updated_at.eq(crate::db::now())))
@@ -444,6 +468,16 @@ fn ensure_unique_name(conn: &mut DbConn, name: &str, except: Option<i64>) -> Res
 /// (whose foreign keys refuse the delete as a second line of defence).
 pub fn users_of(conn: &mut DbConn, id: i64) -> Result<Vec<String>> {
     crate::webhooks::store::users_of_connection(conn, id)
+}
+
+/// Webhook names for a message: webhook “A”, webhook “B” and webhook “C”.
+fn named_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("webhook “{n}”")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 /// What an audit row says about a save: the fields that changed, by name only (secret

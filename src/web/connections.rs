@@ -118,6 +118,9 @@ pub struct ConnectionForm {
     tls_client_key_clear: Option<String>,
     #[serde(default)]
     tls_ca_bundle: String,
+    /// Ticked to let the webhooks' secret headers follow the connection to a new host.
+    #[serde(default)]
+    move_webhook_secrets: Option<String>,
     #[serde(default)]
     header_name: Vec<String>,
     #[serde(default)]
@@ -214,6 +217,7 @@ impl ConnectionForm {
                 checked(&self.tls_client_key_clear),
             ),
             tls_ca_bundle: self.tls_ca_bundle.clone(),
+            move_webhook_secrets: checked(&self.move_webhook_secrets),
         }
     }
 
@@ -240,6 +244,9 @@ impl ConnectionForm {
 
     fn verify_tls_on(&self) -> bool {
         checked(&self.verify_tls)
+    }
+    fn move_webhook_secrets_on(&self) -> bool {
+        checked(&self.move_webhook_secrets)
     }
     fn is_app_type(&self, a: &AppType) -> bool {
         AppType::parse(&self.app_type) == Some(*a)

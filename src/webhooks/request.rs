@@ -418,6 +418,33 @@ pub fn header_hosts(
     Ok(hosts)
 }
 
+/// The webhooks (by name) holding secret header values that a connection's move from
+/// base URL `old` to `new` would send to another host: those sending through connection
+/// `id` (as main or test connection) to a URL joined to its base. The connection asks
+/// for its own secrets again on such a move; these it names, for the administrator to
+/// confirm (`ConnectionInput::move_webhook_secrets`).
+pub fn secrets_moved_by(conn: &mut DbConn, id: i64, old: &str, new: &str) -> Result<Vec<String>> {
+    use crate::db::schema::webhooks;
+    use diesel::prelude::*;
+    let rows: Vec<(String, String, Option<String>)> = webhooks::table
+        .filter(
+            webhooks::connection_id
+                .eq(id)
+                .or(webhooks::test_connection_id.eq(id)),
+        )
+        .order(webhooks::name.asc())
+        .select((webhooks::name, webhooks::url, webhooks::sealed_headers))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, url, sealed)| {
+            sealed.as_deref().is_some_and(|s| !s.is_empty())
+                && target_host(url, Some(old)) != target_host(url, Some(new))
+        })
+        .map(|(name, _, _)| name)
+        .collect())
+}
+
 /// The host `full_url` sends a webhook URL to through a connection of base URL `base`.
 fn target_host(url: &str, base: Option<&str>) -> Option<String> {
     let url = url.trim();

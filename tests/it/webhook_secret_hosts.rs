@@ -3,7 +3,8 @@
 //! another connection, a test connection — and keeps a stored value (sent back blank or
 //! as `••••`) is refused with 422, naming the header, on the page and in the API, and
 //! nothing is saved. Typing the value again, or removing the header, saves; the new host
-//! then gets the value typed.
+//! then gets the value typed. A connection moved to another host takes its webhooks'
+//! secret header values along only when the administrator confirms it.
 
 use serde_json::{Value, json};
 
@@ -17,6 +18,7 @@ crate::db_tests!(
     spawn = crate::responses::loopback_app;
     an_api_edit_to_another_host_needs_the_secret_headers_again,
     a_page_edit_to_another_connection_needs_the_secret_header_again,
+    a_connection_moved_to_another_host_takes_its_webhooks_secrets_only_when_confirmed,
 );
 
 /// A connection (no credentials of its own) through the API; returns its id.
@@ -319,4 +321,127 @@ async fn a_page_edit_to_another_connection_needs_the_secret_header_again(app: Te
     .await;
     assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
     assert_eq!(stored().connection_id, Some(old_conn));
+}
+
+/// Creates a webhook through the API; returns its id.
+async fn webhook(app: &TestApp, token: &str, body: Value) -> i64 {
+    let (s, body) = api(
+        app,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/webhooks",
+        Some(body),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn a_connection_moved_to_another_host_takes_its_webhooks_secrets_only_when_confirmed(
+    app: TestApp,
+) {
+    app.login_admin().await;
+    ticket_with_forms(&app);
+    let token = admin_token(&app).await;
+    let (old_rx, new_rx) = (
+        Receiver::start(Reply::Status(200)).await,
+        Receiver::start(Reply::Status(200)).await,
+    );
+    let conn = connection(&app, &token, "vendor", &old_rx.url("/api")).await;
+    let body = "{\"t\": \"{{ticket.id}}\"}";
+    // Through the connection, with a secret header: it moves with the connection.
+    let moving = webhook(
+        &app,
+        &token,
+        json!({"name": "Relative", "connection_id": conn, "url": "/hook",
+               "headers": "X-Api-Key: key-one", "body_template": body}),
+    )
+    .await;
+    // An absolute URL stays where it is; no secret header has nothing to move.
+    webhook(
+        &app,
+        &token,
+        json!({"name": "Absolute", "connection_id": conn, "url": old_rx.url("/fixed"),
+               "headers": "X-Api-Key: key-two", "body_template": body}),
+    )
+    .await;
+    webhook(
+        &app,
+        &token,
+        json!({"name": "Plain", "connection_id": conn, "url": "/plain",
+               "headers": "X-Trace: 1", "body_template": body}),
+    )
+    .await;
+    let path = format!("/api/v1/connections/{conn}");
+
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"base_url": new_rx.url("/api")})),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    let why = field_errors(&body, "move_webhook_secrets").join(" ");
+    assert!(why.contains("“Relative”"), "{why}");
+    assert!(!why.contains("Absolute") && !why.contains("Plain"), "{why}");
+    let (_, got) = api(&app, &token, reqwest::Method::GET, &path, None).await;
+    assert!(got.contains(&old_rx.url("/api")), "nothing saved: {got}");
+    test_send(&app, &token, moving).await;
+    assert_eq!(last_header(&old_rx, "x-api-key"), "key-one");
+
+    // Another path on the same host needs no confirmation.
+    let (s, body) = api(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"base_url": old_rx.url("/api/v2")})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+
+    // The page shows the question beside the base URL, and a tick answers it.
+    let page_path = format!("/admin/connections/{conn}");
+    let mut form: Vec<(&str, String)> = vec![
+        ("name", "vendor".into()),
+        ("app_type", "generic".into()),
+        ("environment", "production".into()),
+        ("base_url", new_rx.url("/api")),
+        ("timeout_ms", "5000".into()),
+        ("verify_tls", "on".into()),
+        ("auth_kind", "none".into()),
+    ];
+    let fields = |f: &[(&'static str, String)]| -> Vec<(&'static str, String)> { f.to_vec() };
+    let send = |f: Vec<(&'static str, String)>| {
+        let app = &app;
+        let page_path = page_path.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = app.post_form(&page_path, &pairs).await;
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = send(fields(&form)).await;
+    assert_eq!(status, 422, "{html}");
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("#move_webhook_secrets-error").unwrap();
+    let shown: String = doc
+        .select(&sel)
+        .next()
+        .expect("the question")
+        .text()
+        .collect();
+    assert!(shown.contains("“Relative”"), "{shown}");
+    let tick = scraper::Selector::parse("input[type=checkbox]#move_webhook_secrets").unwrap();
+    assert!(doc.select(&tick).next().is_some(), "{html}");
+
+    form.push(("move_webhook_secrets", "on".into()));
+    let (status, html) = send(fields(&form)).await;
+    assert_eq!(status, 303, "{html}");
+    test_send(&app, &token, moving).await;
+    assert_eq!(last_header(&new_rx, "x-api-key"), "key-one");
 }
