@@ -191,6 +191,23 @@ diesel::table! {
 
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 
+diesel::table! {
+    delivery_tickets (delivery_id, ticket_id) {
+        delivery_id -> BigInt,
+        ticket_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    delivery_rules (delivery_id, rule_id) {
+        delivery_id -> BigInt,
+        rule_id -> BigInt,
+    }
+}
+
+diesel::joinable!(delivery_tickets -> deliveries (delivery_id));
+diesel::joinable!(delivery_rules -> deliveries (delivery_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     roles,
@@ -202,6 +219,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
     deliveries,
     delivery_attempts,
+    delivery_tickets,
+    delivery_rules,
 );
 
 diesel::table! {

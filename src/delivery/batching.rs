@@ -7,14 +7,20 @@
 //! Adding the item that reaches the maximum makes it due at once. Once the worker claims
 //! it (status `in_flight`) it is closed: the conditional update below cannot touch it, and
 //! the next occurrence opens a new batch.
+//!
+//! The delivery row names the first occurrence's ticket and rule. Every other ticket and
+//! rule a batch carries is a row of `delivery_tickets` / `delivery_rules`, written with
+//! the update that appends the occurrence, so the execution log finds the batch from each
+//! of them. A replay of a batch is a closed batch of the same tickets ([`copy_tickets`]).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use sha2::{Digest, Sha256};
 
-use super::queue::{DeliveryId, Queued, RequestSnapshot, Status};
+use super::queue::{DeliveryId, NewDelivery, Queued, RequestSnapshot, Status};
 use crate::db::DbConn;
-use crate::db::schema::deliveries;
+use crate::db::schema::{deliveries, delivery_rules, delivery_tickets};
 use crate::error::{FieldErrors, Result};
 
 /// A webhook's batching setting.
@@ -126,63 +132,161 @@ pub(super) fn open(
     (format!("[{body}]"), due, spec.max_items.max(1))
 }
 
-/// Adds `body` to the open batch for `spec.key`, if there is one. Returns its id, or
-/// `None` when a new batch must be opened.
+/// Adds `new`'s occurrence to the open batch for `spec.key`, if there is one. Returns its
+/// id, or `None` when a new batch must be opened.
 ///
 /// The update is conditional on the batch still being pending, unattempted and at the
 /// item count we read: if a worker claimed it or another writer appended in between, it
-/// changes nothing and we read again (a few times, then open a new batch).
+/// changes nothing and we read again (a few times, then open a new batch). The
+/// occurrence's ticket and rule are recorded after the update, which holds the batch's
+/// row (PostgreSQL's row lock, SQLite's write lock) until the commit, so no other append
+/// to this batch checks for the same ticket at the same time.
 pub(super) fn try_append(
     conn: &mut DbConn,
     spec: &BatchSpec,
-    body: &str,
+    new: &NewDelivery,
     now: NaiveDateTime,
 ) -> Result<Option<Queued>> {
-    for _ in 0..3 {
-        let open: Option<(i64, String, String, i32, i32, NaiveDateTime)> = deliveries::table
-            .filter(deliveries::batch_key.eq(&spec.key))
+    // Joined to the caller's transaction (`enqueue` runs in the one that wrote the
+    // cause); called alone, the read and its writes are still one write.
+    crate::db::write_joined(conn, |conn| {
+        for _ in 0..3 {
+            if let Some(q) = append_once(conn, spec, new, now)? {
+                return Ok(Some(q));
+            }
+        }
+        Ok(None)
+    })
+}
+
+/// The open batch [`append_once`] reads.
+#[derive(Queryable)]
+struct OpenBatch {
+    id: i64,
+    uid: String,
+    body: String,
+    count: i32,
+    max: i32,
+    due: NaiveDateTime,
+    ticket_id: Option<i64>,
+    rule_id: Option<i64>,
+}
+
+/// One try of [`try_append`]: `None` when there is no open batch or another writer
+/// changed it since we read it.
+fn append_once(
+    conn: &mut DbConn,
+    spec: &BatchSpec,
+    new: &NewDelivery,
+    now: NaiveDateTime,
+) -> Result<Option<Queued>> {
+    let open: Option<OpenBatch> = deliveries::table
+        .filter(deliveries::batch_key.eq(&spec.key))
+        .filter(deliveries::status.eq(Status::Pending.as_str()))
+        .filter(deliveries::attempts.eq(0))
+        .filter(deliveries::batch_count.lt(deliveries::batch_max))
+        .order(deliveries::id.desc())
+        .select((
+            deliveries::id,
+            deliveries::uid,
+            deliveries::body,
+            deliveries::batch_count,
+            deliveries::batch_max,
+            deliveries::next_attempt_at,
+            deliveries::ticket_id,
+            deliveries::rule_id,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some(b) = open else {
+        return Ok(None);
+    };
+    let Some(head) = b.body.strip_suffix(']') else {
+        return Ok(None);
+    };
+    let joined = format!("{head},{}]", new.request.body);
+    let full = b.count + 1 >= b.max;
+    let due = if full { b.due.min(now) } else { b.due };
+    let n = diesel::update(
+        deliveries::table
+            .find(b.id)
             .filter(deliveries::status.eq(Status::Pending.as_str()))
-            .filter(deliveries::attempts.eq(0))
-            .filter(deliveries::batch_count.lt(deliveries::batch_max))
-            .order(deliveries::id.desc())
-            .select((
-                deliveries::id,
-                deliveries::uid,
-                deliveries::body,
-                deliveries::batch_count,
-                deliveries::batch_max,
-                deliveries::next_attempt_at,
-            ))
-            .first(conn)
-            .optional()?;
-        let Some((id, uid, old, count, max, due)) = open else {
-            return Ok(None);
-        };
-        let Some(head) = old.strip_suffix(']') else {
-            return Ok(None);
-        };
-        let joined = format!("{head},{body}]");
-        let full = count + 1 >= max;
-        let due = if full { due.min(now) } else { due };
-        let n = diesel::update(
-            deliveries::table
-                .find(id)
-                .filter(deliveries::status.eq(Status::Pending.as_str()))
-                .filter(deliveries::batch_count.eq(count)),
-        )
+            .filter(deliveries::batch_count.eq(b.count)),
+    )
+    .set((
+        deliveries::body.eq(joined),
+        deliveries::batch_count.eq(b.count + 1),
+        deliveries::next_attempt_at.eq(due),
+        deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n != 1 {
+        return Ok(None);
+    }
+    // The row's own ticket and rule need no other row; a repeated one is already there
+    // (an INSERT … SELECT … WHERE NOT EXISTS: MultiConnection has no ON CONFLICT).
+    if let Some(t) = new.ticket_id.filter(|t| b.ticket_id != Some(*t)) {
+        diesel::insert_into(delivery_tickets::table)
+            .values(
+                deliveries::table
+                    .find(b.id)
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        delivery_tickets::table
+                            .filter(delivery_tickets::delivery_id.eq(b.id))
+                            .filter(delivery_tickets::ticket_id.eq(t)),
+                    )))
+                    .select((deliveries::id, t.into_sql::<BigInt>())),
+            )
+            .into_columns((delivery_tickets::delivery_id, delivery_tickets::ticket_id))
+            .execute(conn)?;
+    }
+    if let Some(r) = new.rule_id.filter(|r| b.rule_id != Some(*r)) {
+        diesel::insert_into(delivery_rules::table)
+            .values(
+                deliveries::table
+                    .find(b.id)
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        delivery_rules::table
+                            .filter(delivery_rules::delivery_id.eq(b.id))
+                            .filter(delivery_rules::rule_id.eq(r)),
+                    )))
+                    .select((deliveries::id, r.into_sql::<BigInt>())),
+            )
+            .into_columns((delivery_rules::delivery_id, delivery_rules::rule_id))
+            .execute(conn)?;
+    }
+    Ok(Some(Queued {
+        id: DeliveryId(b.id),
+        uid: b.uid,
+    }))
+}
+
+/// Makes `to`, a replay of batch `from`, carry `from`'s tickets: the same key, a count
+/// that is also its maximum (so no occurrence ever joins it) and a copy of its
+/// `delivery_tickets`. The log then finds the replay from every ticket, and the worker
+/// treats its answer as a batch's: read for no ticket. Not its rules: a replay is a
+/// person's doing, and the rule filter finds no replay (its row names no rule either).
+pub(super) fn copy_tickets(
+    conn: &mut DbConn,
+    from: i64,
+    to: i64,
+    key: &str,
+    count: i32,
+) -> Result<()> {
+    diesel::update(deliveries::table.find(to))
         .set((
-            deliveries::body.eq(joined),
-            deliveries::batch_count.eq(count + 1),
-            deliveries::next_attempt_at.eq(due),
-            deliveries::updated_at.eq(now),
+            deliveries::batch_key.eq(key),
+            deliveries::batch_count.eq(count),
+            deliveries::batch_max.eq(count),
         ))
         .execute(conn)?;
-        if n == 1 {
-            return Ok(Some(Queued {
-                id: DeliveryId(id),
-                uid,
-            }));
-        }
-    }
-    Ok(None)
+    diesel::insert_into(delivery_tickets::table)
+        .values(
+            delivery_tickets::table
+                .filter(delivery_tickets::delivery_id.eq(from))
+                .select((to.into_sql::<BigInt>(), delivery_tickets::ticket_id)),
+        )
+        .into_columns((delivery_tickets::delivery_id, delivery_tickets::ticket_id))
+        .execute(conn)?;
+    Ok(())
 }

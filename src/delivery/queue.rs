@@ -400,7 +400,7 @@ pub fn enqueue_queued(
     // the database's insert trigger for a new row (see `notify`), from us for an append,
     // which can make a batch due at once.
     if let Some(spec) = &new.batch
-        && let Some(q) = batching::try_append(conn, spec, &new.request.body, now)?
+        && let Some(q) = batching::try_append(conn, spec, new, now)?
     {
         super::notify::notify(conn)?;
         return Ok(q);
@@ -487,6 +487,10 @@ fn validate(new: &NewDelivery) -> Result<()> {
 /// Queues a new delivery of `d`'s stored request (secret headers still sealed), linked
 /// to it, with `retry_schedule` (None: the configured one). The caller decides the
 /// schedule — the webhook's current policy — because the queue knows no webhooks.
+///
+/// A batch's replay is a batch again, closed, carrying the same tickets
+/// ([`batching::copy_tickets`]): found from each of them in the log, and its answer read
+/// for no ticket, as the original's was.
 pub fn replay(
     conn: &mut DbConn,
     d: Delivery,
@@ -525,7 +529,14 @@ pub fn replay(
         actor_id: by.0,
         actor_name: by.1.to_owned(),
     };
-    enqueue(conn, &new, default_max_attempts, now)
+    let (from, batch) = (d.id, d.batch_key.map(|k| (k, d.batch_count)));
+    crate::db::write_joined(conn, |conn| {
+        let id = enqueue(conn, &new, default_max_attempts, now)?;
+        if let Some((key, count)) = &batch {
+            batching::copy_tickets(conn, from, id.0, key, *count)?;
+        }
+        Ok(id)
+    })
 }
 
 impl Delivery {

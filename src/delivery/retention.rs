@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::queue::Status;
-use crate::db::schema::{deliveries, delivery_attempts};
+use crate::db::schema::{deliveries, delivery_attempts, delivery_rules, delivery_tickets};
 use crate::db::{DbConn, DbPool};
 use crate::error::Result;
 
@@ -23,8 +23,10 @@ pub struct Purged {
     pub bodies: usize,
 }
 
-/// Deletes one batch of deliveries that finished before `cutoff`, attempts first;
-/// returns how many deliveries went.
+/// Deletes one batch of deliveries that finished before `cutoff`, their attempts and the
+/// tickets and rules they carry first (the foreign keys cascade as well, but these
+/// deletes do not rest on SQLite's `foreign_keys` pragma); returns how many deliveries
+/// went.
 pub fn purge_batch(conn: &mut DbConn, cutoff: NaiveDateTime) -> Result<usize> {
     crate::db::write(conn, |c| {
         let ids: Vec<i64> = deliveries::table
@@ -45,6 +47,10 @@ pub fn purge_batch(conn: &mut DbConn, cutoff: NaiveDateTime) -> Result<usize> {
             delivery_attempts::table.filter(delivery_attempts::delivery_id.eq_any(&ids)),
         )
         .execute(c)?;
+        diesel::delete(delivery_tickets::table.filter(delivery_tickets::delivery_id.eq_any(&ids)))
+            .execute(c)?;
+        diesel::delete(delivery_rules::table.filter(delivery_rules::delivery_id.eq_any(&ids)))
+            .execute(c)?;
         Ok(diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&ids))).execute(c)?)
     })
 }

@@ -318,8 +318,9 @@ pub async fn process(job: Job, now: Option<NaiveDateTime>) -> bool {
         .connection_id
         .and_then(|c| HealthEvent::of(&outcome).map(|e| (c, e)));
     let mut finish = finish_of(row, &attempt, number, status, next_at, note, &ctx.cfg.id);
-    // Responses are read for one ticket's delivery; a batch answers for many tickets,
-    // and a test-send never changes a ticket.
+    // Responses are read for one ticket's delivery; a batch (or a replay of one, which
+    // keeps its `batch_key`) answers for many tickets, and a test-send never changes a
+    // ticket.
     if attempt.succeeded()
         && row.batch_key.is_none()
         && row.trigger != super::Trigger::Test.as_str()

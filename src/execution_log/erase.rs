@@ -2,12 +2,14 @@
 //! deliveries' attempts, and the stored request body of its finished deliveries (a
 //! pending one keeps its body: it has yet to be sent). For a requester who asks for their
 //! data to go; the rows stay, so the log still says what was sent when, and to whom.
+//! A batch that carries the ticket (`delivery_tickets`) holds its data too: its bodies go
+//! with the rest, though they hold other tickets' data as well.
 
 use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
 use crate::db::DbConn;
-use crate::db::schema::{deliveries, delivery_attempts};
+use crate::db::schema::{deliveries, delivery_attempts, delivery_tickets};
 use crate::error::Result;
 
 /// What was erased.
@@ -25,10 +27,18 @@ pub fn ticket_bodies(
     display_id: &str,
 ) -> Result<Erased> {
     crate::db::write(conn, |c| {
-        let ids: Vec<i64> = deliveries::table
+        let mut ids: Vec<i64> = deliveries::table
             .filter(deliveries::ticket_id.eq(ticket_id))
             .select(deliveries::id)
             .load(c)?;
+        ids.extend(
+            delivery_tickets::table
+                .filter(delivery_tickets::ticket_id.eq(ticket_id))
+                .select(delivery_tickets::delivery_id)
+                .load::<i64>(c)?,
+        );
+        ids.sort_unstable();
+        ids.dedup();
         let attempts = diesel::update(
             delivery_attempts::table.filter(delivery_attempts::delivery_id.eq_any(&ids)),
         )

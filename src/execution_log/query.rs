@@ -8,6 +8,12 @@
 //! `(trigger, id)` — each an equality then the keyset order; `created_at` for the date
 //! range; `uid` (unique) for a `msg_…` id. Error text and HTTP status are checked on the
 //! rows the other filters leave.
+//!
+//! A batch's row names its first occurrence's ticket and rule; `delivery_tickets` and
+//! `delivery_rules` hold the others it carries (indexed `(ticket_id, delivery_id)`,
+//! `(rule_id, delivery_id)`). A ticket or rule that some batch carries that way is
+//! looked for in both ([`in_batches`]); one that none does — every one, where no webhook
+//! batches — keeps the single index seek above.
 
 use std::collections::HashMap;
 
@@ -16,7 +22,8 @@ use diesel::prelude::*;
 
 use super::filter::{HttpStatus, LogFilter};
 use crate::db::schema::{
-    connections, deliveries, delivery_attempts, events, rules, tickets, webhooks,
+    connections, deliveries, delivery_attempts, delivery_rules, delivery_tickets, events, rules,
+    tickets, webhooks,
 };
 use crate::db::{DbConn, escape_like, lower};
 use crate::delivery::queue::Stage;
@@ -90,16 +97,31 @@ struct Raw {
     actor_name: String,
 }
 
-/// The deliveries `f` selects, as a boxed query (`ticket`: the resolved ticket filter).
-/// A macro, not a function: the boxed query's type over the multi-backend connection is
-/// not worth naming, and the page and the counts must apply exactly the same filters.
+/// The deliveries `f` selects, as a boxed query (`carried`: the resolved ticket and rule
+/// filters). A macro, not a function: the boxed query's type over the multi-backend
+/// connection is not worth naming, and the page and the counts must apply exactly the
+/// same filters.
 macro_rules! filtered {
-    ($f:expr, $ticket:expr, $held:expr) => {{
+    ($f:expr, $carried:expr, $held:expr) => {{
         let f: &LogFilter = $f;
+        let carried: &Filters = $carried;
         let held: &[i64] = $held;
         let mut q = deliveries::table.into_boxed();
-        if let Some(t) = $ticket {
-            q = q.filter(deliveries::ticket_id.eq(t));
+        match carried.ticket {
+            Some(Carried {
+                id,
+                in_batches: false,
+            }) => q = q.filter(deliveries::ticket_id.eq(id)),
+            Some(c) => q = q.filter(in_batches("ticket_id", "delivery_tickets", c.id, f.before)),
+            None => {}
+        }
+        match carried.rule {
+            Some(Carried {
+                id,
+                in_batches: false,
+            }) => q = q.filter(deliveries::rule_id.eq(id)),
+            Some(c) => q = q.filter(in_batches("rule_id", "delivery_rules", c.id, f.before)),
+            None => {}
         }
         if let Some(from) = f.from {
             q = q.filter(deliveries::created_at.ge(from));
@@ -112,9 +134,6 @@ macro_rules! filtered {
         }
         if let Some(c) = f.connection {
             q = q.filter(deliveries::connection_id.eq(c));
-        }
-        if let Some(r) = f.rule {
-            q = q.filter(deliveries::rule_id.eq(r));
         }
         if let Some(t) = f.cause {
             q = q.filter(deliveries::trigger.eq(t.as_str()));
@@ -201,32 +220,106 @@ fn pending_stages(stages: &[Stage], held: &[i64]) -> Option<String> {
     Some(format!("(status <> 'pending' OR {})", alts.join(" OR ")))
 }
 
-/// The ticket filter as an id: a display id is looked up; one naming no ticket is an
-/// id no delivery has.
-fn ticket_id(conn: &mut DbConn, f: &LogFilter) -> Result<Option<i64>> {
-    let Some(t) = &f.ticket else {
-        return Ok(None);
+/// A ticket or rule filter, resolved.
+#[derive(Debug, Clone, Copy)]
+struct Carried {
+    id: i64,
+    /// Some batch carries it besides its row's own (a `delivery_tickets` or
+    /// `delivery_rules` row).
+    in_batches: bool,
+}
+
+/// The filters on what a batch carries: its tickets and its rules.
+#[derive(Debug, Clone, Copy, Default)]
+struct Filters {
+    ticket: Option<Carried>,
+    rule: Option<Carried>,
+}
+
+type Predicate = Box<
+    dyn BoxableExpression<
+            deliveries::table,
+            <DbConn as diesel::Connection>::Backend,
+            SqlType = diesel::sql_types::Bool,
+        >,
+>;
+
+/// The deliveries whose row names `id` in `column` (`ticket_id` or `rule_id`), or that
+/// carry it in `carried` (`delivery_tickets` or `delivery_rules`), below the cursor. Both
+/// are index seeks (the row's `(column, id)`, the other table's `(column, delivery_id)`)
+/// whose union is sorted for the page: the cost is the ticket's or rule's deliveries
+/// older than the cursor, not the log's. `ticket_id = ? OR id IN (…)` reads better but
+/// has PostgreSQL walk the whole log by id, testing each row against the subquery.
+/// Both names are ours, never user text.
+fn in_batches(
+    column: &'static str,
+    carried: &'static str,
+    id: i64,
+    before: Option<i64>,
+) -> Predicate {
+    use diesel::sql_types::BigInt;
+    let before = before.unwrap_or(i64::MAX);
+    Box::new(
+        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "deliveries.id IN (SELECT d.id FROM deliveries d WHERE d.{column} = "
+        ))
+        .bind::<BigInt, _>(id)
+        .sql(" AND d.id < ")
+        .bind::<BigInt, _>(before)
+        .sql(&format!(
+            " UNION ALL SELECT c.delivery_id FROM {carried} c WHERE c.{column} = "
+        ))
+        .bind::<BigInt, _>(id)
+        .sql(" AND c.delivery_id < ")
+        .bind::<BigInt, _>(before)
+        .sql(")"),
+    )
+}
+
+/// The ticket and rule filters: a display id is looked up (one naming no ticket is an
+/// id no delivery has), and each is checked for batches that carry it.
+fn carried(conn: &mut DbConn, f: &LogFilter) -> Result<Filters> {
+    let ticket = match &f.ticket {
+        None => None,
+        Some(t) => {
+            let id = match t.parse::<i64>() {
+                Ok(n) => n,
+                Err(_) => tickets::table
+                    .filter(tickets::display_id.eq(t))
+                    .select(tickets::id)
+                    .first(conn)
+                    .optional()?
+                    .unwrap_or(-1),
+            };
+            let in_batches = diesel::select(diesel::dsl::exists(
+                delivery_tickets::table.filter(delivery_tickets::ticket_id.eq(id)),
+            ))
+            .get_result(conn)?;
+            Some(Carried { id, in_batches })
+        }
     };
-    let id: Option<i64> = match t.parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(_) => tickets::table
-            .filter(tickets::display_id.eq(t))
-            .select(tickets::id)
-            .first(conn)
-            .optional()?,
+    let rule = match f.rule {
+        None => None,
+        Some(id) => {
+            let in_batches = diesel::select(diesel::dsl::exists(
+                delivery_rules::table.filter(delivery_rules::rule_id.eq(id)),
+            ))
+            .get_result(conn)?;
+            Some(Carried { id, in_batches })
+        }
     };
-    Ok(Some(id.unwrap_or(-1)))
+    Ok(Filters { ticket, rule })
 }
 
 /// How many deliveries `f` selects, by connection: read as (id, connection) pairs in
 /// keyset chunks, so memory stays small however many there are.
 pub fn count_by_connection(conn: &mut DbConn, f: &LogFilter) -> Result<Vec<(Option<i64>, i64)>> {
-    let t = ticket_id(conn, f)?;
+    let t = carried(conn, f)?;
     let held = crate::delivery::health::paused(conn, crate::db::now())?;
     let mut counts: std::collections::BTreeMap<Option<i64>, i64> = Default::default();
     let mut f = f.clone();
     loop {
-        let q = filtered!(&f, t, &held);
+        let q = filtered!(&f, &t, &held);
         let chunk: Vec<(i64, Option<i64>)> = q
             .order(deliveries::id.desc())
             .limit(10_000)
@@ -244,10 +337,10 @@ pub fn count_by_connection(conn: &mut DbConn, f: &LogFilter) -> Result<Vec<(Opti
 
 /// The page `f` selects. A ticket filter naming no ticket selects nothing.
 pub fn page(conn: &mut DbConn, f: &LogFilter) -> Result<Page> {
-    let t = ticket_id(conn, f)?;
+    let t = carried(conn, f)?;
     let held = crate::delivery::health::hold_reasons(conn, crate::db::now())?;
     let ids: Vec<i64> = held.keys().copied().collect();
-    let q = filtered!(f, t, &ids);
+    let q = filtered!(f, &t, &ids);
     let mut raw: Vec<Raw> = q
         .order(deliveries::id.desc())
         .limit(f.limit + 1)

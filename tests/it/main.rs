@@ -14,6 +14,7 @@ mod alerts;
 mod alerts_load;
 mod alerts_time;
 mod auth;
+mod batch_deliveries;
 mod bench_e2e;
 mod browser;
 mod bulk_replay_confirm;

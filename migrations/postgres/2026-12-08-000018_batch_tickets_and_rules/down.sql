@@ -1,0 +1,2 @@
+DROP TABLE delivery_rules;
+DROP TABLE delivery_tickets;
