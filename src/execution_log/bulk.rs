@@ -78,11 +78,13 @@ pub fn replay_filter(q: &LogQuery, now: NaiveDateTime) -> Result<LogFilter> {
     Ok(f)
 }
 
-/// The filter as the confirmation shows it and the job keeps it: a window relative to
-/// now (`last=1h`) made absolute at `now`. The job re-reads its stored filter at each
-/// step, and the confirmation is submitted a while after it was shown: a moving window
-/// would take other deliveries than those counted.
-pub fn anchored(q: &LogQuery, now: NaiveDateTime) -> Result<String> {
+/// The filter as the confirmation counts it and the job keeps it, fixed at `now`: a
+/// window relative to now (`last=1h`) made absolute, and only deliveries settled by now
+/// (`settled`). The job re-reads its stored filter at each step, and the confirmation
+/// is submitted a while after it was shown: a moving window would take other deliveries
+/// than those counted, and so would one that was still retrying then and failed since.
+/// The page counts with this same query, so both take the same rows.
+pub fn anchored(q: &LogQuery, now: NaiveDateTime) -> Result<LogQuery> {
     let mut frozen = q.clone();
     if let Some(from) = q.check(now)?.from
         && frozen.from.trim().is_empty()
@@ -90,7 +92,11 @@ pub fn anchored(q: &LogQuery, now: NaiveDateTime) -> Result<String> {
         frozen.from = from.format("%Y-%m-%dT%H:%M:%S").to_string();
         frozen.last = String::new();
     }
-    Ok(frozen.with_cursor(None))
+    if frozen.settled.trim().is_empty() {
+        frozen.settled = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    }
+    frozen.before = None;
+    Ok(frozen)
 }
 
 /// What replaying `q` would take: the deliveries it selects up to `upto` (the newest one
@@ -147,6 +153,9 @@ pub fn start(
     now: NaiveDateTime,
 ) -> Result<Job> {
     crate::db::write(conn, |c| {
+        // What the confirmation counted when it carried its anchored filter; fixed now
+        // otherwise (the API).
+        let q = &anchored(q, now)?;
         let p = preview(c, q, upto, now)?;
         if p.total == 0 {
             return Err(Error::invalid(
@@ -155,7 +164,7 @@ pub fn start(
             ));
         }
         let last_id = p.upto;
-        let filter = anchored(q, now)?;
+        let filter = anchored(q, now)?.with_cursor(None);
         let id: i64 = diesel::insert_into(bulk_replays::table)
             .values((
                 bulk_replays::filter.eq(&filter),

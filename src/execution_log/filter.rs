@@ -40,6 +40,9 @@ pub struct LogQuery {
     pub error: String,
     /// A delivery's number or its `webhook-id` (`msg_…`).
     pub id: String,
+    /// Settled (delivered, failed or cancelled) by this time, UTC: what a bulk replay's
+    /// confirmation counted.
+    pub settled: String,
     /// Cursor: deliveries older than this id (from `next_cursor`).
     pub before: Option<i64>,
     /// Page size (1–500, default 50).
@@ -69,6 +72,9 @@ pub struct LogFilter {
     pub error: Option<String>,
     pub id: Option<String>,
     pub before: Option<i64>,
+    /// Only deliveries settled (delivered, failed, cancelled) by then: a bulk replay takes
+    /// what its confirmation counted, not one that failed after.
+    pub settled_by: Option<NaiveDateTime>,
     pub limit: i64,
 }
 
@@ -77,7 +83,7 @@ pub const PAGE_SIZE: i64 = 50;
 fn time(s: &str, end_of_day: bool) -> Option<NaiveDateTime> {
     let s = s.trim();
     for f in [
-        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%dT%H:%M",
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
@@ -154,6 +160,12 @@ impl LogQuery {
                     "to",
                     "is not a date or time (2026-11-24 or 2026-11-24T09:30)",
                 );
+            }
+        }
+        if !self.settled.trim().is_empty() {
+            f.settled_by = time(&self.settled, false);
+            if f.settled_by.is_none() {
+                errs.add("settled", "is not a date or time (2026-11-24T09:30:00)");
             }
         }
         if let (Some(a), Some(b)) = (f.from, f.to)

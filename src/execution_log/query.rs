@@ -129,6 +129,9 @@ macro_rules! filtered {
         if let Some(to) = f.to {
             q = q.filter(deliveries::created_at.lt(to));
         }
+        if let Some(t) = f.settled_by {
+            q = q.filter(deliveries::completed_at.le(t));
+        }
         if let Some(w) = f.webhook {
             q = q.filter(deliveries::webhook_id.eq(w));
         }

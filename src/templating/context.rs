@@ -396,8 +396,8 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown placeholders {{ticket.subjet}}, {{param.x}}; known names: actor.name, \
-             event.changes, event.type, now, param.customer_ref, ticket.id, ticket.subject, \
-             webhook.name"
+             event.changes, event.note, event.note.internal, event.type, now, \
+             param.customer_ref, ticket.id, ticket.subject, webhook.name"
         );
     }
 }

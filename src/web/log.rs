@@ -290,8 +290,10 @@ pub async fn log_bulk_confirm(
     // replay takes what this page counts, however long it stays open.
     let (frozen, preview, errors) = db::run(&st.pool, move |c| {
         let now = db::now();
-        match bulk::preview(c, &q, None, now).and_then(|p| Ok((bulk::anchored(&q, now)?, p))) {
-            Ok((filter, p)) => Ok((filter, Some(p), FieldErrors::new())),
+        let counted =
+            bulk::anchored(&q, now).and_then(|a| Ok((bulk::preview(c, &a, None, now)?, a)));
+        match counted {
+            Ok((p, a)) => Ok((a.with_cursor(None), Some(p), FieldErrors::new())),
             Err(Error::Validation(e)) => Ok((shown, None, e)),
             Err(e) => Err(e),
         }

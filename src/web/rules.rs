@@ -31,6 +31,8 @@ async fn options(req: &HttpRequest) -> Result<Options, Error> {
         let (fields, _) = crate::rules::input::known_names(c)?;
         let settable_fields = fields
             .iter()
+            // The event's own values (`event.note`) are read, not set.
+            .filter(|f| !events::VALUE_NAMES.contains(&f.as_str()))
             .filter(|f| writable(f) && !matches!(f.as_str(), "ticket.status" | "ticket.assignee"))
             .cloned()
             .collect();

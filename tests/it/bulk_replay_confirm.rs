@@ -1,9 +1,12 @@
 //! A bulk replay takes what its confirmation counted: the page is read, then submitted a
-//! while later, and deliveries that failed meanwhile are not replayed with the ones the
-//! administrator agreed to; a window like "the last hour" is kept as the page showed it.
+//! while later, and deliveries that failed meanwhile (new ones, and ones that were still
+//! retrying) are not replayed with the ones the administrator agreed to; a window like
+//! "the last hour" is kept as the page showed it.
 
 use std::time::Duration;
 
+use diesel::prelude::*;
+use hookdesk::db::schema::deliveries;
 use serde_json::json;
 
 use crate::db_tests;
@@ -35,11 +38,29 @@ async fn the_replay_takes_what_the_confirmation_counted(app: TestApp) {
         .await;
     let id = w.ticket(&w.tech, "Incident", "Refused").await;
     w.rx.set_reply(Reply::Status(400));
-    for n in 0..2 {
+    for n in 0..3 {
         w.patch(&w.tech, id, json!({"category": format!("c{n}")}))
             .await;
     }
     settled(&w).await;
+    // One of them is still retrying when the page is made (as if its receiver had
+    // answered 503 so far).
+    let retrying: i64 = w.app.with_conn(|c| {
+        let first: i64 = deliveries::table
+            .order(deliveries::id.asc())
+            .select(deliveries::id)
+            .first(c)
+            .unwrap();
+        diesel::update(deliveries::table.find(first))
+            .set((
+                deliveries::status.eq("pending"),
+                deliveries::next_attempt_at.eq(hookdesk::db::now() + chrono::Duration::hours(1)),
+                deliveries::completed_at.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(c)
+            .unwrap();
+        first
+    });
 
     let page = w
         .app
@@ -55,7 +76,17 @@ async fn the_replay_takes_what_the_confirmation_counted(app: TestApp) {
     assert!(!filter.contains("last=1h"), "{filter}");
     assert!(filter.contains("from="), "{filter}");
 
-    // A third one fails while the page is open.
+    // While the page is open, the retrying one runs out of attempts and a new one fails.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    w.app.with_conn(|c| {
+        diesel::update(deliveries::table.find(retrying))
+            .set((
+                deliveries::status.eq("failed"),
+                deliveries::completed_at.eq(Some(hookdesk::db::now())),
+            ))
+            .execute(c)
+            .unwrap()
+    });
     w.patch(&w.tech, id, json!({"category": "late"})).await;
     settled(&w).await;
     w.rx.set_reply(Reply::Status(200));

@@ -167,7 +167,10 @@ async fn a_bulk_replay_keeps_the_window_it_started_with(app: TestApp) {
         let old = now - chrono::Duration::seconds(3590);
         let id = queue::enqueue(c, &n, 3, old).unwrap().0;
         diesel::update(deliveries::table.find(id))
-            .set(deliveries::status.eq("failed"))
+            .set((
+                deliveries::status.eq("failed"),
+                deliveries::completed_at.eq(Some(old)),
+            ))
             .execute(c)
             .unwrap();
         let q = LogQuery {

@@ -14,6 +14,7 @@ db_tests!(
     a_public_note_is_sent_and_an_internal_one_is_not,
     a_changed_condition_on_the_note_is_refused,
     the_dry_run_reads_the_latest_note,
+    the_rule_editor_offers_the_note_to_conditions_only,
 );
 
 /// A webhook sending the note, and a rule firing it for public notes only.
@@ -91,7 +92,10 @@ async fn a_changed_condition_on_the_note_is_refused(app: TestApp) {
     let e = &v["error"]["fields"][0];
     assert_eq!(e["field"], "conditions.0.field", "{v}");
     assert!(
-        e["message"].as_str().unwrap().contains("`event.note`"),
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("changes never record `event.note`"),
         "{v}"
     );
     // A name nothing knows is still refused as unknown.
@@ -136,4 +140,29 @@ async fn the_dry_run_reads_the_latest_note(app: TestApp) {
         .as_str()
         .unwrap_or_default();
     assert!(body.contains("Fixed, please confirm"), "{r}");
+}
+
+async fn the_rule_editor_offers_the_note_to_conditions_only(app: TestApp) {
+    let w = world(app).await;
+    let page = |path: &'static str| {
+        let app = &w.app;
+        async move {
+            let r = app.get(path).await;
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    let condition = page("/admin/rules/rows/condition").await;
+    assert!(condition.contains(r#"value="event.note""#), "{condition}");
+    assert!(
+        condition.contains(r#"value="event.note.internal""#),
+        "{condition}"
+    );
+    // "Set field" offers what a rule can set: not the event's own values.
+    let set_field = page("/admin/rules/rows/action?act_uid=x1&act_kind=set_field").await;
+    assert!(
+        set_field.contains(r#"value="ticket.category""#),
+        "{set_field}"
+    );
+    assert!(!set_field.contains("event.note"), "{set_field}");
 }
