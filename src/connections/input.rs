@@ -418,8 +418,10 @@ impl ConnectionInput {
     }
 }
 
-/// The base URL with every `{{…}}` placeholder replaced by a harmless word, so that a
-/// templated URL can still be checked for scheme and host.
+/// The base URL with every `{{…}}` placeholder replaced by a harmless word made from
+/// its name (`{{ticket.team}}` → `ph-ticket-team`), so that a templated URL can still be
+/// checked for scheme and host, and two hosts templated differently compare as two
+/// hosts ([`url_host`]): a move from `{{param.host}}` to `{{ticket.subject}}` is a move.
 fn without_placeholders(url: &str) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(url.len());
     let mut rest = url;
@@ -429,7 +431,14 @@ fn without_placeholders(url: &str) -> std::result::Result<String, String> {
         let Some(end) = after.find("}}") else {
             return Err("A placeholder opened with {{ is never closed with }}.".into());
         };
-        out.push_str("placeholder");
+        out.push_str("ph-");
+        out.extend(after[..end].trim().chars().map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        }));
         rest = &after[end + 2..];
     }
     if rest.contains("}}") {
@@ -492,6 +501,19 @@ mod tests {
         assert_eq!(
             url_host("https://Example.com/a").as_deref(),
             Some("example.com:443")
+        );
+        // Hosts templated differently are different hosts; the same template is one.
+        assert_eq!(
+            url_host("https://{{ Param.Host }}/a").as_deref(),
+            Some("ph-param-host:443")
+        );
+        assert_ne!(
+            url_host("https://{{param.host}}/a"),
+            url_host("https://{{ticket.subject}}/a")
+        );
+        assert_eq!(
+            url_host("https://{{ticket.team}}.example.com/a"),
+            url_host("https://{{ticket.team}}.example.com/b")
         );
     }
 

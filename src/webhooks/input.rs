@@ -169,6 +169,31 @@ pub fn prepare(
 /// value does not follow them there unconfirmed, as a connection's do not
 /// (`connections::input`).
 fn new_host(conn: &mut DbConn, input: &WebhookInput, stored: &Webhook) -> Result<bool> {
+    let same_route = input.url.trim() == stored.url.trim()
+        && input.connection_id == stored.connection_id
+        && input.test_connection_id == stored.test_connection_id;
+    // A parameter in the URL (`https://{{param.host}}/`) is a host whose defaults decide:
+    // changing them may move the headers.
+    let defaults = |ps: &[Parameter]| -> Vec<(String, String)> {
+        ps.iter()
+            .map(|p| {
+                (
+                    p.name.trim().to_ascii_lowercase(),
+                    p.default_template.clone(),
+                )
+            })
+            .collect()
+    };
+    let uses_params = |url: &str| {
+        url.to_ascii_lowercase()
+            .replace(' ', "")
+            .contains("{{param.")
+    };
+    if (uses_params(&input.url) || uses_params(&stored.url))
+        && defaults(&input.parameters) != defaults(&stored.parameters)
+    {
+        return Ok(true);
+    }
     let was = header_hosts(
         conn,
         &stored.url,
@@ -181,6 +206,11 @@ fn new_host(conn: &mut DbConn, input: &WebhookInput, stored: &Webhook) -> Result
         input.connection_id,
         input.test_connection_id,
     )?;
+    // A host that cannot be read (a placeholder in the port) compares with nothing: only
+    // an unchanged route keeps the values.
+    if now.contains(&None) || was.contains(&None) {
+        return Ok(!same_route);
+    }
     Ok(!now.is_subset(&was))
 }
 

@@ -363,7 +363,10 @@ fn full_url(w: &Webhook, c: Option<&Connection>, ctx: &RenderContext) -> Result<
         },
     )?
     .render(ctx)?;
-    if is_absolute(&own) {
+    // Whether the URL is joined to the base is read from what was typed, never from
+    // the render: `https:{{x}}//elsewhere` with an empty `x` renders absolute, and would
+    // take the connection's credentials to a host no check saw.
+    if sent_as_is(&w.url) {
         return Ok(own);
     }
     let Some(c) = c else {
@@ -382,10 +385,31 @@ fn full_url(w: &Webhook, c: Option<&Connection>, ctx: &RenderContext) -> Result<
     Ok(join_url(&base, &own))
 }
 
-/// Whether a URL is sent as it is rather than joined to the connection's base URL.
+/// Whether a URL opens with `http://` or `https://` as typed.
 fn is_absolute(url: &str) -> bool {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Whether a webhook's URL template is sent as it renders rather than joined to the
+/// connection's base URL: it opens with `http(s)://` as typed, or with `{{ticket.url}}`
+/// (the one placeholder whose value is a whole link; other values are percent-encoded).
+/// `{{{{` is a literal brace.
+fn sent_as_is(url: &str) -> bool {
+    let url = url.trim();
+    is_absolute(url) || opens_with_ticket_url(url)
+}
+
+fn opens_with_ticket_url(url: &str) -> bool {
+    url.starts_with("{{")
+        && !url.starts_with("{{{{")
+        && Template::parse(
+            url,
+            Kind::Url {
+                already_encoded: true,
+            },
+        )
+        .is_ok_and(|t| t.placeholders().first() == Some(&"ticket.url"))
 }
 
 /// Where a URL opening with `{{ticket.url}}` goes: the console's own address (the one
@@ -438,8 +462,10 @@ pub fn secrets_moved_by(conn: &mut DbConn, id: i64, old: &str, new: &str) -> Res
     Ok(rows
         .into_iter()
         .filter(|(_, url, sealed)| {
-            sealed.as_deref().is_some_and(|s| !s.is_empty())
-                && target_host(url, Some(old)) != target_host(url, Some(new))
+            let (was, now) = (target_host(url, Some(old)), target_host(url, Some(new)));
+            // A host that cannot be read compares with nothing.
+            let moved = was != now || (was.is_none() && old.trim() != new.trim());
+            sealed.as_deref().is_some_and(|s| !s.is_empty()) && moved
         })
         .map(|(name, _, _)| name)
         .collect())
@@ -448,18 +474,7 @@ pub fn secrets_moved_by(conn: &mut DbConn, id: i64, old: &str, new: &str) -> Res
 /// The host `full_url` sends a webhook URL to through a connection of base URL `base`.
 fn target_host(url: &str, base: Option<&str>) -> Option<String> {
     let url = url.trim();
-    // Placeholder values are percent-encoded, so only `{{ticket.url}}` opening the URL
-    // can make it absolute; `{{{{` is a literal brace.
-    let opens_with_ticket_url = url.starts_with("{{")
-        && !url.starts_with("{{{{")
-        && Template::parse(
-            url,
-            Kind::Url {
-                already_encoded: true,
-            },
-        )
-        .is_ok_and(|t| t.placeholders().first() == Some(&"ticket.url"));
-    if opens_with_ticket_url {
+    if opens_with_ticket_url(url) {
         Some(CONSOLE_ITSELF.into())
     } else if is_absolute(url) {
         url_host(url)

@@ -19,6 +19,7 @@ crate::db_tests!(
     an_api_edit_to_another_host_needs_the_secret_headers_again,
     a_page_edit_to_another_connection_needs_the_secret_header_again,
     a_connection_moved_to_another_host_takes_its_webhooks_secrets_only_when_confirmed,
+    a_host_hidden_in_placeholders_is_a_new_host,
 );
 
 /// A connection (no credentials of its own) through the API; returns its id.
@@ -444,4 +445,121 @@ async fn a_connection_moved_to_another_host_takes_its_webhooks_secrets_only_when
     assert_eq!(status, 303, "{html}");
     test_send(&app, &token, moving).await;
     assert_eq!(last_header(&new_rx, "x-api-key"), "key-one");
+}
+
+/// A PATCH of webhook `id`; the status and the messages of its `headers` errors.
+async fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> (u16, Vec<String>) {
+    let (s, body) = api(
+        app,
+        token,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(body),
+    )
+    .await;
+    let errors = if s == 422 {
+        field_errors(&body, "headers")
+    } else {
+        Vec::new()
+    };
+    (s, errors)
+}
+
+async fn a_host_hidden_in_placeholders_is_a_new_host(app: TestApp) {
+    app.login_admin().await;
+    ticket_with_forms(&app);
+    let token = admin_token(&app).await;
+    let (old_rx, new_rx) = (
+        Receiver::start(Reply::Status(200)).await,
+        Receiver::start(Reply::Status(200)).await,
+    );
+    let conn = connection(&app, &token, "vendor", &old_rx.url("/api")).await;
+    let body = "{\"t\": \"{{ticket.id}}\"}";
+    let relative = webhook(
+        &app,
+        &token,
+        json!({"name": "Relative", "connection_id": conn, "url": "/hook",
+               "headers": "X-Api-Key: key-one", "body_template": body}),
+    )
+    .await;
+
+    // A scheme split by an empty placeholder renders absolute, but is joined to the
+    // base as typed: the key never reaches the other host.
+    let new_host = new_rx.url("").trim_start_matches("http://").to_string();
+    let split = format!("http:{{{{event.note}}}}//{new_host}/hook");
+    let (s, errors) = patch(&app, &token, relative, json!({"url": split})).await;
+    assert_eq!(s, 200, "{errors:?}");
+    test_send(&app, &token, relative).await;
+    assert_eq!(last_header(&old_rx, "x-api-key"), "key-one");
+    assert!(
+        new_rx.received().is_empty(),
+        "nothing went to the other host"
+    );
+
+    // The host from a parameter: a new default, or another placeholder, is a new host.
+    let port = new_host.rsplit(':').next().unwrap().to_string();
+    let by_param = webhook(
+        &app,
+        &token,
+        json!({"name": "By parameter", "connection_id": conn,
+               "url": format!("http://{{{{param.host}}}}:{port}/hook"),
+               "parameters": [{"name": "host", "default_template": "127.0.0.1", "read_only": true}],
+               "headers": "X-Api-Key: key-two", "body_template": body}),
+    )
+    .await;
+    let (s, errors) = patch(
+        &app,
+        &token,
+        by_param,
+        json!({"parameters": [{"name": "host", "default_template": "localhost", "read_only": true}]}),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(errors.iter().any(|e| e.contains("X-Api-Key")), "{errors:?}");
+    let (s, errors) = patch(
+        &app,
+        &token,
+        by_param,
+        json!({"url": format!("http://{{{{ticket.subject}}}}:{port}/hook")}),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(errors.iter().any(|e| e.contains("X-Api-Key")), "{errors:?}");
+    // Another label with the same default keeps it.
+    let (s, errors) = patch(
+        &app,
+        &token,
+        by_param,
+        json!({"parameters": [{"name": "host", "label": "Host", "default_template": "127.0.0.1", "read_only": true}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{errors:?}");
+
+    // A host that cannot be read (a placeholder in the port) compares with nothing.
+    let unreadable = webhook(
+        &app,
+        &token,
+        json!({"name": "Port", "connection_id": conn,
+               "url": "http://127.0.0.1:{{param.port}}/hook",
+               "parameters": [{"name": "port", "default_template": "1", "read_only": true}],
+               "headers": "X-Api-Key: key-three", "body_template": body}),
+    )
+    .await;
+    let (s, errors) = patch(
+        &app,
+        &token,
+        unreadable,
+        json!({"url": "http://localhost:{{param.port}}/hook"}),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(errors.iter().any(|e| e.contains("X-Api-Key")), "{errors:?}");
+    let (s, errors) = patch(
+        &app,
+        &token,
+        unreadable,
+        json!({"description": "same route"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{errors:?}");
 }
