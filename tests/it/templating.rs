@@ -106,8 +106,8 @@ fn saving_refuses_broken_templates_with_where_and_why() {
     assert_eq!(
         err.to_string(),
         "unknown placeholders {{ticket.subjet}}, {{param.nope}}; known names: actor.name, \
-         event.changes, event.type, now, param.note, ticket.assets, ticket.id, ticket.it.site, \
-         ticket.subject, webhook.name"
+         event.changes, event.note, event.note.internal, event.type, now, param.note, \
+         ticket.assets, ticket.id, ticket.it.site, ticket.subject, webhook.name"
     );
     let err = Template::parse("<a>{{ticket.id}}</b>", Kind::Xml).unwrap_err();
     assert!(
