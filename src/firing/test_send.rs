@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::secrets::SecretBox;
 use crate::templating::TicketValues;
 use crate::webhooks::Webhook;
-use crate::webhooks::request::{self, TicketRef};
+use crate::webhooks::request::{self, TicketRef, TriggerCtx};
 use crate::webhooks::response;
 
 /// A test delivery, ready for `delivery::direct::send_now`, and the ticket's template
@@ -68,13 +68,19 @@ pub fn prepare(
 
 /// What the webhook's response fields and actions would do with the answer; empty when
 /// it has none or the answer was not 2xx.
-pub fn dry_run(w: &Webhook, values: TicketValues, sent: &Sent) -> Vec<String> {
+pub fn dry_run(w: &Webhook, values: TicketValues, actor_name: &str, sent: &Sent) -> Vec<String> {
     if !sent.attempt.succeeded() {
         return Vec::new();
     }
+    // A test has no event; `{{actor.name}}` is who sent it, as in the request.
+    let trigger = TriggerCtx {
+        actor_name: Some(actor_name.to_string()),
+        ..TriggerCtx::default()
+    };
     response::plan(
         w,
         values,
+        &trigger,
         &sent.attempt.response_body,
         sent.attempt.truncated,
         chrono::Utc::now(),
@@ -103,6 +109,7 @@ pub async fn run(
     audit_actor: crate::audit::Actor,
 ) -> Result<TestReport> {
     let sb = direct.secrets.clone();
+    let actor_name = ask.actor_name.clone();
     let (prepared, w) = db::run(&direct.pool, move |c| {
         let ticket = request::resolve_ticket(c, &ask.ticket)?;
         let p = prepare(
@@ -127,6 +134,6 @@ pub async fn run(
     })
     .await?;
     let sent = send_now(direct, prepared.delivery).await?;
-    let lines = dry_run(&w, prepared.ticket_values, &sent);
+    let lines = dry_run(&w, prepared.ticket_values, &actor_name, &sent);
     Ok(TestReport::new(&sent, lines))
 }

@@ -167,6 +167,13 @@ pub fn record(
 }
 
 /// Events of a ticket, oldest first.
+pub fn get(conn: &mut DbConn, id: i64) -> Result<Event> {
+    Ok(events::table
+        .find(id)
+        .select(Event::as_select())
+        .get_result(conn)?)
+}
+
 pub fn for_ticket(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<Event>> {
     Ok(events::table
         .filter(events::ticket_id.eq(ticket_id))

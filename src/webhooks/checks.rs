@@ -485,7 +485,9 @@ pub fn validate(conn: &mut DbConn, input: &WebhookInput, except: Option<i64>) ->
     }
 
     let mut response_actions = Vec::new();
-    let with_response = known.clone().with_response();
+    // Response actions run when the answer arrives, from what the delivery kept: the
+    // ticket, the event, the actor and the answer, but not the parameters' values.
+    let with_response = base_known.clone().with_response();
     for (i, a) in input.response_actions.iter().enumerate() {
         let Some(kind) = ActionKind::parse(&a.kind) else {
             errs.add(

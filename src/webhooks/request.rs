@@ -182,9 +182,15 @@ pub fn base_context(
     trigger: &TriggerCtx,
     now: DateTime<Utc>,
 ) -> RenderContext {
-    let mut ctx = RenderContext::new(ticket_values, now)
+    let ctx = RenderContext::new(ticket_values, now)
         .with_webhook(w.name.clone())
         .prefer_ids(w.send_ids);
+    with_trigger(ctx, trigger)
+}
+
+/// `ctx` with what fired the webhook: `{{actor.name}}` and the event's `{{event.*}}`.
+/// Requests and response actions read them alike.
+pub fn with_trigger(mut ctx: RenderContext, trigger: &TriggerCtx) -> RenderContext {
     if let Some(a) = &trigger.actor_name {
         ctx = ctx.with_actor(a.clone());
     }

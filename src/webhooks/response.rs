@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::model::{ActionKind, ResponseType, Webhook};
+use super::request::{TriggerCtx, with_trigger};
 use crate::db::DbConn;
 use crate::error::{Error, Result};
 use crate::templating::{Kind, RenderContext, Template, TicketValues};
@@ -229,6 +230,7 @@ impl Plan {
 pub fn plan(
     w: &Webhook,
     ticket_values: TicketValues,
+    trigger: &TriggerCtx,
     body: &[u8],
     truncated: bool,
     now: DateTime<Utc>,
@@ -269,7 +271,8 @@ pub fn plan(
                 .push(format!("{} → {}: found nothing: {why}", f.path, f.target)),
         }
     }
-    let mut ctx = RenderContext::new(ticket_values, now).with_webhook(w.name.clone());
+    let ctx = RenderContext::new(ticket_values, now).with_webhook(w.name.clone());
+    let mut ctx = with_trigger(ctx, trigger);
     for a in &w.response_actions {
         let rendered = Template::parse(&a.value_template, Kind::Text).map(|t| {
             let response: BTreeMap<String, Value> = t
@@ -434,7 +437,11 @@ pub fn process_delivery(
         Ok(v) => v,
         Err(e) => return not_processed("ticket", e),
     };
-    let plan = plan(&w, values, body, truncated, now);
+    let trigger = match trigger_of(conn, delivery_uid) {
+        Ok(t) => t,
+        Err(e) => return not_processed("delivery", e),
+    };
+    let plan = plan(&w, values, &trigger, body, truncated, now);
     if plan.is_empty() {
         return Some(format!(
             "response processed, nothing to change: {}",
@@ -458,6 +465,43 @@ pub fn process_delivery(
             ))
         }
     }
+}
+
+/// What fired delivery `uid`, for its response actions' `{{actor.name}}` and `{{event.*}}`:
+/// its actor (a button's presser; for a rule's, the user whose change it was) and the
+/// event it was rendered for (a rule's; none for a button or a test).
+fn trigger_of(conn: &mut DbConn, uid: &str) -> Result<TriggerCtx> {
+    use crate::db::schema::deliveries;
+    use diesel::prelude::*;
+    let (event_id, actor): (Option<i64>, String) = deliveries::table
+        .filter(deliveries::uid.eq(uid))
+        .select((deliveries::event_id, deliveries::actor_name))
+        .get_result(conn)?;
+    let mut t = TriggerCtx {
+        actor_name: (!actor.is_empty()).then_some(actor),
+        ..TriggerCtx::default()
+    };
+    let ev = match event_id.map(|id| crate::tickets::events::get(conn, id)) {
+        Some(Ok(ev)) => ev,
+        // No event (a button, a test), or one no longer kept: nothing to tell of it.
+        None | Some(Err(Error::NotFound(_))) => return Ok(t),
+        Some(Err(e)) => return Err(e),
+    };
+    // A rule's delivery keeps no actor of its own: the event's is who made the change.
+    if t.actor_name.is_none()
+        && let Some(uid) = ev.actor_id
+    {
+        t.actor_name = match crate::auth::User::get(conn, uid) {
+            Ok(u) => Some(u.display_name),
+            Err(Error::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+    }
+    let payload = ev.payload_json();
+    t.event_values = crate::tickets::events::values_of(&ev.event_type, &payload);
+    t.changes = payload.get("changes").cloned();
+    t.event_type = Some(ev.event_type);
+    Ok(t)
 }
 
 #[cfg(test)]

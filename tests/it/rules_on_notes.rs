@@ -15,6 +15,7 @@ db_tests!(
     a_changed_condition_on_the_note_is_refused,
     the_dry_run_reads_the_latest_note,
     the_rule_editor_offers_the_note_to_conditions_only,
+    a_response_action_reads_the_event_and_actor_but_not_parameters,
 );
 
 /// A webhook sending the note, and a rule firing it for public notes only.
@@ -165,4 +166,76 @@ async fn the_rule_editor_offers_the_note_to_conditions_only(app: TestApp) {
         "{set_field}"
     );
     assert!(!set_field.contains("event.note"), "{set_field}");
+}
+
+async fn a_response_action_reads_the_event_and_actor_but_not_parameters(app: TestApp) {
+    let w = world(app).await;
+    let webhook = |actions: serde_json::Value| {
+        json!({
+            "name": "Comment with receipt",
+            "connection_id": w.connection,
+            "url": "/comments",
+            "method": "POST",
+            "request_content_type": "json",
+            "body_template": r#"{"comment": "{{event.note}}"}"#,
+            "parameters": [{"name": "ref", "default_template": "R-1"}],
+            "response_actions": actions,
+        })
+    };
+    // A parameter's value is not kept with the delivery: an action cannot read it.
+    let (status, v) = api(
+        &w.app,
+        reqwest::Method::POST,
+        &w.admin,
+        "/api/v1/webhooks",
+        Some(webhook(
+            json!([{"kind": "add_note", "value_template": "ref {{param.ref}}"}]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v.to_string().contains("param.ref"), "{v}");
+
+    let v = w
+        .call(
+            &w.admin,
+            reqwest::Method::POST,
+            "/api/v1/webhooks",
+            webhook(json!([{"kind": "add_note",
+                "value_template": "Vendor got “{{event.note}}” ({{event.type}}) from {{actor.name}}"}])),
+        )
+        .await;
+    let id = v["id"].as_i64().unwrap();
+    w.rule(json!({
+        "name": "Notes to the vendor",
+        "events": ["ticket.note_added"],
+        "conditions": [{"field": "event.note", "operator": "starts_with", "value": "Vendor:"}],
+        "actions": [{"kind": "execute_webhook", "webhook_id": id}]
+    }))
+    .await;
+    let ticket = w.ticket(&w.tech, "Incident", "Receipt").await;
+    add_note(&w, ticket, "Vendor: please ship a fuser", false).await;
+    w.exactly(1).await;
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = w.history(ticket);
+        if seen.iter().any(|(_, _, b)| b.starts_with("Vendor got")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let tess = w.app.with_conn(|c| {
+        use diesel::prelude::*;
+        use hookdesk::db::schema::users;
+        users::table
+            .filter(users::username.eq("tess"))
+            .select(users::display_name)
+            .first::<String>(c)
+            .unwrap()
+    });
+    let want = format!("Vendor got “Vendor: please ship a fuser” (ticket.note_added) from {tess}");
+    assert!(
+        seen.iter().any(|(_, _, b)| *b == want),
+        "{want} in {seen:?}"
+    );
 }
