@@ -195,8 +195,20 @@ fn candidates(c: &mut DbConn, room: &Room, limit: i64, now: NaiveDateTime) -> Re
              WHERE {filter}{turn} ORDER BY next_attempt_at, id LIMIT {n}) AS s"
         )
     };
+    // Expired leases of excluded (paused, saturated) connections are left out here, not
+    // after: `limit` of theirs would otherwise hide every other connection's.
+    let expired = if room.exclude.is_empty() {
+        "status = 'in_flight' AND lease_expires_at < ?1".to_string()
+    } else {
+        let ids: Vec<String> = room.exclude.iter().map(i64::to_string).collect();
+        format!(
+            "status = 'in_flight' AND lease_expires_at < ?1 \
+             AND (connection_id IS NULL OR connection_id NOT IN ({}))",
+            ids.join(",")
+        )
+    };
     let mut parts = vec![
-        seek("status = 'in_flight' AND lease_expires_at < ?1", limit),
+        seek(&expired, limit),
         seek(
             "status = 'pending' AND connection_id IS NULL AND next_attempt_at <= ?1",
             limit,

@@ -157,6 +157,28 @@ async fn release_returns_rows_untouched(app: TestApp) {
     });
 }
 
+/// Expired leases of a connection that is excluded (paused, saturated) do not hide
+/// another connection's from a small claim.
+async fn expired_leases_of_an_excluded_connection_hide_no_others(app: TestApp) {
+    app.with_conn(|c| {
+        for _ in 0..3 {
+            let mut a = new("{}");
+            a.connection_id = Some(1);
+            enqueue(c, &a, t0());
+        }
+        let mut b = new("{}");
+        b.connection_id = Some(2);
+        let id_b = enqueue(c, &b, t0());
+        let (_, rows) = claim::claim(c, "a", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
+        assert_eq!(rows.len(), 4);
+        // Worker "a" died; connection 1 is paused when the leases have expired.
+        let later = t0() + Duration::seconds(61);
+        let (_, rows) =
+            claim::claim(c, "b", 2, later + Duration::seconds(60), &[1], later).unwrap();
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id_b]);
+    });
+}
+
 async fn excluded_connections_are_not_claimed(app: TestApp) {
     app.with_conn(|c| {
         let mut a = new("{}");
@@ -522,6 +544,7 @@ queue_tests!(
     claims_hold_leases_and_expired_leases_return,
     release_returns_rows_untouched,
     excluded_connections_are_not_claimed,
+    expired_leases_of_an_excluded_connection_hide_no_others,
     a_claim_takes_only_what_each_connection_has_room_for,
     concurrent_claimers_never_share_a_row,
     cancel_stops_only_pending,
