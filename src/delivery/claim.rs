@@ -16,6 +16,9 @@
 //!    re-sent: at least once). The lease must exceed the longest request, or a slow but
 //!    live request could be sent twice; startup refuses a lease that does not exceed the
 //!    request timeout, and the worker clamps per-connection timeouts below the lease.
+//!    On PostgreSQL, where many nodes claim, a lease is set and read on the database's
+//!    clock (`now()`), never a node's: a node whose clock runs ahead would otherwise take
+//!    another's live claim as expired. (SQLite is one machine, one clock.)
 //! 5. An `ordered` delivery (its webhook keeps order per ticket) is claimable only when
 //!    no earlier delivery of the same webhook and ticket is still open (pending or in
 //!    flight): one at a time per ticket, in id order, which is commit order (SQLite's

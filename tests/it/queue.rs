@@ -122,6 +122,7 @@ async fn claims_hold_leases_and_expired_leases_return(app: TestApp) {
         let (_, rows) = claim::claim(c, "b", 10, lease, &[], t0() + Duration::seconds(59)).unwrap();
         assert!(rows.is_empty());
         // After it expires, another worker does.
+        expire_leases(c);
         let later = t0() + Duration::seconds(61);
         let (tok_b, rows) =
             claim::claim(c, "b", 10, later + Duration::seconds(60), &[], later).unwrap();
@@ -142,6 +143,50 @@ async fn claims_hold_leases_and_expired_leases_return(app: TestApp) {
         assert_eq!(d.attempts, 1);
         assert!(d.claim_token.is_none() && d.lease_expires_at.is_none());
         assert_eq!(AttemptRecord::for_delivery(c, id).unwrap().len(), 1);
+    });
+}
+
+/// Every lease taken 61 s earlier than it was: expired on the test's fake clock (SQLite)
+/// and on the database's own (PostgreSQL, where leases are read on it: invariant 4).
+fn expire_leases(c: &mut DbConn) {
+    let sql = match c {
+        DbConn::Sqlite(_) => {
+            "UPDATE deliveries SET lease_expires_at = datetime(lease_expires_at, '-61 seconds') \
+             WHERE lease_expires_at IS NOT NULL"
+        }
+        DbConn::Postgres(_) => {
+            "UPDATE deliveries SET lease_expires_at = lease_expires_at - interval '61 seconds' \
+             WHERE lease_expires_at IS NOT NULL"
+        }
+    };
+    diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).unwrap();
+}
+
+/// A node whose clock runs ten minutes ahead does not take a live claim as expired on
+/// PostgreSQL, where nodes share the queue: the lease is on the database's clock.
+async fn a_node_whose_clock_runs_ahead_takes_no_live_claim(app: TestApp) {
+    app.with_conn(|c| {
+        if matches!(c, DbConn::Sqlite(_)) {
+            // One machine, one clock: nothing to disagree.
+            return;
+        }
+        let now = hookdesk::db::now();
+        let id = enqueue(c, &new("{}"), now);
+        let (_, rows) = claim::claim(c, "a", 10, now + Duration::seconds(60), &[], now).unwrap();
+        assert_eq!(rows.len(), 1);
+        let ahead = now + Duration::minutes(10);
+        let (_, rows) =
+            claim::claim(c, "b", 10, ahead + Duration::seconds(60), &[], ahead).unwrap();
+        assert!(rows.is_empty(), "a live claim was taken");
+        assert_eq!(
+            Delivery::get(c, id).unwrap().claimed_by.as_deref(),
+            Some("a")
+        );
+        // Expired on the database's clock, it is taken.
+        expire_leases(c);
+        let (_, rows) =
+            claim::claim(c, "b", 10, ahead + Duration::seconds(60), &[], ahead).unwrap();
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id]);
     });
 }
 
@@ -172,6 +217,7 @@ async fn expired_leases_of_an_excluded_connection_hide_no_others(app: TestApp) {
         let (_, rows) = claim::claim(c, "a", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
         assert_eq!(rows.len(), 4);
         // Worker "a" died; connection 1 is paused when the leases have expired.
+        expire_leases(c);
         let later = t0() + Duration::seconds(61);
         let (_, rows) =
             claim::claim(c, "b", 2, later + Duration::seconds(60), &[1], later).unwrap();
@@ -545,6 +591,7 @@ queue_tests!(
     release_returns_rows_untouched,
     excluded_connections_are_not_claimed,
     expired_leases_of_an_excluded_connection_hide_no_others,
+    a_node_whose_clock_runs_ahead_takes_no_live_claim,
     a_claim_takes_only_what_each_connection_has_room_for,
     concurrent_claimers_never_share_a_row,
     cancel_stops_only_pending,

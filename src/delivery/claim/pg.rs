@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Text, Timestamp};
 
 use super::{Claimed, Finish, IdRow, Room};
 use crate::db::DbConn;
@@ -30,7 +30,7 @@ macro_rules! in_turn {
 /// excluded (`?6`), paused nor held, each with its room (`?7`/`?8` the connections with
 /// requests in flight and their free slots, `?9` the room of any other); `cand`, each
 /// open connection's due rows by its own index seek (`LATERAL`), rows without a
-/// connection and expired leases, all locked `SKIP LOCKED` so concurrent claimers pass
+/// connection and expired leases (on the database's clock), all locked `SKIP LOCKED` so concurrent claimers pass
 /// each other; `chosen`, the first `?5` in due order within each connection's room. Rows
 /// locked but not chosen are released when the statement ends.
 struct ClaimPg;
@@ -63,7 +63,7 @@ impl Sql for ClaimPg {
         " ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED) n \
       UNION ALL \
       SELECT * FROM (SELECT id, connection_id, next_attempt_at FROM deliveries \
-        WHERE status = 'in_flight' AND lease_expires_at < ? \
+        WHERE status = 'in_flight' AND lease_expires_at < (now() AT TIME ZONE 'UTC') \
           AND (connection_id IS NULL OR (connection_id <> ALL(?::bigint[]) \
             AND NOT EXISTS (SELECT 1 FROM connections k WHERE k.id = deliveries.connection_id \
               AND (k.paused_until > ? OR k.hold_since IS NOT NULL))))",
@@ -76,7 +76,8 @@ impl Sql for ClaimPg {
       WHERE r.connection_id IS NULL OR r.n <= COALESCE(room.cap, ?) \
       ORDER BY r.next_attempt_at, r.id LIMIT ?) \
     UPDATE deliveries SET status = 'in_flight', claim_token = ?, claimed_by = ?, \
-      lease_expires_at = ?, updated_at = ? \
+      lease_expires_at = (now() AT TIME ZONE 'UTC') + make_interval(secs => ?), \
+      updated_at = ? \
     WHERE id IN (SELECT id FROM chosen) \
     RETURNING id, uid, webhook_id, connection_id, ticket_id, trigger, method, url, \
       headers, sealed_headers, body, content_type, attempts, max_attempts, retry_schedule, \
@@ -97,6 +98,9 @@ pub(super) fn claim(
     let (left_ids, left_caps): (Vec<i64>, Vec<i64>) =
         room.left.iter().map(|(id, n)| (*id, big(*n))).unzip();
     let per_connection = big(room.per_connection);
+    // Invariant 4 across nodes: the lease is set and read on the database's clock, so a
+    // node whose clock runs ahead never takes another's live claim as expired.
+    let lease_seconds = (lease_until - now).as_seconds_f64();
     Ok(Stmt::<ClaimPg>::new()
         .bind::<Array<BigInt>, _>(&left_ids)
         .bind::<Array<BigInt>, _>(&left_caps)
@@ -107,7 +111,6 @@ pub(super) fn claim(
         .bind::<Timestamp, _>(now)
         .bind::<Timestamp, _>(now)
         .bind::<BigInt, _>(limit)
-        .bind::<Timestamp, _>(now)
         .bind::<Array<BigInt>, _>(&room.exclude)
         .bind::<Timestamp, _>(now)
         .bind::<BigInt, _>(limit)
@@ -115,7 +118,7 @@ pub(super) fn claim(
         .bind::<BigInt, _>(limit)
         .bind::<Text, _>(token)
         .bind::<Text, _>(worker)
-        .bind::<Timestamp, _>(lease_until)
+        .bind::<Double, _>(lease_seconds)
         .bind::<Timestamp, _>(now)
         .load(pg)?)
 }
