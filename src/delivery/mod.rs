@@ -43,6 +43,7 @@ pub mod queue;
 pub mod recorder;
 pub mod records;
 pub mod retention;
+pub mod stage;
 pub mod target;
 pub mod worker;
 
