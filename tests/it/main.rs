@@ -53,6 +53,7 @@ mod oauth_server;
 mod pages;
 mod pg_recovery;
 mod queue;
+mod queue_batching;
 mod receiver;
 mod redaction;
 mod responses;

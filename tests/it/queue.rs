@@ -1,10 +1,11 @@
 //! The delivery queue at the database level: the outbox commits with its cause, claims
-//! hold leases, expired leases return rows, two claimers never share a row, batching,
-//! cancel and replay. No worker runs in these apps; the tests claim by hand.
+//! hold leases, expired leases return rows, two claimers never share a row, cancel and
+//! replay (batching is in `queue_batching`). No worker runs in these apps; the tests claim
+//! by hand.
 
 use chrono::{Duration, NaiveDateTime};
 use hookdesk::db::DbConn;
-use hookdesk::delivery::batching::{self, BatchMode};
+use hookdesk::delivery::batching;
 use hookdesk::delivery::claim::{self, Finish};
 use hookdesk::delivery::queue::{self, Delivery, NewDelivery, RequestSnapshot, Status, Trigger};
 use hookdesk::delivery::records::{AttemptRecord, NewAttempt};
@@ -31,6 +32,8 @@ macro_rules! queue_tests {
     )* };
 }
 
+pub(crate) use queue_tests;
+
 pub(crate) async fn no_worker(b: Backend) -> Option<TestApp> {
     spawn_app_with(b, |c| c.run_worker = false).await
 }
@@ -52,7 +55,7 @@ pub(crate) fn request(url: &str, body: &str) -> RequestSnapshot {
     }
 }
 
-fn new(body: &str) -> NewDelivery {
+pub(crate) fn new(body: &str) -> NewDelivery {
     NewDelivery::new(
         Trigger::Rule,
         None,
@@ -60,11 +63,11 @@ fn new(body: &str) -> NewDelivery {
     )
 }
 
-fn enqueue(c: &mut DbConn, n: &NewDelivery, now: NaiveDateTime) -> i64 {
+pub(crate) fn enqueue(c: &mut DbConn, n: &NewDelivery, now: NaiveDateTime) -> i64 {
     queue::enqueue(c, n, 8, now).unwrap().0
 }
 
-fn finish_ok(id: i64, token: &str) -> Finish {
+pub(crate) fn finish_ok(id: i64, token: &str) -> Finish {
     Finish {
         id,
         token: token.into(),
@@ -369,195 +372,6 @@ async fn replay_links_a_new_delivery_with_the_same_request(app: TestApp) {
     });
 }
 
-fn batched(
-    mode: BatchMode,
-    webhook: i64,
-    event: &str,
-    body: &str,
-    wait: i64,
-    max: i32,
-) -> NewDelivery {
-    let mut n = new(body);
-    n.webhook_id = Some(webhook);
-    n.batch = batching::spec(mode, webhook, event, &n.request, wait, max);
-    n
-}
-
-async fn batching_modes_group_occurrences(app: TestApp) {
-    app.with_conn(|c| {
-        // Same event: ticket.updated occurrences share, ticket.created gets its own.
-        let a = enqueue(
-            c,
-            &batched(
-                BatchMode::SameEvent,
-                1,
-                "ticket.updated",
-                "{\"n\":1}",
-                30,
-                10,
-            ),
-            t0(),
-        );
-        let b = enqueue(
-            c,
-            &batched(
-                BatchMode::SameEvent,
-                1,
-                "ticket.updated",
-                "{\"n\":2}",
-                30,
-                10,
-            ),
-            t0(),
-        );
-        let x = enqueue(
-            c,
-            &batched(
-                BatchMode::SameEvent,
-                1,
-                "ticket.created",
-                "{\"n\":3}",
-                30,
-                10,
-            ),
-            t0(),
-        );
-        assert_eq!(a, b);
-        assert_ne!(a, x);
-        assert_eq!(Delivery::get(c, a).unwrap().body, "[{\"n\":1},{\"n\":2}]");
-        // Same event type: every ticket.* event shares.
-        let a = enqueue(
-            c,
-            &batched(BatchMode::SameEventType, 2, "ticket.updated", "1", 30, 10),
-            t0(),
-        );
-        let b = enqueue(
-            c,
-            &batched(BatchMode::SameEventType, 2, "ticket.created", "2", 30, 10),
-            t0(),
-        );
-        let x = enqueue(
-            c,
-            &batched(
-                BatchMode::SameEventType,
-                2,
-                "webhook.response_processed",
-                "3",
-                30,
-                10,
-            ),
-            t0(),
-        );
-        assert_eq!(a, b);
-        assert_ne!(a, x);
-        // Any event: all share.
-        let a = enqueue(
-            c,
-            &batched(BatchMode::AnyEvent, 3, "ticket.updated", "1", 30, 10),
-            t0(),
-        );
-        let b = enqueue(
-            c,
-            &batched(
-                BatchMode::AnyEvent,
-                3,
-                "webhook.response_processed",
-                "2",
-                30,
-                10,
-            ),
-            t0(),
-        );
-        assert_eq!(a, b);
-        assert_eq!(Delivery::get(c, a).unwrap().body, "[1,2]");
-        // None: one delivery each, body untouched.
-        let a = enqueue(
-            c,
-            &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10),
-            t0(),
-        );
-        let b = enqueue(
-            c,
-            &batched(BatchMode::None, 4, "ticket.updated", "{}", 30, 10),
-            t0(),
-        );
-        assert_ne!(a, b);
-        assert_eq!(Delivery::get(c, a).unwrap().body, "{}");
-        // Different webhooks never share.
-        let a = enqueue(
-            c,
-            &batched(BatchMode::AnyEvent, 5, "ticket.updated", "1", 30, 10),
-            t0(),
-        );
-        let b = enqueue(
-            c,
-            &batched(BatchMode::AnyEvent, 6, "ticket.updated", "1", 30, 10),
-            t0(),
-        );
-        assert_ne!(a, b);
-    });
-}
-
-async fn batch_is_sent_after_its_wait(app: TestApp) {
-    app.with_conn(|c| {
-        let a = enqueue(
-            c,
-            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "1", 30, 10),
-            t0(),
-        );
-        enqueue(
-            c,
-            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "2", 30, 10),
-            t0() + Duration::seconds(10),
-        );
-        let lease = t0() + Duration::seconds(300);
-        let (_, rows) = claim::claim(c, "w", 10, lease, &[], t0() + Duration::seconds(29)).unwrap();
-        assert!(rows.is_empty(), "the batch waits for more");
-        let (_, rows) = claim::claim(c, "w", 10, lease, &[], t0() + Duration::seconds(30)).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].id, a);
-        assert_eq!(rows[0].body, "[1,2]");
-        // Claimed means closed: the next occurrence opens a new batch.
-        let b = enqueue(
-            c,
-            &batched(BatchMode::AnyEvent, 1, "ticket.updated", "3", 30, 10),
-            t0() + Duration::seconds(31),
-        );
-        assert_ne!(a, b);
-        assert_eq!(Delivery::get(c, b).unwrap().body, "[3]");
-    });
-}
-
-async fn batch_is_sent_when_full(app: TestApp) {
-    app.with_conn(|c| {
-        let ids: Vec<i64> = (1..=5)
-            .map(|i| {
-                enqueue(
-                    c,
-                    &batched(
-                        BatchMode::SameEvent,
-                        1,
-                        "ticket.updated",
-                        &i.to_string(),
-                        600,
-                        3,
-                    ),
-                    t0(),
-                )
-            })
-            .collect();
-        assert_eq!(ids[0], ids[2]);
-        assert_ne!(ids[2], ids[3], "the fourth occurrence opens a new batch");
-        assert_eq!(ids[3], ids[4]);
-        // The full batch is due at once; the open one waits.
-        let (_, rows) = claim::claim(c, "w", 10, t0() + Duration::seconds(60), &[], t0()).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].body, "[1,2,3]");
-        let open = Delivery::get(c, ids[3]).unwrap();
-        assert_eq!((open.body.as_str(), open.batch_count), ("[4,5]", 2));
-    });
-}
-
 async fn bad_deliveries_are_refused_whole(app: TestApp) {
     app.with_conn(|c| {
         let mut n = new("not json");
@@ -596,8 +410,5 @@ queue_tests!(
     concurrent_claimers_never_share_a_row,
     cancel_stops_only_pending,
     replay_links_a_new_delivery_with_the_same_request,
-    batching_modes_group_occurrences,
-    batch_is_sent_after_its_wait,
-    batch_is_sent_when_full,
     bad_deliveries_are_refused_whole,
 );
