@@ -8,7 +8,7 @@ use hookdesk::db::schema::{deliveries, delivery_rules, delivery_tickets};
 use serde_json::{Value, json};
 
 use crate::db_tests;
-use crate::execution_log::settled;
+use crate::execution_log::{ids, list, settled};
 use crate::helpers::TestApp;
 use crate::receiver::Reply;
 use crate::rules_world::{World, send_rule, world};
@@ -53,21 +53,7 @@ async fn number(w: &World, id: i64) -> String {
 
 /// The ids of the deliveries the log lists under `query`.
 async fn listed(w: &World, query: &str) -> Vec<i64> {
-    let (s, v) = api(
-        &w.app,
-        reqwest::Method::GET,
-        &w.admin,
-        &format!("/api/v1/deliveries?{query}"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 200, "{query}: {v}");
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_i64().unwrap())
-        .collect()
+    ids(&list(w, query).await)
 }
 
 /// The Deliveries panel of ticket `id`'s page, loaded as the page's htmx loads it.

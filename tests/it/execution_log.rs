@@ -47,7 +47,7 @@ pub async fn settled(w: &World) {
     panic!("deliveries did not settle");
 }
 
-async fn list(w: &World, query: &str) -> Value {
+pub(crate) async fn list(w: &World, query: &str) -> Value {
     let (s, v) = api(
         &w.app,
         reqwest::Method::GET,
@@ -60,7 +60,7 @@ async fn list(w: &World, query: &str) -> Value {
     v
 }
 
-fn ids(v: &Value) -> Vec<i64> {
+pub(crate) fn ids(v: &Value) -> Vec<i64> {
     v["items"]
         .as_array()
         .unwrap()
