@@ -437,7 +437,11 @@ pub fn header_hosts(
     test_connection_id: Option<i64>,
 ) -> Result<BTreeSet<Option<String>>> {
     let mut hosts = BTreeSet::new();
-    for id in [connection_id, test_connection_id.or(connection_id)] {
+    // Without a test connection both routes are the main one: read it once.
+    let ids: BTreeSet<Option<i64>> = [connection_id, test_connection_id.or(connection_id)]
+        .into_iter()
+        .collect();
+    for id in ids {
         let base = match id.map(|id| Connection::get(conn, id)).transpose() {
             Ok(c) => c.map(|c| c.base_url),
             Err(Error::NotFound(_)) => None,
